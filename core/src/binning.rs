@@ -1,0 +1,538 @@
+//! Binning (plug-in) estimators of I(X;T) and I(T;Y), in bits.
+//!
+//! Each unit's value is mapped to a bin; a layer's row of bins (all its units jointly) is one
+//! symbol t. With the empirical distributions of t, (t, y) and (t, x):
+//!
+//! * H(T) = log₂N − S_T / N, where S_T = Σ_t c_t log₂ c_t over the symbol counts c_t;
+//! * H(T|Y) = Σ_y p(y) H(T|Y=y) = (S_Y − S_TY) / N, each class with its own N_y;
+//! * H(T|X) = (S_X − S_TX) / N, zero when every input is distinct;
+//! * I(T;Y) = H(T) − H(T|Y), I(X;T) = H(T) − H(T|X), clamped at 0 (the plug-in values are
+//!   non-negative exactly, so a negative result could only be rounding).
+//!
+//! Counting is exact and allocation-free: each row's symbol is packed into a `u64` key (or,
+//! when the bins of a wide layer need more than 64 bits, replaced by its rank after a
+//! lexicographic sort of the rows); keys joined with the label or input id are sorted and the
+//! runs counted, O(N log N). Every S is accumulated from a histogram of count values,
+//! Σ_c m_c · c log₂ c over c ascending (m_c = how many symbols occur c times), in `f64`. That
+//! order does not depend on how symbols are keyed, so any correct counting gives the same
+//! bits.
+//!
+//! # Scratch
+//! This estimator works on integer keys, so its scratch is `u64`, not `f32` (an `f32` buffer
+//! cannot hold 64-bit keys without `unsafe`). Ask [`BinningPlan::scratch_len`].
+
+use crate::info::{Info, PlanePoint};
+use crate::mat::MatRef;
+use crate::math;
+use crate::scratch::Carver;
+use crate::Error;
+use core::cmp::Ordering;
+
+/// How values are mapped to bins.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum BinRule {
+    /// `n_edges` edges `linspace(lo, hi, n_edges)` computed in f64 and rounded to f32, making
+    /// `n_edges − 1` intervals (Shwartz-Ziv & Tishby: 30 edges on [−1, 1]).
+    ///
+    /// Default mode: values are clipped to [lo, hi]; hi belongs to the last interval.
+    /// `idnns` mode reproduces the IDNNs code (`bins[np.digitize(v, bins) − 1]`): each value
+    /// maps to the left edge of its interval, v ≥ hi gets a cell of its own, and v < lo wraps
+    /// into that same top cell.
+    Edges {
+        /// Number of edges (≥ 2).
+        n_edges: u32,
+        /// First edge.
+        lo: f32,
+        /// Last edge (> lo).
+        hi: f32,
+        /// IDNNs-compatibility mode.
+        idnns: bool,
+    },
+    /// Unbounded bins of a fixed size: bin = ⌊v / size⌋ in f32 (Saxe et al.'s ibsgd; 0.07 on
+    /// the 12-bit task, 0.5 on MNIST).
+    Size {
+        /// Bin size (> 0).
+        size: f32,
+    },
+    /// `n_edges` edges spanning the layer's own min–max (all units) for this call, clipped
+    /// as in [`BinRule::Edges`] default mode.
+    LayerRange {
+        /// Number of edges (≥ 2).
+        n_edges: u32,
+    },
+}
+
+impl BinRule {
+    /// Checks the parameters.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming `bins`, `range` or `bin_size`.
+    pub fn validate(&self) -> Result<(), Error> {
+        match *self {
+            Self::Edges { n_edges, lo, hi, .. } => {
+                if n_edges < 2 {
+                    return Err(Error::InvalidParameter { name: "bins" });
+                }
+                if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+                    return Err(Error::InvalidParameter { name: "range" });
+                }
+            }
+            Self::LayerRange { n_edges } => {
+                if n_edges < 2 {
+                    return Err(Error::InvalidParameter { name: "bins" });
+                }
+            }
+            Self::Size { size } => {
+                if !(size.is_finite() && size > 0.0) {
+                    return Err(Error::InvalidParameter { name: "bin_size" });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    const fn n_edges(&self) -> usize {
+        match *self {
+            Self::Edges { n_edges, .. } | Self::LayerRange { n_edges } => n_edges as usize,
+            Self::Size { .. } => 0,
+        }
+    }
+}
+
+/// A checked plan for binning `n` samples of a `d`-unit layer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BinningPlan {
+    n: usize,
+    d: usize,
+    rule: BinRule,
+    scratch_len: usize,
+}
+
+impl BinningPlan {
+    /// A plan for `n` samples × `d` units.
+    ///
+    /// # Errors
+    /// [`Error::EmptyInput`] if `n` or `d` is 0; [`Error::TooLarge`] if `n` exceeds `u32`
+    /// or the scratch size overflows; as [`BinRule::validate`].
+    ///
+    /// # Examples
+    /// ```
+    /// use infoplane_core::{BinningPlan, BinRule, MatRef};
+    /// let rule = BinRule::Edges { n_edges: 3, lo: -1.0, hi: 1.0, idnns: false };
+    /// let plan = BinningPlan::new(4, 1, rule)?;
+    /// let mut scratch = [0u64; 64];
+    /// // Two bins, two samples each, each bin holding one class: 1 bit of each.
+    /// let t = MatRef::new(&[-0.5, -0.5, 0.5, 0.5], 4, 1)?;
+    /// let p = plan.mutual_information(t, &[0, 0, 1, 1], None, &mut scratch[..plan.scratch_len()])?;
+    /// assert_eq!(p.i_ty.in_bits(), 1.0);
+    /// assert_eq!(p.i_xt.in_bits(), 1.0);
+    /// # Ok::<(), infoplane_core::Error>(())
+    /// ```
+    pub fn new(n: usize, d: usize, rule: BinRule) -> Result<Self, Error> {
+        rule.validate()?;
+        if n == 0 || d == 0 {
+            return Err(Error::EmptyInput);
+        }
+        if u32::try_from(n).is_err() {
+            return Err(Error::TooLarge);
+        }
+        // keys (n)  +  aux (n)  +  count histogram (n + 1)  +  edges  +  per-unit min and width (2d)
+        let scratch_len = n
+            .checked_mul(3)
+            .and_then(|v| v.checked_add(1))
+            .and_then(|v| v.checked_add(rule.n_edges()))
+            .and_then(|v| v.checked_add(d.checked_mul(2)?))
+            .ok_or(Error::TooLarge)?;
+        Ok(Self { n, d, rule, scratch_len })
+    }
+
+    /// Exact `u64` scratch count: `3n + 1 + n_edges + 2d`. May change between versions.
+    #[must_use]
+    pub const fn scratch_len(&self) -> usize {
+        self.scratch_len
+    }
+
+    /// The rule.
+    #[must_use]
+    pub const fn rule(&self) -> BinRule {
+        self.rule
+    }
+
+    /// I(X;T) and I(T;Y) in bits for layer activations `t` (`n × d`, row-major), labels `y`,
+    /// and optionally input ids `x_ids` (samples with equal ids share an input; `None` means
+    /// every sample is a distinct input, so I(X;T) = H(T)).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `t`, `labels` or `x_ids` disagree with the plan;
+    /// [`Error::NonFinite`] for a NaN or infinite activation; [`Error::ScratchTooSmall`].
+    ///
+    /// # Scratch
+    /// [`BinningPlan::scratch_len`] `u64`s.
+    ///
+    /// # Complexity
+    /// O(n·d + n log n) time when a row's bins pack into 64 bits, O(n·d·log n) otherwise.
+    pub fn mutual_information(
+        &self,
+        t: MatRef<'_>,
+        labels: &[u32],
+        x_ids: Option<&[u32]>,
+        scratch: &mut [u64],
+    ) -> Result<PlanePoint, Error> {
+        let (n, d) = (self.n, self.d);
+        if t.rows() != n || t.cols() != d {
+            return Err(Error::ShapeMismatch { expected: n * d, got: t.rows().saturating_mul(t.cols()) });
+        }
+        if labels.len() != n {
+            return Err(Error::ShapeMismatch { expected: n, got: labels.len() });
+        }
+        if let Some(x) = x_ids {
+            if x.len() != n {
+                return Err(Error::ShapeMismatch { expected: n, got: x.len() });
+            }
+        }
+        crate::error::check_finite(t.as_slice())?;
+        let mut c = Carver::new(scratch, self.scratch_len)?;
+        let keys = c.take(n)?;
+        let aux = c.take(n)?;
+        let hist = c.take(n + 1)?;
+        let edges = c.take(self.rule.n_edges())?;
+        let unit_min = c.take(d)?;
+        let unit_bits = c.take(d)?;
+
+        let binner = Binner::new(self.rule, t, edges);
+        let bits_y = bits_for(u64::from(labels.iter().copied().max().unwrap_or(0)));
+        let bits_x = x_ids.map_or(0, |x| bits_for(u64::from(x.iter().copied().max().unwrap_or(0))));
+        let bits_t = binner.unit_layout(t, unit_min, unit_bits);
+        let tid_bits = if bits_t + bits_y.max(bits_x) <= 64 {
+            pack_rows(&binner, t, unit_min, unit_bits, keys);
+            bits_t
+        } else {
+            rank_rows(&binner, t, keys, aux)
+        };
+
+        let s_y = value_counts_sum(labels, aux, hist);
+        let (s_x, s_tx) = match x_ids {
+            None => (0.0, 0.0),
+            Some(x) => {
+                let s_x = value_counts_sum(x, aux, hist);
+                // S_X = 0 exactly when every input occurs once; then so does every (t, x).
+                if s_x == 0.0 { (0.0, 0.0) } else { (s_x, joint_sum(keys, x, bits_x, aux, hist, 0)) }
+            }
+        };
+        let s_ty = joint_sum(keys, labels, bits_y, aux, hist, 0);
+        // aux is now sorted by (t, y): runs of t alone are contiguous too.
+        let s_t = runs_sum(aux, bits_y, hist);
+        let _ = tid_bits;
+
+        #[allow(clippy::cast_precision_loss)] // n < 2^32 is exact in f64
+        let nf = n as f64;
+        let h_t = math::log2_f64(nf) - s_t / nf;
+        let i_ty = (h_t - (s_y - s_ty) / nf).max(0.0);
+        let i_xt = (h_t - (s_x - s_tx) / nf).max(0.0);
+        Ok(PlanePoint { i_xt: Info::from_bits(i_xt), i_ty: Info::from_bits(i_ty) })
+    }
+}
+
+/// Number of bits needed to store values 0..=max.
+const fn bits_for(max: u64) -> u32 {
+    64 - max.leading_zeros()
+}
+
+/// Per-call binning state.
+#[derive(Debug)]
+enum Binner<'a> {
+    Edges { edges: &'a [u64], lo: f32, inv: f32, idnns: bool },
+    Size { size: f32 },
+}
+
+impl<'a> Binner<'a> {
+    /// Builds the edge table (as f32 bit patterns in `edges`) for edge rules.
+    fn new(rule: BinRule, t: MatRef<'_>, edges: &'a mut [u64]) -> Self {
+        let (lo, hi, idnns) = match rule {
+            BinRule::Edges { lo, hi, idnns, .. } => (lo, hi, idnns),
+            BinRule::LayerRange { .. } => {
+                let s = t.as_slice();
+                let lo = s.iter().copied().fold(f32::INFINITY, f32::min);
+                let hi = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                (lo, hi, false)
+            }
+            BinRule::Size { size } => return Self::Size { size },
+        };
+        let n = edges.len();
+        // numpy.linspace: edge_k = k·step + lo in f64, the last edge exactly hi.
+        #[allow(clippy::cast_precision_loss)] // n ≤ u32::MAX
+        let step = (f64::from(hi) - f64::from(lo)) / (n - 1) as f64;
+        for (k, e) in edges.iter_mut().enumerate() {
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)] // rounding to f32 intended
+            let v = if k + 1 == n { hi } else { ((k as f64) * step + f64::from(lo)) as f32 };
+            *e = u64::from(v.to_bits());
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let inv = (n - 1) as f32 / (hi - lo);
+        let inv = if inv.is_finite() && hi > lo { inv } else { 0.0 };
+        let edges: &'a [u64] = edges;
+        Self::Edges { edges, lo, inv, idnns }
+    }
+
+    /// The bin symbol of one value, as a non-negative integer for edge rules.
+    #[inline]
+    fn symbol(&self, v: f32) -> i64 {
+        match *self {
+            Self::Edges { edges, lo, inv, idnns } => {
+                let c = i64::from(edge_count(edges, v, lo, inv));
+                #[allow(clippy::cast_possible_wrap)] // n_edges ≤ u32::MAX
+                let n = edges.len() as i64;
+                if idnns {
+                    // bins[digitize(v) − 1]: count 0 wraps to index −1, the last edge, which is
+                    // also where v ≥ hi (count n) lands; counts 1..n−1 are the left edges.
+                    if c == 0 { n } else { c }
+                } else {
+                    c.clamp(1, n - 1) - 1
+                }
+            }
+            Self::Size { size } => {
+                // floor(v / size) in f32, as numpy does on float32 activations. The clamp makes
+                // the conversion explicit instead of relying on `as` saturation (R17).
+                let q = libm_floor(v / size);
+                let q = q.clamp(-4.611_686e18, 4.611_686e18);
+                #[allow(clippy::cast_possible_truncation)] // clamped into i64 range above
+                let b = q as i64;
+                b
+            }
+        }
+    }
+
+    /// Per-unit minimum symbol and field width; returns the total bits of a packed row.
+    fn unit_layout(&self, t: MatRef<'_>, unit_min: &mut [u64], unit_bits: &mut [u64]) -> u32 {
+        match *self {
+            Self::Edges { edges, .. } => {
+                let bits = bits_for(edges.len() as u64);
+                unit_min.fill(0);
+                unit_bits.fill(u64::from(bits));
+                u32::try_from(unit_bits.len()).map_or(u32::MAX, |d| d.saturating_mul(bits))
+            }
+            Self::Size { .. } => {
+                let mut total = 0u32;
+                for (u, (mn, bits)) in unit_min.iter_mut().zip(unit_bits.iter_mut()).enumerate() {
+                    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+                    for row in t.row_iter() {
+                        let s = self.symbol(row.get(u).copied().unwrap_or(0.0));
+                        lo = lo.min(s);
+                        hi = hi.max(s);
+                    }
+                    #[allow(clippy::cast_sign_loss)] // bit pattern of the i64 minimum, restored below
+                    {
+                        *mn = lo as u64;
+                    }
+                    let b = bits_for(hi.abs_diff(lo));
+                    *bits = u64::from(b);
+                    total = total.saturating_add(b);
+                }
+                total
+            }
+        }
+    }
+}
+
+/// Number of edges ≤ v (numpy's `digitize` index), from an arithmetic guess corrected
+/// against the exact f32 edges.
+#[inline]
+fn edge_count(edges: &[u64], v: f32, lo: f32, inv: f32) -> u32 {
+    let n = edges.len();
+    let edge = |k: usize| edges.get(k).map_or(f32::INFINITY, |&b| f32::from_bits(b as u32));
+    let g = (v - lo) * inv;
+    // k = number of edges ≤ v; the guess is clamped into 0..=n before conversion.
+    #[allow(clippy::cast_precision_loss)]
+    let g = if g >= 0.0 { (g + 1.0).min(n as f32) } else { 0.0 };
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // 0 ≤ g ≤ n
+    let mut k = g as usize;
+    while k < n && v >= edge(k) {
+        k += 1;
+    }
+    while k > 0 && v < edge(k - 1) {
+        k -= 1;
+    }
+    #[allow(clippy::cast_possible_truncation)] // k ≤ n_edges ≤ u32::MAX
+    let k = k as u32;
+    k
+}
+
+/// `floor` for f32 through the math door's rules: exact, no libm call needed for an integer
+/// conversion, but kept here so binning never depends on `as` saturation.
+#[inline]
+fn libm_floor(x: f32) -> f32 {
+    math::floor(x)
+}
+
+/// Writes each row's packed symbol key into `keys`.
+fn pack_rows(binner: &Binner<'_>, t: MatRef<'_>, unit_min: &[u64], unit_bits: &[u64], keys: &mut [u64]) {
+    for (key, row) in keys.iter_mut().zip(t.row_iter()) {
+        let mut k = 0u64;
+        for ((&v, &mn), &bits) in row.iter().zip(unit_min).zip(unit_bits) {
+            #[allow(clippy::cast_sign_loss, clippy::cast_possible_wrap)] // field = symbol − min ≥ 0
+            let field = binner.symbol(v).wrapping_sub(mn as i64) as u64;
+            k = k.checked_shl(bits as u32).unwrap_or(0) | field;
+        }
+        *key = k;
+    }
+}
+
+/// Sorts row indices lexicographically by their bins and writes each row's rank (dense,
+/// from 0) into `keys`. Returns the bits a rank needs.
+fn rank_rows(binner: &Binner<'_>, t: MatRef<'_>, keys: &mut [u64], idx: &mut [u64]) -> u32 {
+    idx.iter_mut().zip(0u64..).for_each(|(s, i)| *s = i);
+    let cmp = |a: u64, b: u64| -> Ordering {
+        let (ra, rb) = (t.row(a as usize).unwrap_or(&[]), t.row(b as usize).unwrap_or(&[]));
+        for (&va, &vb) in ra.iter().zip(rb) {
+            match binner.symbol(va).cmp(&binner.symbol(vb)) {
+                Ordering::Equal => {}
+                o => return o,
+            }
+        }
+        Ordering::Equal
+    };
+    idx.sort_unstable_by(|&a, &b| cmp(a, b));
+    let mut rank = 0u64;
+    let mut prev: Option<u64> = None;
+    for &i in idx.iter() {
+        if let Some(p) = prev {
+            if cmp(p, i) != Ordering::Equal {
+                rank += 1;
+            }
+        }
+        if let Some(k) = keys.get_mut(i as usize) {
+            *k = rank;
+        }
+        prev = Some(i);
+    }
+    bits_for(rank)
+}
+
+/// S = Σ_v c_v log₂ c_v over the distinct values of `values`.
+fn value_counts_sum(values: &[u32], aux: &mut [u64], hist: &mut [u64]) -> f64 {
+    let max = values.iter().copied().max().unwrap_or(0) as usize;
+    if let Some(counts) = aux.get_mut(..=max) {
+        // Small values: count directly.
+        counts.fill(0);
+        for &v in values {
+            if let Some(c) = counts.get_mut(v as usize) {
+                *c += 1;
+            }
+        }
+        hist.fill(0);
+        for &c in counts.iter().filter(|&&c| c > 0) {
+            if let Some(h) = hist.get_mut(c as usize) {
+                *h += 1;
+            }
+        }
+        count_hist_sum(hist)
+    } else {
+        aux.iter_mut().zip(values).for_each(|(a, &v)| *a = u64::from(v));
+        aux.sort_unstable();
+        runs_sum(aux, 0, hist)
+    }
+}
+
+/// Fills `aux` with `(key << bits) | value`, sorts it and returns S over the distinct pairs.
+fn joint_sum(keys: &[u64], values: &[u32], bits: u32, aux: &mut [u64], hist: &mut [u64], shift: u32) -> f64 {
+    for ((a, &k), &v) in aux.iter_mut().zip(keys).zip(values) {
+        *a = k.checked_shl(bits).unwrap_or(0) | u64::from(v);
+    }
+    aux.sort_unstable();
+    runs_sum(aux, shift, hist)
+}
+
+/// S over the runs of equal `key >> shift` in the sorted `keys`.
+fn runs_sum(keys: &[u64], shift: u32, hist: &mut [u64]) -> f64 {
+    hist.fill(0);
+    let mut bump = |run: u64| {
+        if let Some(h) = hist.get_mut(run as usize) {
+            *h += 1;
+        }
+    };
+    let mut prev = None;
+    let mut run = 0u64;
+    for &k in keys {
+        let g = k.checked_shr(shift).unwrap_or(0);
+        if prev == Some(g) {
+            run += 1;
+        } else {
+            if run > 0 {
+                bump(run);
+            }
+            prev = Some(g);
+            run = 1;
+        }
+    }
+    if run > 0 {
+        bump(run);
+    }
+    count_hist_sum(hist)
+}
+
+/// Σ_c m_c · (c log₂ c) over c ascending, in f64 (c = 1 contributes 0).
+fn count_hist_sum(hist: &[u64]) -> f64 {
+    let mut s = 0.0f64;
+    for (c, &m) in hist.iter().enumerate().skip(2) {
+        if m > 0 {
+            #[allow(clippy::cast_precision_loss)] // counts < 2^32
+            let (cf, mf) = (c as f64, m as f64);
+            s += mf * (cf * math::log2_f64(cf));
+        }
+    }
+    s
+}
+
+/// Assigns each row of `x` a group id (dense, from 0, in lexicographic order of the rows),
+/// equal ids for equal rows (−0.0 equals 0.0). Use it to build the `x_ids` of
+/// [`BinningPlan::mutual_information`] from raw inputs.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] unless `ids.len() == x.rows()`; [`Error::NonFinite`];
+/// [`Error::ScratchTooSmall`] if `scratch.len() < x.rows()`; [`Error::TooLarge`] for more
+/// than `u32::MAX` rows.
+///
+/// # Scratch
+/// `x.rows()` `u64`s.
+///
+/// # Complexity
+/// O(rows · cols · log rows).
+pub fn group_rows(x: MatRef<'_>, ids: &mut [u32], scratch: &mut [u64]) -> Result<(), Error> {
+    let n = x.rows();
+    if ids.len() != n {
+        return Err(Error::ShapeMismatch { expected: n, got: ids.len() });
+    }
+    if u32::try_from(n).is_err() {
+        return Err(Error::TooLarge);
+    }
+    crate::error::check_finite(x.as_slice())?;
+    let idx = Carver::new(scratch, n)?.take(n)?;
+    idx.iter_mut().zip(0u64..).for_each(|(s, i)| *s = i);
+    let cmp = |a: u64, b: u64| -> Ordering {
+        let (ra, rb) = (x.row(a as usize).unwrap_or(&[]), x.row(b as usize).unwrap_or(&[]));
+        for (&va, &vb) in ra.iter().zip(rb) {
+            // Adding 0.0 turns −0.0 into +0.0, so the total order compares values.
+            match (va + 0.0).total_cmp(&(vb + 0.0)) {
+                Ordering::Equal => {}
+                o => return o,
+            }
+        }
+        Ordering::Equal
+    };
+    idx.sort_unstable_by(|&a, &b| cmp(a, b));
+    let mut id = 0u32;
+    let mut prev: Option<u64> = None;
+    for &i in idx.iter() {
+        if let Some(p) = prev {
+            if cmp(p, i) != Ordering::Equal {
+                id += 1;
+            }
+        }
+        if let Some(slot) = ids.get_mut(i as usize) {
+            *slot = id;
+        }
+        prev = Some(i);
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! # infoplane-core
+//!
+//! Trains small fully connected networks and measures, while they learn, the mutual
+//! information between each layer T and the input X, I(X;T), and the label Y, I(T;Y): the
+//! *information plane* of Shwartz-Ziv & Tishby (2017), with the estimators Saxe et al. (2018)
+//! used to dispute it. Everything here is `no_std`, allocation-free and deterministic: the
+//! caller hands in every buffer, and the same inputs give the same bits on every target.
+//!
+//! ## Quick start, no allocation
+//! ```
+//! use infoplane_core::{BinningPlan, BinRule, MatRef};
+//! // Eight samples of a 2-unit layer and their labels.
+//! let t = [0.9f32, 0.9, 0.9, 0.9, -0.9, 0.1, -0.9, 0.1, 0.2, 0.2, 0.2, 0.2, -0.5, -0.5, -0.5, -0.5];
+//! let y = [1u32, 0, 1, 0, 1, 0, 1, 0];
+//! const PLAN_RULE: BinRule = BinRule::Edges { n_edges: 30, lo: -1.0, hi: 1.0, idnns: false };
+//! let plan = BinningPlan::new(8, 2, PLAN_RULE)?;
+//! let mut scratch = [0u64; 128]; // ≥ plan.scratch_len() = 3·8 + 1 + 30 + 2·2 = 59
+//! let p = plan.mutual_information(MatRef::new(&t, 8, 2)?, &y, None, &mut scratch)?;
+//! assert_eq!(p.i_xt.in_bits(), 2.0); // four distinct binned rows, two samples each
+//! assert_eq!(p.i_ty.in_bits(), 0.0); // each binned row holds one sample of each class
+//! # Ok::<(), infoplane_core::Error>(())
+//! ```
+//!
+//! ## Memory model
+//! Every kernel is a *plan* built from sizes and checked once (`MlpPlan::new`,
+//! `BinningPlan::new`), a `scratch_len()` query, and a call that takes the data as slices and
+//! the scratch as `&mut [f32]` (or `&mut [u64]` for the integer work of binning). A short
+//! scratch is an [`Error::ScratchTooSmall`], never a panic; what the scratch holds on entry
+//! is ignored, and every element is written before it is read. Persistent state (weights,
+//! optimiser moments) lives in separate caller buffers sized by `param_len()` and
+//! `state_len()`. Scratch sizes may change between versions: ask, do not hard-code.
+//!
+//! Matrices are row-major: element `(r, c)` of a `rows × cols` [`MatRef`] is at
+//! `r * cols + c`; a row is a sample, a column a unit.
+//!
+//! ## Determinism
+//! * All transcendental functions go through [`math`] (libm, plus a deterministic
+//!   [`math::tanh`] in plain f32 arithmetic).
+//! * Reductions run in one documented order (see [`mlp::lane_dot`]); no parallel
+//!   reductions, no CPU-feature dispatch, no fused multiply-add.
+//! * Randomness comes from named, seeded streams ([`rng`]).
+//! * NaN never reaches an output: inputs are checked at the boundary.
+//!
+//! ## Crate features
+//! * `alloc` (off by default): reserved for an owned convenience layer; nothing in it yet.
+//!
+//! ## What is implemented, and what is not
+//! Implemented: the MLP (any widths up to [`mlp::MAX_LAYERS`] weight layers; tanh, relu,
+//! sigmoid, linear, leaky relu, softsign, softplus; softmax output with cross-entropy), three
+//! initialisers, SGD with momentum and Adam, Tishby's 12-bit data set, the binning estimators
+//! (Tishby edges with an IDNNs-compatibility mode, fixed size, per-layer range) and the epoch
+//! schedules. Not yet: KDE bounds, k-NN and adaptive binning estimators, MNIST parsing,
+//! delta skip.
+//!
+//! ## MSRV
+//! Rust 1.87.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod act;
+pub mod binning;
+pub mod data;
+mod error;
+mod info;
+mod mat;
+pub mod math;
+pub mod mlp;
+pub mod optim;
+pub mod rng;
+pub mod schedule;
+mod scratch;
+pub mod train;
+
+pub use act::Activation;
+pub use binning::{BinRule, BinningPlan};
+pub use error::{check_finite, Error};
+pub use info::{Info, PlanePoint};
+pub use mat::MatRef;
+pub use mlp::{Init, MlpPlan, MlpShape};
+pub use optim::Optimizer;
+pub use rng::{Stream, StreamRng};
+pub use schedule::Schedule;
+pub use train::{BatchOrder, Trainer};

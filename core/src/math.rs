@@ -1,0 +1,207 @@
+//! The one door to transcendental math (R13).
+//!
+//! Every transcendental function core uses is here, as a thin wrapper naming the libm function
+//! it calls, plus one deterministic approximation of our own ([`tanh`]), written in plain f32
+//! arithmetic (`+ - * /`, no fused multiply-add, no table, no CPU-specific path), so it is
+//! bit-identical on every IEEE-754 target and vectorises when called in a loop.
+
+/// `e^x` in f32 (`libm::expf`).
+#[inline]
+#[must_use]
+pub fn exp(x: f32) -> f32 {
+    libm::expf(x)
+}
+
+/// Natural logarithm in f32 (`libm::logf`).
+#[inline]
+#[must_use]
+pub fn ln(x: f32) -> f32 {
+    libm::logf(x)
+}
+
+/// Natural logarithm in f64 (`libm::log`).
+#[inline]
+#[must_use]
+pub fn ln_f64(x: f64) -> f64 {
+    libm::log(x)
+}
+
+/// Base-2 logarithm in f64 (`libm::log2`).
+#[inline]
+#[must_use]
+pub fn log2_f64(x: f64) -> f64 {
+    libm::log2(x)
+}
+
+/// `x^y` in f64 (`libm::pow`).
+#[inline]
+#[must_use]
+pub fn pow_f64(x: f64, y: f64) -> f64 {
+    libm::pow(x, y)
+}
+
+/// Cosine in f64 (`libm::cos`).
+#[inline]
+#[must_use]
+pub fn cos_f64(x: f64) -> f64 {
+    libm::cos(x)
+}
+
+/// Square root in f32 (`libm::sqrtf`, exactly rounded).
+#[inline]
+#[must_use]
+pub fn sqrt(x: f32) -> f32 {
+    libm::sqrtf(x)
+}
+
+/// Square root in f64 (`libm::sqrt`, exactly rounded).
+#[inline]
+#[must_use]
+pub fn sqrt_f64(x: f64) -> f64 {
+    libm::sqrt(x)
+}
+
+/// `ln(1 + e^x)` in f32, computed without overflow (`libm::log1pf`, `libm::expf`).
+#[inline]
+#[must_use]
+pub fn softplus(x: f32) -> f32 {
+    // softplus(x) = max(x, 0) + ln(1 + e^{-|x|}): the exponent is never positive.
+    let ax = abs(x);
+    x.max(0.0) + libm::log1pf(libm::expf(-ax))
+}
+
+/// The logistic function `1 / (1 + e^{-x})` in f32 (`libm::expf`), without overflow.
+#[inline]
+#[must_use]
+pub fn sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + libm::expf(-x))
+    } else {
+        let e = libm::expf(x);
+        e / (1.0 + e)
+    }
+}
+
+/// `|x|` by clearing the sign bit (core's `f32::abs` needs a newer toolchain than our MSRV).
+#[inline]
+#[must_use]
+pub fn abs(x: f32) -> f32 {
+    f32::from_bits(x.to_bits() & 0x7fff_ffff)
+}
+
+/// Largest `|x|` below which the Taylor branch of [`tanh`] is used: `2x ≤ 1.1`.
+const TANH_SMALL: f32 = 0.55;
+/// Beyond this, tanh(x) rounds to ±1 in f32 (1 − tanh(9.02) < 2⁻²⁵); clamping keeps `e^{2x}`
+/// finite.
+const TANH_SAT: f32 = 9.1;
+
+/// Hyperbolic tangent in f32: deterministic, branch-free, at most [`TANH_MAX_ULP`] ulp from the
+/// correctly rounded value (checked against `libm::tanh` in f64 on every f32 in [−10, 10] by
+/// the test below).
+///
+/// tanh |x| = E / (E + 2) with E = e^{2|x|} − 1, which has no cancellation. E comes from
+/// * |x| ≤ 0.55: the Taylor series of expm1 to degree 11 in nested form,
+///   y(1 + y/2(1 + y/3(…))), truncation error below 7e-9 relative for y = 2|x| ≤ 1.1;
+/// * |x| > 0.55: e^y by Cody–Waite reduction y = n ln2 + r, |r| ≤ ln2/2 (ln 2 split into a
+///   part exact in f32 and a remainder), e^r by Taylor to degree 7 (truncation < 0.05 ulp),
+///   scaled by 2^n built from the exponent bits; then E = e^y − 1, exact enough since e^y > 3.
+///
+/// Both branches are evaluated and one is selected, so a loop over a slice vectorises. Only
+/// `+ - * /` and bit operations are used, so every IEEE-754 target gives the same bits.
+#[inline]
+#[must_use]
+pub fn tanh(x: f32) -> f32 {
+    let ax = abs(x).min(TANH_SAT);
+    let y = ax + ax;
+    // Small branch: expm1(y) = y(1 + y/2(1 + y/3(1 + … (1 + y/11)))).
+    let mut s = 1.0 + y * (1.0 / 11.0);
+    s = 1.0 + y * (1.0 / 10.0) * s;
+    s = 1.0 + y * (1.0 / 9.0) * s;
+    s = 1.0 + y * (1.0 / 8.0) * s;
+    s = 1.0 + y * (1.0 / 7.0) * s;
+    s = 1.0 + y * (1.0 / 6.0) * s;
+    s = 1.0 + y * (1.0 / 5.0) * s;
+    s = 1.0 + y * (1.0 / 4.0) * s;
+    s = 1.0 + y * (1.0 / 3.0) * s;
+    s = 1.0 + y * 0.5 * s;
+    let e_small = y * s;
+    // Large branch: e^y = 2^n e^r.
+    const LOG2_E: f32 = core::f32::consts::LOG2_E;
+    // ln 2 = LN2_HI + LN2_LO with LN2_HI exact in 16 bits, so n * LN2_HI is exact for n < 2^8.
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    // y ≥ 0, so truncation of y·log2(e) + 0.5 is round-to-nearest; y ≤ 18.2 keeps n ≤ 27.
+    #[allow(clippy::cast_possible_truncation)] // 0 ≤ value ≤ 27 by the clamp above
+    let n = (y * LOG2_E + 0.5) as i32;
+    #[allow(clippy::cast_precision_loss)] // n ≤ 27 is exact in f32
+    let nf = n as f32;
+    let r = (y - nf * LN2_HI) - nf * LN2_LO;
+    let mut p = 1.0 + r * (1.0 / 7.0);
+    p = 1.0 + r * (1.0 / 6.0) * p;
+    p = 1.0 + r * (1.0 / 5.0) * p;
+    p = 1.0 + r * (1.0 / 4.0) * p;
+    p = 1.0 + r * (1.0 / 3.0) * p;
+    p = 1.0 + r * 0.5 * p;
+    p = 1.0 + r * p;
+    #[allow(clippy::cast_sign_loss)] // n + 127 is in 127..=154
+    let scale = f32::from_bits(((n + 127) as u32) << 23);
+    let e_large = p * scale - 1.0;
+    let e = if ax <= TANH_SMALL { e_small } else { e_large };
+    let t = e / (e + 2.0);
+    f32::from_bits(t.to_bits() | (x.to_bits() & 0x8000_0000))
+}
+
+/// The bound on [`tanh`]'s error in units in the last place, as measured by its test.
+pub const TANH_MAX_ULP: u32 = 3;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ulp_distance(a: f32, b: f32) -> u32 {
+        let (ia, ib) = (a.to_bits() as i32, b.to_bits() as i32);
+        let key = |i: i32| if i < 0 { i32::MIN - i } else { i };
+        key(ia).abs_diff(key(ib))
+    }
+
+    #[test]
+    fn tanh_within_bound_of_correctly_rounded_on_every_f32_in_range() {
+        // f32s in [0, 10]: every 61st bit pattern (all 1.09e9 would be too slow in debug),
+        // which still covers each binade densely, and their negations.
+        let mut worst = 0u32;
+        let end = 10.0f32.to_bits();
+        let mut bits = 0u32;
+        while bits <= end {
+            let x = f32::from_bits(bits);
+            #[allow(clippy::cast_possible_truncation)]
+            let want = libm::tanh(f64::from(x)) as f32;
+            let got = tanh(x);
+            worst = worst.max(ulp_distance(got, want));
+            assert_eq!(tanh(-x).to_bits(), (-got).to_bits(), "odd symmetry at {x}");
+            bits += 61;
+        }
+        assert!(worst <= TANH_MAX_ULP, "worst error {worst} ulp");
+        std::println!("tanh worst error: {worst} ulp");
+        assert_eq!(tanh(50.0).to_bits(), 1.0f32.to_bits());
+        assert_eq!(tanh(-f32::INFINITY).to_bits(), (-1.0f32).to_bits());
+        assert_eq!(tanh(0.0).to_bits(), 0);
+    }
+
+    #[test]
+    fn sigmoid_and_softplus_match_definitions() {
+        for &x in &[-30.0f32, -2.0, -0.5, 0.0, 0.5, 2.0, 30.0] {
+            let xd = f64::from(x);
+            let s = 1.0 / (1.0 + libm::exp(-xd));
+            assert!((f64::from(sigmoid(x)) - s).abs() < 1e-7, "sigmoid {x}");
+            let sp = libm::log1p(libm::exp(xd));
+            assert!((f64::from(softplus(x)) - sp).abs() <= 1e-6 * sp.max(1e-30), "softplus {x}");
+        }
+    }
+}
+
+/// Largest integer ≤ x in f32 (`libm::floorf`, exact).
+#[inline]
+#[must_use]
+pub fn floor(x: f32) -> f32 {
+    libm::floorf(x)
+}

@@ -1,0 +1,194 @@
+//! Which epochs to measure (SPEC: epoch schedules).
+
+use crate::math;
+use crate::Error;
+
+/// An epoch schedule. Epochs are counted from 0; a schedule yields, in increasing order, the
+/// epochs below the run's total at which the plane is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Schedule<'a> {
+    /// 0, n, 2n, …
+    Every(u32),
+    /// Exactly these epochs (strictly increasing).
+    List(&'a [u32]),
+    /// Shwartz-Ziv & Tishby's log schedule with `points` samples:
+    /// unique(⌊2^linspace(0, log₂ E, points)⌋) − 1 (IDNNs' `np.logspace(…, dtype=int)`).
+    /// E = 8000 and 400 points give 274 epochs, 0…43 then log-spaced to 7999.
+    Log {
+        /// Number of log-spaced samples before removing duplicates (IDNNs'
+        /// `num_of_samples`).
+        points: u32,
+    },
+    /// Saxe et al.'s ibsgd: every epoch below 20, every 5th below 100, every 20th below
+    /// 2000, then every 100th (211 epochs of 10000).
+    Saxe,
+    /// ibsgd's MNIST schedule: every epoch below 20, every 5th below 100, every 10th below
+    /// 200, then every 100th.
+    SaxeMnist,
+}
+
+impl<'a> Schedule<'a> {
+    /// Checks the schedule against a run of `total` epochs.
+    ///
+    /// # Errors
+    /// [`Error::EmptyInput`] for `total == 0`; [`Error::InvalidParameter`] `"schedule"` for
+    /// `Every(0)`, `Log` with fewer than 2 points, or a list that is empty, not strictly
+    /// increasing or names an epoch ≥ `total`.
+    pub fn validate(&self, total: u32) -> Result<(), Error> {
+        if total == 0 {
+            return Err(Error::EmptyInput);
+        }
+        let bad = Err(Error::InvalidParameter { name: "schedule" });
+        match *self {
+            Self::Every(0) => bad,
+            Self::Log { points } if points < 2 => bad,
+            Self::List(list) => {
+                let increasing = list.windows(2).all(|w| matches!(*w, [a, b] if a < b));
+                if list.is_empty() || !increasing || list.last().is_some_and(|&e| e >= total) {
+                    bad
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The measured epochs of a run of `total` epochs, ascending.
+    #[must_use]
+    pub fn epochs(&self, total: u32) -> Epochs<'a> {
+        Epochs { schedule: *self, total, next: 0, k: 0, last: None }
+    }
+
+    /// Whether `epoch` is measured in a run of `total` epochs (O(1) except for `Log` and
+    /// `List`, which scan).
+    #[must_use]
+    pub fn contains(&self, epoch: u32, total: u32) -> bool {
+        if epoch >= total {
+            return false;
+        }
+        match *self {
+            Self::Every(n) => n > 0 && epoch % n == 0,
+            Self::List(list) => list.binary_search(&epoch).is_ok(),
+            Self::Log { .. } => self.epochs(total).any(|e| e == epoch),
+            Self::Saxe => saxe(epoch),
+            Self::SaxeMnist => saxe_mnist(epoch),
+        }
+    }
+}
+
+const fn saxe(e: u32) -> bool {
+    if e < 20 {
+        true
+    } else if e < 100 {
+        e % 5 == 0
+    } else if e < 2000 {
+        e % 20 == 0
+    } else {
+        e % 100 == 0
+    }
+}
+
+const fn saxe_mnist(e: u32) -> bool {
+    if e < 20 {
+        true
+    } else if e < 100 {
+        e % 5 == 0
+    } else if e < 200 {
+        e % 10 == 0
+    } else {
+        e % 100 == 0
+    }
+}
+
+/// Iterator over a schedule's epochs, ascending; see [`Schedule::epochs`].
+#[derive(Debug, Clone)]
+pub struct Epochs<'a> {
+    schedule: Schedule<'a>,
+    total: u32,
+    next: u32,
+    k: u32,
+    last: Option<u32>,
+}
+
+impl Iterator for Epochs<'_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        match self.schedule {
+            Schedule::Every(n) => {
+                let e = self.next;
+                if n == 0 || e >= self.total {
+                    return None;
+                }
+                self.next = e.saturating_add(n);
+                if self.next == e {
+                    self.total = e; // saturated: this was the last one
+                }
+                Some(e)
+            }
+            Schedule::List(list) => {
+                let e = *list.get(self.k as usize)?;
+                self.k += 1;
+                (e < self.total).then_some(e)
+            }
+            Schedule::Log { points } => {
+                let log_e = math::log2_f64(f64::from(self.total));
+                let step = log_e / f64::from(points.max(2) - 1);
+                while self.k < points {
+                    let k = self.k;
+                    self.k += 1;
+                    // numpy.linspace: k·step + start, with the last point exactly the stop.
+                    let y = if k + 1 == points { log_e } else { f64::from(k) * step };
+                    let v = math::pow_f64(2.0, y);
+                    // astype(int) truncates; v ∈ [1, total] so the cast is exact.
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    let e = (v as u32).saturating_sub(1);
+                    if self.last != Some(e) && e < self.total {
+                        self.last = Some(e);
+                        return Some(e);
+                    }
+                }
+                None
+            }
+            Schedule::Saxe | Schedule::SaxeMnist => {
+                while self.next < self.total {
+                    let e = self.next;
+                    self.next += 1;
+                    if self.schedule.contains(e, self.total) {
+                        return Some(e);
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_match_the_papers() {
+        let log = Schedule::Log { points: 400 };
+        assert_eq!(log.epochs(8000).count(), 274);
+        assert!(log.epochs(8000).take(44).eq(0..44));
+        assert_eq!(log.epochs(8000).last(), Some(7999));
+        assert_eq!(Schedule::Log { points: 1800 }.epochs(10_000).count(), 964);
+        assert_eq!(Schedule::Saxe.epochs(10_000).count(), 211);
+        assert!(Schedule::Every(3).epochs(10).eq([0, 3, 6, 9]));
+        assert!(Schedule::List(&[0, 1, 5]).epochs(10).eq([0, 1, 5]));
+        assert!(Schedule::SaxeMnist.epochs(300).eq((0..20).chain((20..100).step_by(5)).chain((100..200).step_by(10)).chain([200])));
+    }
+
+    #[test]
+    fn validation() {
+        assert!(Schedule::Every(0).validate(10).is_err());
+        assert!(Schedule::List(&[0, 0]).validate(10).is_err());
+        assert!(Schedule::List(&[10]).validate(10).is_err());
+        assert!(Schedule::Saxe.validate(0).is_err());
+        assert!(Schedule::Log { points: 400 }.validate(8000).is_ok());
+    }
+}
