@@ -1,1 +1,25 @@
-fn main() {}
+//! `infoplane`: train networks and measure their information plane.
+
+use clap::Parser;
+use infoplane_cli::args::{Cli, Command};
+use infoplane_cli::cmd;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Run(a) => cmd::run::run(a),
+        Command::Estimate(a) => cmd::estimate::estimate(a, &mut std::io::stdout().lock()),
+        Command::Dataset(a) => cmd::dataset::dataset(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if let Some(h) = e.hint() {
+                eprintln!("hint: {h}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}

@@ -68,7 +68,9 @@ impl Activation {
             Self::Sigmoid => values.iter_mut().for_each(|v| *v = math::sigmoid(*v)),
             Self::Linear => {}
             Self::LeakyRelu => {
-                values.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { *v * LEAKY_SLOPE });
+                values
+                    .iter_mut()
+                    .for_each(|v| *v = if *v > 0.0 { *v } else { *v * LEAKY_SLOPE });
             }
             Self::Softsign => values.iter_mut().for_each(|v| *v /= 1.0 + math::abs(*v)),
             Self::Softplus => values.iter_mut().for_each(|v| *v = math::softplus(*v)),
@@ -86,7 +88,9 @@ impl Activation {
             Self::Relu => pairs.for_each(|(g, &a)| *g = if a > 0.0 { *g } else { 0.0 }),
             Self::Sigmoid => pairs.for_each(|(g, &a)| *g *= a * (1.0 - a)),
             Self::Linear => {}
-            Self::LeakyRelu => pairs.for_each(|(g, &a)| *g *= if a > 0.0 { 1.0 } else { LEAKY_SLOPE }),
+            Self::LeakyRelu => {
+                pairs.for_each(|(g, &a)| *g *= if a > 0.0 { 1.0 } else { LEAKY_SLOPE })
+            }
             Self::Softsign => pairs.for_each(|(g, &a)| {
                 let d = 1.0 - math::abs(a);
                 *g *= d * d;

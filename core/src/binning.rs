@@ -21,11 +21,11 @@
 //! This estimator works on integer keys, so its scratch is `u64`, not `f32` (an `f32` buffer
 //! cannot hold 64-bit keys without `unsafe`). Ask [`BinningPlan::scratch_len`].
 
+use crate::Error;
 use crate::info::{Info, PlanePoint};
 use crate::mat::MatRef;
 use crate::math;
 use crate::scratch::Carver;
-use crate::Error;
 use core::cmp::Ordering;
 
 /// How values are mapped to bins.
@@ -70,7 +70,9 @@ impl BinRule {
     /// [`Error::InvalidParameter`] naming `bins`, `range` or `bin_size`.
     pub fn validate(&self) -> Result<(), Error> {
         match *self {
-            Self::Edges { n_edges, lo, hi, .. } => {
+            Self::Edges {
+                n_edges, lo, hi, ..
+            } => {
                 if n_edges < 2 {
                     return Err(Error::InvalidParameter { name: "bins" });
                 }
@@ -144,7 +146,12 @@ impl BinningPlan {
             .and_then(|v| v.checked_add(rule.n_edges()))
             .and_then(|v| v.checked_add(d.checked_mul(2)?))
             .ok_or(Error::TooLarge)?;
-        Ok(Self { n, d, rule, scratch_len })
+        Ok(Self {
+            n,
+            d,
+            rule,
+            scratch_len,
+        })
     }
 
     /// Exact `u64` scratch count: `3n + 1 + n_edges + 2d`. May change between versions.
@@ -181,14 +188,23 @@ impl BinningPlan {
     ) -> Result<PlanePoint, Error> {
         let (n, d) = (self.n, self.d);
         if t.rows() != n || t.cols() != d {
-            return Err(Error::ShapeMismatch { expected: n * d, got: t.rows().saturating_mul(t.cols()) });
+            return Err(Error::ShapeMismatch {
+                expected: n * d,
+                got: t.rows().saturating_mul(t.cols()),
+            });
         }
         if labels.len() != n {
-            return Err(Error::ShapeMismatch { expected: n, got: labels.len() });
+            return Err(Error::ShapeMismatch {
+                expected: n,
+                got: labels.len(),
+            });
         }
         if let Some(x) = x_ids {
             if x.len() != n {
-                return Err(Error::ShapeMismatch { expected: n, got: x.len() });
+                return Err(Error::ShapeMismatch {
+                    expected: n,
+                    got: x.len(),
+                });
             }
         }
         crate::error::check_finite(t.as_slice())?;
@@ -202,7 +218,9 @@ impl BinningPlan {
 
         let binner = Binner::new(self.rule, t, edges);
         let bits_y = bits_for(u64::from(labels.iter().copied().max().unwrap_or(0)));
-        let bits_x = x_ids.map_or(0, |x| bits_for(u64::from(x.iter().copied().max().unwrap_or(0))));
+        let bits_x = x_ids.map_or(0, |x| {
+            bits_for(u64::from(x.iter().copied().max().unwrap_or(0)))
+        });
         let bits_t = binner.unit_layout(t, unit_min, unit_bits);
         let tid_bits = if bits_t + bits_y.max(bits_x) <= 64 {
             pack_rows(&binner, t, unit_min, unit_bits, keys);
@@ -217,7 +235,11 @@ impl BinningPlan {
             Some(x) => {
                 let s_x = value_counts_sum(x, aux, hist);
                 // S_X = 0 exactly when every input occurs once; then so does every (t, x).
-                if s_x == 0.0 { (0.0, 0.0) } else { (s_x, joint_sum(keys, x, bits_x, aux, hist, 0)) }
+                if s_x == 0.0 {
+                    (0.0, 0.0)
+                } else {
+                    (s_x, joint_sum(keys, x, bits_x, aux, hist, 0))
+                }
             }
         };
         let s_ty = joint_sum(keys, labels, bits_y, aux, hist, 0);
@@ -230,7 +252,10 @@ impl BinningPlan {
         let h_t = math::log2_f64(nf) - s_t / nf;
         let i_ty = (h_t - (s_y - s_ty) / nf).max(0.0);
         let i_xt = (h_t - (s_x - s_tx) / nf).max(0.0);
-        Ok(PlanePoint { i_xt: Info::from_bits(i_xt), i_ty: Info::from_bits(i_ty) })
+        Ok(PlanePoint {
+            i_xt: Info::from_bits(i_xt),
+            i_ty: Info::from_bits(i_ty),
+        })
     }
 }
 
@@ -242,8 +267,15 @@ const fn bits_for(max: u64) -> u32 {
 /// Per-call binning state.
 #[derive(Debug)]
 enum Binner<'a> {
-    Edges { edges: &'a [u64], lo: f32, inv: f32, idnns: bool },
-    Size { size: f32 },
+    Edges {
+        edges: &'a [u64],
+        lo: f32,
+        inv: f32,
+        idnns: bool,
+    },
+    Size {
+        size: f32,
+    },
 }
 
 impl<'a> Binner<'a> {
@@ -264,22 +296,37 @@ impl<'a> Binner<'a> {
         #[allow(clippy::cast_precision_loss)] // n ≤ u32::MAX
         let step = (f64::from(hi) - f64::from(lo)) / (n - 1) as f64;
         for (k, e) in edges.iter_mut().enumerate() {
-            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)] // rounding to f32 intended
-            let v = if k + 1 == n { hi } else { ((k as f64) * step + f64::from(lo)) as f32 };
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+            // rounding to f32 intended
+            let v = if k + 1 == n {
+                hi
+            } else {
+                ((k as f64) * step + f64::from(lo)) as f32
+            };
             *e = u64::from(v.to_bits());
         }
         #[allow(clippy::cast_precision_loss)]
         let inv = (n - 1) as f32 / (hi - lo);
         let inv = if inv.is_finite() && hi > lo { inv } else { 0.0 };
         let edges: &'a [u64] = edges;
-        Self::Edges { edges, lo, inv, idnns }
+        Self::Edges {
+            edges,
+            lo,
+            inv,
+            idnns,
+        }
     }
 
     /// The bin symbol of one value, as a non-negative integer for edge rules.
     #[inline]
     fn symbol(&self, v: f32) -> i64 {
         match *self {
-            Self::Edges { edges, lo, inv, idnns } => {
+            Self::Edges {
+                edges,
+                lo,
+                inv,
+                idnns,
+            } => {
                 let c = i64::from(edge_count(edges, v, lo, inv));
                 #[allow(clippy::cast_possible_wrap)] // n_edges ≤ u32::MAX
                 let n = edges.len() as i64;
@@ -321,7 +368,8 @@ impl<'a> Binner<'a> {
                         lo = lo.min(s);
                         hi = hi.max(s);
                     }
-                    #[allow(clippy::cast_sign_loss)] // bit pattern of the i64 minimum, restored below
+                    #[allow(clippy::cast_sign_loss)]
+                    // bit pattern of the i64 minimum, restored below
                     {
                         *mn = lo as u64;
                     }
@@ -340,11 +388,19 @@ impl<'a> Binner<'a> {
 #[inline]
 fn edge_count(edges: &[u64], v: f32, lo: f32, inv: f32) -> u32 {
     let n = edges.len();
-    let edge = |k: usize| edges.get(k).map_or(f32::INFINITY, |&b| f32::from_bits(b as u32));
+    let edge = |k: usize| {
+        edges
+            .get(k)
+            .map_or(f32::INFINITY, |&b| f32::from_bits(b as u32))
+    };
     let g = (v - lo) * inv;
     // k = number of edges ≤ v; the guess is clamped into 0..=n before conversion.
     #[allow(clippy::cast_precision_loss)]
-    let g = if g >= 0.0 { (g + 1.0).min(n as f32) } else { 0.0 };
+    let g = if g >= 0.0 {
+        (g + 1.0).min(n as f32)
+    } else {
+        0.0
+    };
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // 0 ≤ g ≤ n
     let mut k = g as usize;
     while k < n && v >= edge(k) {
@@ -366,7 +422,13 @@ fn libm_floor(x: f32) -> f32 {
 }
 
 /// Writes each row's packed symbol key into `keys`.
-fn pack_rows(binner: &Binner<'_>, t: MatRef<'_>, unit_min: &[u64], unit_bits: &[u64], keys: &mut [u64]) {
+fn pack_rows(
+    binner: &Binner<'_>,
+    t: MatRef<'_>,
+    unit_min: &[u64],
+    unit_bits: &[u64],
+    keys: &mut [u64],
+) {
     for (key, row) in keys.iter_mut().zip(t.row_iter()) {
         let mut k = 0u64;
         for ((&v, &mn), &bits) in row.iter().zip(unit_min).zip(unit_bits) {
@@ -383,7 +445,10 @@ fn pack_rows(binner: &Binner<'_>, t: MatRef<'_>, unit_min: &[u64], unit_bits: &[
 fn rank_rows(binner: &Binner<'_>, t: MatRef<'_>, keys: &mut [u64], idx: &mut [u64]) -> u32 {
     idx.iter_mut().zip(0u64..).for_each(|(s, i)| *s = i);
     let cmp = |a: u64, b: u64| -> Ordering {
-        let (ra, rb) = (t.row(a as usize).unwrap_or(&[]), t.row(b as usize).unwrap_or(&[]));
+        let (ra, rb) = (
+            t.row(a as usize).unwrap_or(&[]),
+            t.row(b as usize).unwrap_or(&[]),
+        );
         for (&va, &vb) in ra.iter().zip(rb) {
             match binner.symbol(va).cmp(&binner.symbol(vb)) {
                 Ordering::Equal => {}
@@ -428,14 +493,23 @@ fn value_counts_sum(values: &[u32], aux: &mut [u64], hist: &mut [u64]) -> f64 {
         }
         count_hist_sum(hist)
     } else {
-        aux.iter_mut().zip(values).for_each(|(a, &v)| *a = u64::from(v));
+        aux.iter_mut()
+            .zip(values)
+            .for_each(|(a, &v)| *a = u64::from(v));
         aux.sort_unstable();
         runs_sum(aux, 0, hist)
     }
 }
 
 /// Fills `aux` with `(key << bits) | value`, sorts it and returns S over the distinct pairs.
-fn joint_sum(keys: &[u64], values: &[u32], bits: u32, aux: &mut [u64], hist: &mut [u64], shift: u32) -> f64 {
+fn joint_sum(
+    keys: &[u64],
+    values: &[u32],
+    bits: u32,
+    aux: &mut [u64],
+    hist: &mut [u64],
+    shift: u32,
+) -> f64 {
     for ((a, &k), &v) in aux.iter_mut().zip(keys).zip(values) {
         *a = k.checked_shl(bits).unwrap_or(0) | u64::from(v);
     }
@@ -501,7 +575,10 @@ fn count_hist_sum(hist: &[u64]) -> f64 {
 pub fn group_rows(x: MatRef<'_>, ids: &mut [u32], scratch: &mut [u64]) -> Result<(), Error> {
     let n = x.rows();
     if ids.len() != n {
-        return Err(Error::ShapeMismatch { expected: n, got: ids.len() });
+        return Err(Error::ShapeMismatch {
+            expected: n,
+            got: ids.len(),
+        });
     }
     if u32::try_from(n).is_err() {
         return Err(Error::TooLarge);
@@ -510,7 +587,10 @@ pub fn group_rows(x: MatRef<'_>, ids: &mut [u32], scratch: &mut [u64]) -> Result
     let idx = Carver::new(scratch, n)?.take(n)?;
     idx.iter_mut().zip(0u64..).for_each(|(s, i)| *s = i);
     let cmp = |a: u64, b: u64| -> Ordering {
-        let (ra, rb) = (x.row(a as usize).unwrap_or(&[]), x.row(b as usize).unwrap_or(&[]));
+        let (ra, rb) = (
+            x.row(a as usize).unwrap_or(&[]),
+            x.row(b as usize).unwrap_or(&[]),
+        );
         for (&va, &vb) in ra.iter().zip(rb) {
             // Adding 0.0 turns −0.0 into +0.0, so the total order compares values.
             match (va + 0.0).total_cmp(&(vb + 0.0)) {

@@ -70,7 +70,11 @@ pub const fn tishby_label_of_columns(columns: u16) -> u32 {
     n1 /= 2;
     n3 /= 2;
     let n2 = k * (k - 1) / 2 - n1 - n3;
-    if 23 * k + n1 - 5 * n2 - 8 * n3 >= 99 { 1 } else { 0 }
+    if 23 * k + n1 - 5 * n2 - 8 * n3 >= 99 {
+        1
+    } else {
+        0
+    }
 }
 
 /// The label of row `row` (0..4096): its binary expansion, column 0 the most significant bit.
@@ -102,16 +106,30 @@ pub const fn row_to_columns(row: u16) -> u16 {
 /// ```
 pub fn tishby_dataset(x: &mut [f32], labels: &mut [u32]) -> Result<(), Error> {
     if x.len() != TISHBY_ROWS * TISHBY_BITS {
-        return Err(Error::ShapeMismatch { expected: TISHBY_ROWS * TISHBY_BITS, got: x.len() });
+        return Err(Error::ShapeMismatch {
+            expected: TISHBY_ROWS * TISHBY_BITS,
+            got: x.len(),
+        });
     }
     if labels.len() != TISHBY_ROWS {
-        return Err(Error::ShapeMismatch { expected: TISHBY_ROWS, got: labels.len() });
+        return Err(Error::ShapeMismatch {
+            expected: TISHBY_ROWS,
+            got: labels.len(),
+        });
     }
-    for (row, (xr, y)) in x.chunks_exact_mut(TISHBY_BITS).zip(labels.iter_mut()).enumerate() {
+    for (row, (xr, y)) in x
+        .chunks_exact_mut(TISHBY_BITS)
+        .zip(labels.iter_mut())
+        .enumerate()
+    {
         #[allow(clippy::cast_possible_truncation)] // row < 4096
         let row = row as u16;
         for (c, v) in xr.iter_mut().enumerate() {
-            *v = if (row >> (TISHBY_BITS - 1 - c)) & 1 == 1 { 1.0 } else { 0.0 };
+            *v = if (row >> (TISHBY_BITS - 1 - c)) & 1 == 1 {
+                1.0
+            } else {
+                0.0
+            };
         }
         *y = tishby_label(row);
     }
@@ -128,7 +146,10 @@ mod tests {
             let a = ICOSAHEDRON_ANTIPODE[v] as usize;
             assert_eq!(ICOSAHEDRON_ANTIPODE[a] as usize, v);
             for &w in &ICOSAHEDRON_NEIGHBOURS[v] {
-                assert!(ICOSAHEDRON_NEIGHBOURS[w as usize].contains(&(v as u8)), "{v}-{w}");
+                assert!(
+                    ICOSAHEDRON_NEIGHBOURS[w as usize].contains(&(v as u8)),
+                    "{v}-{w}"
+                );
                 assert_ne!(w as usize, a);
             }
             // The antipode's neighbours are the antipodes of the neighbours.
@@ -146,4 +167,42 @@ mod tests {
         assert_eq!(tishby_label(0), 0);
         assert_eq!((0..4096u16).map(tishby_label).sum::<u32>(), 2118);
     }
+}
+
+/// Number of training rows for a fraction `frac` of `n`: `rint(frac · n)`, rounding half to
+/// even as IDNNs' `np.rint` does (80% of 4096 is 3277).
+///
+/// # Errors
+/// [`Error::InvalidParameter`] `"train_frac"` unless 0 < frac ≤ 1 and at least one row
+/// trains.
+pub fn train_count(n: usize, frac: f64) -> Result<usize, Error> {
+    let bad = Error::InvalidParameter { name: "train_frac" };
+    if !(frac > 0.0 && frac <= 1.0) {
+        return Err(bad);
+    }
+    #[allow(clippy::cast_precision_loss)] // data sets have < 2^53 rows
+    let v = crate::math::rint_f64(frac * n as f64);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // 0 ≤ v ≤ n
+    let count = v as usize;
+    if count == 0 {
+        Err(bad)
+    } else {
+        Ok(count.min(n))
+    }
+}
+
+/// Writes a permutation of `0..perm.len()` into `perm`: the identity, or a Fisher–Yates
+/// shuffle from `rng`. The first `train_count` entries are the training rows.
+///
+/// # Errors
+/// [`Error::TooLarge`] if `perm` has more than `u32::MAX` entries.
+pub fn split_rows(perm: &mut [u32], rng: Option<&mut crate::rng::StreamRng>) -> Result<(), Error> {
+    if u32::try_from(perm.len()).is_err() {
+        return Err(Error::TooLarge);
+    }
+    perm.iter_mut().zip(0u32..).for_each(|(p, i)| *p = i);
+    if let Some(r) = rng {
+        r.shuffle(perm);
+    }
+    Ok(())
 }

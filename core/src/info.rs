@@ -17,7 +17,9 @@ impl Info {
     /// From a value in nats.
     #[must_use]
     pub fn from_nats(nats: f64) -> Self {
-        Self { bits: nats / core::f64::consts::LN_2 }
+        Self {
+            bits: nats / core::f64::consts::LN_2,
+        }
     }
 
     /// The value in bits.

@@ -69,6 +69,7 @@ mod error;
 mod info;
 mod mat;
 pub mod math;
+pub mod metrics;
 pub mod mlp;
 pub mod optim;
 pub mod rng;
@@ -78,7 +79,7 @@ pub mod train;
 
 pub use act::Activation;
 pub use binning::{BinRule, BinningPlan};
-pub use error::{check_finite, Error};
+pub use error::{Error, check_finite};
 pub use info::{Info, PlanePoint};
 pub use mat::MatRef;
 pub use mlp::{Init, MlpPlan, MlpShape};

@@ -30,7 +30,10 @@ impl<'a> MatRef<'a> {
     pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Result<Self, Error> {
         let expected = rows.checked_mul(cols).ok_or(Error::TooLarge)?;
         if data.len() != expected {
-            return Err(Error::ShapeMismatch { expected, got: data.len() });
+            return Err(Error::ShapeMismatch {
+                expected,
+                got: data.len(),
+            });
         }
         Ok(Self { data, rows, cols })
     }
@@ -62,7 +65,9 @@ impl<'a> MatRef<'a> {
 
     /// Iterates over the rows. A matrix with zero columns yields no rows.
     pub fn row_iter(&self) -> impl Iterator<Item = &'a [f32]> + 'a {
-        self.data.chunks_exact(self.cols.max(1)).take(if self.cols == 0 { 0 } else { self.rows })
+        self.data
+            .chunks_exact(self.cols.max(1))
+            .take(if self.cols == 0 { 0 } else { self.rows })
     }
 }
 
@@ -73,8 +78,17 @@ mod tests {
 
     #[test]
     fn shape_is_checked() {
-        assert_eq!(MatRef::new(&[0.0; 5], 2, 3).unwrap_err(), Error::ShapeMismatch { expected: 6, got: 5 });
-        assert_eq!(MatRef::new(&[], usize::MAX, 2).unwrap_err(), Error::TooLarge);
+        assert_eq!(
+            MatRef::new(&[0.0; 5], 2, 3).unwrap_err(),
+            Error::ShapeMismatch {
+                expected: 6,
+                got: 5
+            }
+        );
+        assert_eq!(
+            MatRef::new(&[], usize::MAX, 2).unwrap_err(),
+            Error::TooLarge
+        );
         let m = MatRef::new(&[1.0, 2.0, 3.0, 4.0], 2, 2).unwrap();
         assert_eq!(m.row(2), None);
         assert_eq!(m.row_iter().count(), 2);

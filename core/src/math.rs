@@ -194,7 +194,10 @@ mod tests {
             let s = 1.0 / (1.0 + libm::exp(-xd));
             assert!((f64::from(sigmoid(x)) - s).abs() < 1e-7, "sigmoid {x}");
             let sp = libm::log1p(libm::exp(xd));
-            assert!((f64::from(softplus(x)) - sp).abs() <= 1e-6 * sp.max(1e-30), "softplus {x}");
+            assert!(
+                (f64::from(softplus(x)) - sp).abs() <= 1e-6 * sp.max(1e-30),
+                "softplus {x}"
+            );
         }
     }
 }
@@ -204,4 +207,11 @@ mod tests {
 #[must_use]
 pub fn floor(x: f32) -> f32 {
     libm::floorf(x)
+}
+
+/// Round to nearest, ties to even, in f64 (`libm::rint`; numpy's `rint`).
+#[inline]
+#[must_use]
+pub fn rint_f64(x: f64) -> f64 {
+    libm::rint(x)
 }

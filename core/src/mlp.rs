@@ -11,12 +11,12 @@
 //! computed by the same operations in the same order whatever `n` is, so activations do not
 //! depend on how rows are blocked.
 
+use crate::Error;
 use crate::act::Activation;
 use crate::mat::MatRef;
 use crate::math;
 use crate::rng::StreamRng;
 use crate::scratch::Carver;
-use crate::Error;
 
 /// The most weight layers a network may have.
 pub const MAX_LAYERS: usize = 16;
@@ -51,17 +51,26 @@ impl MlpShape {
     pub fn new(widths: &[u32], hidden: Activation) -> Result<Self, Error> {
         let bad = Error::InvalidParameter { name: "widths" };
         let v = heapless::Vec::from_slice(widths).map_err(|_| bad)?;
-        if widths.len() < 2 || widths.iter().any(|&w| w == 0) || widths.last().is_some_and(|&w| w < 2) {
+        if widths.len() < 2
+            || widths.iter().any(|&w| w == 0)
+            || widths.last().is_some_and(|&w| w < 2)
+        {
             return Err(bad);
         }
         let mut param_len: u32 = 0;
         for pair in widths.windows(2) {
             if let [a, b] = *pair {
-                let layer = a.checked_add(1).and_then(|a1| a1.checked_mul(b)).ok_or(Error::TooLarge)?;
+                let layer = a
+                    .checked_add(1)
+                    .and_then(|a1| a1.checked_mul(b))
+                    .ok_or(Error::TooLarge)?;
                 param_len = param_len.checked_add(layer).ok_or(Error::TooLarge)?;
             }
         }
-        let width_sum = widths.iter().try_fold(0u32, |s, &w| s.checked_add(w)).ok_or(Error::TooLarge)?;
+        let width_sum = widths
+            .iter()
+            .try_fold(0u32, |s, &w| s.checked_add(w))
+            .ok_or(Error::TooLarge)?;
         let max_width = widths.iter().copied().max().unwrap_or(0);
         Ok(Self {
             widths: v,
@@ -173,7 +182,11 @@ impl MlpPlan {
             .and_then(|v| v.checked_add(3))
             .ok_or(Error::TooLarge)?;
         let scratch_len = per_sample.checked_mul(batch).ok_or(Error::TooLarge)?;
-        Ok(Self { shape, batch, scratch_len })
+        Ok(Self {
+            shape,
+            batch,
+            scratch_len,
+        })
     }
 
     /// The network shape.
@@ -220,7 +233,8 @@ impl MlpPlan {
                 }
                 Init::GlorotUniform => {
                     let limit = math::sqrt(6.0 / (fi + fo));
-                    w.iter_mut().for_each(|v| *v = (2.0 * rng.uniform_f32() - 1.0) * limit);
+                    w.iter_mut()
+                        .for_each(|v| *v = (2.0 * rng.uniform_f32() - 1.0) * limit);
                 }
             }
             b.fill(0.0);
@@ -275,7 +289,12 @@ impl MlpPlan {
         let (mut delta, mut delta_prev) = (carver.take(dw)?, carver.take(dw)?);
         let tmp = carver.take(3 * n)?;
 
-        gather(x, rows.iter().map(|&r| r as usize), first_mut(&mut acts)?, n)?;
+        gather(
+            x,
+            rows.iter().map(|&r| r as usize),
+            first_mut(&mut acts)?,
+            n,
+        )?;
         self.forward(params, &mut acts, n, tmp, None)?;
 
         // Output delta: (softmax − one-hot) / n.
@@ -284,7 +303,11 @@ impl MlpPlan {
         let n_out = self.shape.output_width();
         let probs: &[f32] = acts.last().map(|a| &**a).ok_or(Error::EmptyInput)?;
         let out_delta = delta.get_mut(..n_out * n).ok_or(Error::TooLarge)?;
-        for (j, (d_row, p_row)) in out_delta.chunks_exact_mut(n).zip(probs.chunks_exact(n)).enumerate() {
+        for (j, (d_row, p_row)) in out_delta
+            .chunks_exact_mut(n)
+            .zip(probs.chunks_exact(n))
+            .enumerate()
+        {
             for ((d, &p), &r) in d_row.iter_mut().zip(p_row).zip(rows) {
                 let y = labels.get(r as usize).copied().unwrap_or(u32::MAX);
                 if y as usize >= n_out {
@@ -302,11 +325,18 @@ impl MlpPlan {
             let b_start = end - fan_out;
             let w_start = b_start - fan_in * fan_out;
             let w = params.get(w_start..b_start).ok_or(Error::TooLarge)?;
-            let (gw, gb) = grads.get_mut(w_start..end).ok_or(Error::TooLarge)?.split_at_mut(b_start - w_start);
+            let (gw, gb) = grads
+                .get_mut(w_start..end)
+                .ok_or(Error::TooLarge)?
+                .split_at_mut(b_start - w_start);
             end = w_start;
             let input = acts.get(l).map(|a| &**a).ok_or(Error::EmptyInput)?;
             let d_cur = delta.get(..fan_out * n).ok_or(Error::TooLarge)?;
-            for ((gw_row, gbj), d_row) in gw.chunks_exact_mut(fan_in).zip(gb.iter_mut()).zip(d_cur.chunks_exact(n)) {
+            for ((gw_row, gbj), d_row) in gw
+                .chunks_exact_mut(fan_in)
+                .zip(gb.iter_mut())
+                .zip(d_cur.chunks_exact(n))
+            {
                 *gbj = lane_sum(d_row);
                 for (g, a_row) in gw_row.iter_mut().zip(input.chunks_exact(n)) {
                     *g = lane_dot(d_row, a_row);
@@ -357,7 +387,9 @@ impl MlpPlan {
     ) -> Result<(), Error> {
         self.check_io(params, x, labels)?;
         let rows = x.rows();
-        let total = rows.checked_mul(self.shape.activation_len()).ok_or(Error::TooLarge)?;
+        let total = rows
+            .checked_mul(self.shape.activation_len())
+            .ok_or(Error::TooLarge)?;
         check_len(layers.len(), total)?;
         check_len(nll.len(), rows)?;
         if rows == 0 {
@@ -369,7 +401,8 @@ impl MlpPlan {
             let mut carver = Carver::new(&mut *scratch, self.scratch_len)?;
             let mut acts: heapless::Vec<&mut [f32], { MAX_LAYERS + 1 }> = heapless::Vec::new();
             for &w in self.shape.widths() {
-                acts.push(carver.take(w as usize * n)?).map_err(|_| Error::TooLarge)?;
+                acts.push(carver.take(w as usize * n)?)
+                    .map_err(|_| Error::TooLarge)?;
             }
             let _deltas = carver.take(2 * self.shape.max_width * n)?;
             let tmp = carver.take(3 * n)?;
@@ -381,7 +414,9 @@ impl MlpPlan {
             let mut layer_start = 0;
             for a in acts.iter().skip(1) {
                 let w = a.len() / n;
-                let layer = layers.get_mut(layer_start..layer_start + rows * w).ok_or(Error::TooLarge)?;
+                let layer = layers
+                    .get_mut(layer_start..layer_start + rows * w)
+                    .ok_or(Error::TooLarge)?;
                 layer_start += rows * w;
                 for (s, out_row) in layer.chunks_exact_mut(w).skip(start).take(n).enumerate() {
                     for (o, unit) in out_row.iter_mut().zip(a.chunks_exact(n)) {
@@ -418,9 +453,13 @@ impl MlpPlan {
             rest = tail;
             let (done, todo) = acts.split_at_mut(l + 1);
             let input: &[f32] = done.last().map(|a| &**a).ok_or(Error::EmptyInput)?;
-            let out: &mut [f32] = todo.first_mut().map(|a| &mut **a).ok_or(Error::EmptyInput)?;
+            let out: &mut [f32] = todo
+                .first_mut()
+                .map(|a| &mut **a)
+                .ok_or(Error::EmptyInput)?;
             // z_j = b_j + Σ_i W[j][i] a_i, i ascending, vectorised across the block.
-            for ((o_row, w_row), &bj) in out.chunks_exact_mut(n).zip(w.chunks_exact(fan_in)).zip(b) {
+            for ((o_row, w_row), &bj) in out.chunks_exact_mut(n).zip(w.chunks_exact(fan_in)).zip(b)
+            {
                 o_row.fill(bj);
                 for (&wji, a_row) in w_row.iter().zip(input.chunks_exact(n)) {
                     for (o, &a) in o_row.iter_mut().zip(a_row) {
@@ -441,7 +480,12 @@ impl MlpPlan {
 /// In-place softmax of each sample (column) of a unit-major `units × n` block:
 /// p_j = e^{z_j − m} / Σ_k e^{z_k − m} with m = max_k z_k (max subtraction keeps every
 /// exponent ≤ 0). With labels, also writes −ln p_y = ln Σ_k e^{z_k − m} − (z_y − m).
-fn softmax_columns(z: &mut [f32], n: usize, tmp: &mut [f32], nll: Option<(&[u32], &mut [f32])>) -> Result<(), Error> {
+fn softmax_columns(
+    z: &mut [f32],
+    n: usize,
+    tmp: &mut [f32],
+    nll: Option<(&[u32], &mut [f32])>,
+) -> Result<(), Error> {
     let (m, rest) = tmp.split_at_mut(n);
     let (sum, rest) = rest.split_at_mut(n);
     let zy = rest.get_mut(..n).ok_or(Error::TooLarge)?;
@@ -478,13 +522,20 @@ fn softmax_columns(z: &mut [f32], n: usize, tmp: &mut [f32], nll: Option<(&[u32]
 }
 
 /// Copies rows `rows` of `x` into the unit-major block `a0` (`cols × n`), checking finiteness.
-fn gather(x: MatRef<'_>, rows: impl Iterator<Item = usize>, a0: &mut [f32], n: usize) -> Result<(), Error> {
+fn gather(
+    x: MatRef<'_>,
+    rows: impl Iterator<Item = usize>,
+    a0: &mut [f32],
+    n: usize,
+) -> Result<(), Error> {
     let cols = x.cols();
     for (s, r) in rows.enumerate() {
         let row = x.row(r).ok_or(Error::InvalidParameter { name: "rows" })?;
         for (i, &v) in row.iter().enumerate() {
             if !v.is_finite() {
-                return Err(Error::NonFinite { index: r * cols + i });
+                return Err(Error::NonFinite {
+                    index: r * cols + i,
+                });
             }
             if let Some(slot) = a0.get_mut(i * n + s) {
                 *slot = v;
@@ -532,7 +583,11 @@ fn reduce_lanes(l: [f32; 8]) -> f32 {
 }
 
 fn check_len(got: usize, expected: usize) -> Result<(), Error> {
-    if got == expected { Ok(()) } else { Err(Error::ShapeMismatch { expected, got }) }
+    if got == expected {
+        Ok(())
+    } else {
+        Err(Error::ShapeMismatch { expected, got })
+    }
 }
 
 fn first_mut<'a>(acts: &'a mut [&mut [f32]]) -> Result<&'a mut [f32], Error> {

@@ -1,7 +1,7 @@
 //! Optimisers with their state in caller buffers (R8).
 
-use crate::math;
 use crate::Error;
+use crate::math;
 
 /// A first-order optimiser and its hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,7 +34,12 @@ impl Optimizer {
     /// Adam with TensorFlow's defaults (β₁ 0.9, β₂ 0.999, ε 1e-8) and learning rate `lr`.
     #[must_use]
     pub const fn adam(lr: f32) -> Self {
-        Self::Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+        Self::Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
     }
 
     /// Plain SGD with learning rate `lr`.
@@ -49,14 +54,23 @@ impl Optimizer {
     /// [`Error::InvalidParameter`] naming `lr`, `momentum`, `beta1`, `beta2` or `eps`.
     pub fn validate(&self) -> Result<(), Error> {
         let ok = |v: f32, lo: f32, hi: f32, name| {
-            if v.is_finite() && v >= lo && v < hi { Ok(()) } else { Err(Error::InvalidParameter { name }) }
+            if v.is_finite() && v >= lo && v < hi {
+                Ok(())
+            } else {
+                Err(Error::InvalidParameter { name })
+            }
         };
         match *self {
             Self::Sgd { lr, momentum } => {
                 ok(lr, f32::MIN_POSITIVE, f32::MAX, "lr")?;
                 ok(momentum, 0.0, 1.0, "momentum")
             }
-            Self::Adam { lr, beta1, beta2, eps } => {
+            Self::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            } => {
                 ok(lr, f32::MIN_POSITIVE, f32::MAX, "lr")?;
                 ok(beta1, 0.0, 1.0, "beta1")?;
                 ok(beta2, 0.0, 1.0, "beta2")?;
@@ -90,14 +104,26 @@ impl Optimizer {
     ///
     /// # Complexity
     /// O(param_len).
-    pub fn step(&self, step: u64, params: &mut [f32], grads: &[f32], state: &mut [f32]) -> Result<(), Error> {
+    pub fn step(
+        &self,
+        step: u64,
+        params: &mut [f32],
+        grads: &[f32],
+        state: &mut [f32],
+    ) -> Result<(), Error> {
         let n = params.len();
         if grads.len() != n {
-            return Err(Error::ShapeMismatch { expected: n, got: grads.len() });
+            return Err(Error::ShapeMismatch {
+                expected: n,
+                got: grads.len(),
+            });
         }
         let need = self.state_len(n);
         if state.len() != need {
-            return Err(Error::ShapeMismatch { expected: need, got: state.len() });
+            return Err(Error::ShapeMismatch {
+                expected: need,
+                got: state.len(),
+            });
         }
         if step == 0 {
             return Err(Error::InvalidParameter { name: "step" });
@@ -105,7 +131,10 @@ impl Optimizer {
         match *self {
             Self::Sgd { lr, momentum } => {
                 if need == 0 {
-                    params.iter_mut().zip(grads).for_each(|(p, &g)| *p -= lr * g);
+                    params
+                        .iter_mut()
+                        .zip(grads)
+                        .for_each(|(p, &g)| *p -= lr * g);
                 } else {
                     for ((p, &g), v) in params.iter_mut().zip(grads).zip(state.iter_mut()) {
                         *v = momentum * *v - lr * g;
@@ -113,7 +142,12 @@ impl Optimizer {
                     }
                 }
             }
-            Self::Adam { lr, beta1, beta2, eps } => {
+            Self::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            } => {
                 #[allow(clippy::cast_precision_loss)] // t beyond 2^53 steps is not a real run
                 let t = step as f64;
                 let b1t = math::pow_f64(f64::from(beta1), t);
@@ -122,7 +156,12 @@ impl Optimizer {
                 let lr_t = (f64::from(lr) * math::sqrt_f64(1.0 - b2t) / (1.0 - b1t)) as f32;
                 let (m, v) = state.split_at_mut(n);
                 let (c1, c2) = (1.0 - beta1, 1.0 - beta2);
-                for (((p, &g), m), v) in params.iter_mut().zip(grads).zip(m.iter_mut()).zip(v.iter_mut()) {
+                for (((p, &g), m), v) in params
+                    .iter_mut()
+                    .zip(grads)
+                    .zip(m.iter_mut())
+                    .zip(v.iter_mut())
+                {
                     *m = beta1 * *m + c1 * g;
                     *v = beta2 * *v + c2 * (g * g);
                     *p -= lr_t * *m / (math::sqrt(*v) + eps);

@@ -66,7 +66,8 @@ impl StreamRng {
     pub fn normal_f32(&mut self) -> f32 {
         let u1 = self.open_closed_f64();
         let u2 = self.open_closed_f64();
-        let z = math::sqrt_f64(-2.0 * math::ln_f64(u1)) * math::cos_f64(core::f64::consts::TAU * u2);
+        let z =
+            math::sqrt_f64(-2.0 * math::ln_f64(u1)) * math::cos_f64(core::f64::consts::TAU * u2);
         #[allow(clippy::cast_possible_truncation)] // |z| < 40 by construction; rounding intended
         let z32 = z as f32;
         z32
@@ -165,7 +166,10 @@ mod tests {
         for _ in 0..30_000 {
             counts[r.below(3) as usize] += 1;
         }
-        assert!(counts.iter().all(|&c| (9_500..10_500).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (9_500..10_500).contains(&c)),
+            "{counts:?}"
+        );
         let mut v: [u32; 50] = core::array::from_fn(|i| i as u32);
         r.shuffle(&mut v);
         let mut sorted = v;

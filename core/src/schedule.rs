@@ -1,7 +1,7 @@
 //! Which epochs to measure (SPEC: epoch schedules).
 
-use crate::math;
 use crate::Error;
+use crate::math;
 
 /// An epoch schedule. Epochs are counted from 0; a schedule yields, in increasing order, the
 /// epochs below the run's total at which the plane is measured.
@@ -58,7 +58,13 @@ impl<'a> Schedule<'a> {
     /// The measured epochs of a run of `total` epochs, ascending.
     #[must_use]
     pub fn epochs(&self, total: u32) -> Epochs<'a> {
-        Epochs { schedule: *self, total, next: 0, k: 0, last: None }
+        Epochs {
+            schedule: *self,
+            total,
+            next: 0,
+            k: 0,
+            last: None,
+        }
     }
 
     /// Whether `epoch` is measured in a run of `total` epochs (O(1) except for `Log` and
@@ -140,7 +146,11 @@ impl Iterator for Epochs<'_> {
                     let k = self.k;
                     self.k += 1;
                     // numpy.linspace: k·step + start, with the last point exactly the stop.
-                    let y = if k + 1 == points { log_e } else { f64::from(k) * step };
+                    let y = if k + 1 == points {
+                        log_e
+                    } else {
+                        f64::from(k) * step
+                    };
                     let v = math::pow_f64(2.0, y);
                     // astype(int) truncates; v ∈ [1, total] so the cast is exact.
                     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -180,7 +190,12 @@ mod tests {
         assert_eq!(Schedule::Saxe.epochs(10_000).count(), 211);
         assert!(Schedule::Every(3).epochs(10).eq([0, 3, 6, 9]));
         assert!(Schedule::List(&[0, 1, 5]).epochs(10).eq([0, 1, 5]));
-        assert!(Schedule::SaxeMnist.epochs(300).eq((0..20).chain((20..100).step_by(5)).chain((100..200).step_by(10)).chain([200])));
+        assert!(
+            Schedule::SaxeMnist.epochs(300).eq((0..20)
+                .chain((20..100).step_by(5))
+                .chain((100..200).step_by(10))
+                .chain([200]))
+        );
     }
 
     #[test]

@@ -21,13 +21,20 @@ impl<'a, T> Carver<'a, T> {
         if got < needed {
             return Err(Error::ScratchTooSmall { needed, got });
         }
-        Ok(Self { rest: scratch, needed, got })
+        Ok(Self {
+            rest: scratch,
+            needed,
+            got,
+        })
     }
 
     /// Takes the next `len` elements.
     pub(crate) fn take(&mut self, len: usize) -> Result<&'a mut [T], Error> {
         if len > self.rest.len() {
-            return Err(Error::ScratchTooSmall { needed: self.needed, got: self.got });
+            return Err(Error::ScratchTooSmall {
+                needed: self.needed,
+                got: self.got,
+            });
         }
         let rest = core::mem::take(&mut self.rest);
         let (head, tail) = rest.split_at_mut(len);
@@ -49,9 +56,15 @@ mod tests {
         a.fill(1.0);
         let b = c.take(4).unwrap();
         b.fill(2.0);
-        assert_eq!(c.take(4).unwrap_err(), Error::ScratchTooSmall { needed: 7, got: 10 });
+        assert_eq!(
+            c.take(4).unwrap_err(),
+            Error::ScratchTooSmall { needed: 7, got: 10 }
+        );
         assert_eq!(buf[..7], [1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]);
         let mut short = [0.0f32; 3];
-        assert_eq!(Carver::new(&mut short, 4).unwrap_err(), Error::ScratchTooSmall { needed: 4, got: 3 });
+        assert_eq!(
+            Carver::new(&mut short, 4).unwrap_err(),
+            Error::ScratchTooSmall { needed: 4, got: 3 }
+        );
     }
 }

@@ -1,10 +1,10 @@
 //! One epoch of mini-batch training over caller buffers.
 
+use crate::Error;
 use crate::mat::MatRef;
 use crate::mlp::MlpPlan;
 use crate::optim::Optimizer;
 use crate::rng::StreamRng;
-use crate::Error;
 
 /// How the training rows are visited each epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,11 @@ impl Trainer {
     /// As [`Optimizer::validate`].
     pub fn new(plan: MlpPlan, optimizer: Optimizer, order: BatchOrder) -> Result<Self, Error> {
         optimizer.validate()?;
-        Ok(Self { plan, optimizer, order })
+        Ok(Self {
+            plan,
+            optimizer,
+            order,
+        })
     }
 
     /// The network plan.
@@ -51,7 +55,10 @@ impl Trainer {
     #[must_use]
     pub fn scratch_len(&self) -> usize {
         // gradient (kept across the optimiser step)  +  network scratch (reused per batch)
-        self.plan.shape().param_len().saturating_add(self.plan.scratch_len())
+        self.plan
+            .shape()
+            .param_len()
+            .saturating_add(self.plan.scratch_len())
     }
 
     /// Runs one epoch over the training rows listed in `order` (indices into `x`), reshuffling
@@ -84,14 +91,18 @@ impl Trainer {
         }
         let needed = self.scratch_len();
         if scratch.len() < needed {
-            return Err(Error::ScratchTooSmall { needed, got: scratch.len() });
+            return Err(Error::ScratchTooSmall {
+                needed,
+                got: scratch.len(),
+            });
         }
         if self.order == BatchOrder::Shuffled {
             rng.shuffle(order);
         }
         let (grads, net_scratch) = scratch.split_at_mut(self.plan.shape().param_len());
         for batch in order.chunks(self.plan.batch()) {
-            self.plan.gradient(params, x, labels, batch, grads, net_scratch)?;
+            self.plan
+                .gradient(params, x, labels, batch, grads, net_scratch)?;
             *step += 1;
             self.optimizer.step(*step, params, grads, state)?;
         }

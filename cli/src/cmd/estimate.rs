@@ -1,0 +1,94 @@
+//! `infoplane estimate`: MI of activations brought as CSV.
+
+use super::{BinSettings, parse_range};
+use crate::args::EstimateArgs;
+use crate::error::CliError;
+use crate::io::{read_labels, read_table};
+use infoplane_core::binning::group_rows;
+use infoplane_core::{BinningPlan, MatRef};
+use std::io::Write;
+
+/// Reads the files, runs every requested estimator and writes
+/// `estimator,i_xt_bits,i_ty_bits` rows to `out`.
+///
+/// # Errors
+/// File, option and size errors as [`CliError`]s.
+pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let settings = BinSettings {
+        bins: args.bins,
+        range: parse_range(&args.range)?,
+        idnns: args.idnns_compat,
+        bin_size: args.bin_size,
+    };
+    let rules = args
+        .estimators
+        .iter()
+        .map(|&e| Ok((e, settings.rule(e)?)))
+        .collect::<Result<Vec<_>, CliError>>()?;
+    let t = read_table(&args.activations)?;
+    let labels = read_labels(&args.labels, args.label_column.as_deref())?;
+    if labels.len() != t.rows {
+        return Err(CliError::data(
+            &args.labels,
+            None,
+            None,
+            format!(
+                "{} labels for {} rows of activations in {}",
+                labels.len(),
+                t.rows,
+                args.activations.display()
+            ),
+        ));
+    }
+    let x_ids = match &args.inputs {
+        None => None,
+        Some(path) => {
+            let x = read_table(path)?;
+            if x.rows != t.rows {
+                return Err(CliError::data(
+                    path,
+                    None,
+                    None,
+                    format!("{} input rows for {} rows of activations", x.rows, t.rows),
+                ));
+            }
+            let xm =
+                MatRef::new(&x.data, x.rows, x.cols).map_err(|e| CliError::core("inputs", e))?;
+            let mut ids = vec![0u32; x.rows];
+            let mut scratch = vec![0u64; x.rows];
+            group_rows(xm, &mut ids, &mut scratch)
+                .map_err(|e| CliError::core("grouping inputs", e))?;
+            Some(ids)
+        }
+    };
+    let tm = MatRef::new(&t.data, t.rows, t.cols).map_err(|e| CliError::core("activations", e))?;
+    let stdout = |e| CliError::io(std::path::Path::new("<stdout>"), e);
+    let header = if args.bits {
+        "estimator,i_xt_bits,i_ty_bits,i_xt_hex,i_ty_hex"
+    } else {
+        "estimator,i_xt_bits,i_ty_bits"
+    };
+    writeln!(out, "{header}").map_err(stdout)?;
+    for (name, rule) in rules {
+        let plan =
+            BinningPlan::new(t.rows, t.cols, rule).map_err(|e| CliError::core(name.as_str(), e))?;
+        let mut scratch = vec![0u64; plan.scratch_len()];
+        let p = plan
+            .mutual_information(tm, &labels, x_ids.as_deref(), &mut scratch)
+            .map_err(|e| CliError::core(name.as_str(), e))?;
+        let (ix, iy) = (p.i_xt.in_bits(), p.i_ty.in_bits());
+        if args.bits {
+            writeln!(
+                out,
+                "{},{ix},{iy},{:016x},{:016x}",
+                name.as_str(),
+                ix.to_bits(),
+                iy.to_bits()
+            )
+            .map_err(stdout)?;
+        } else {
+            writeln!(out, "{},{ix},{iy}", name.as_str()).map_err(stdout)?;
+        }
+    }
+    out.flush().map_err(stdout)
+}

@@ -1,0 +1,130 @@
+//! The CLI's error type: core errors with file, line, column or option context (R12).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Everything the CLI reports as `error: …`.
+#[derive(Debug)]
+pub enum CliError {
+    /// Reading or writing a file failed.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What happened.
+        source: std::io::Error,
+    },
+    /// A data file is malformed at a position.
+    Data {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line, if known.
+        line: Option<u64>,
+        /// 1-based column, if known.
+        column: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A command-line option has a bad value.
+    Option {
+        /// The option, e.g. `--layers`.
+        option: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The core rejected the work.
+    Core {
+        /// What was being done.
+        context: String,
+        /// The core's error.
+        source: infoplane_core::Error,
+    },
+    /// Anything else, with a message.
+    Other(String),
+}
+
+impl CliError {
+    /// A data error at `path`, `line`, `column`.
+    pub fn data(
+        path: &Path,
+        line: Option<u64>,
+        column: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::Data {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    /// An option error.
+    pub fn option(option: &'static str, message: impl Into<String>) -> Self {
+        Self::Option {
+            option,
+            message: message.into(),
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// A core error while doing `context`.
+    pub fn core(context: impl Into<String>, source: infoplane_core::Error) -> Self {
+        Self::Core {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// A hint printed after the error, if one helps.
+    #[must_use]
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Self::Option {
+                option: "--range", ..
+            } => Some("write the value with `=`, e.g. --range=-1,1"),
+            Self::Option {
+                option: "--schedule",
+                ..
+            } => Some("use log:S, every:N, saxe, saxe-mnist or list:E,E,.."),
+            Self::Option {
+                option: "--layers", ..
+            } => Some("give hidden widths only, e.g. --layers 10,7,5,4,3"),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Self::Data {
+                path,
+                line,
+                column,
+                message,
+            } => {
+                write!(f, "{}", path.display())?;
+                if let Some(l) = line {
+                    write!(f, ": line {l}")?;
+                }
+                if let Some(c) = column {
+                    write!(f, ", column {c}")?;
+                }
+                write!(f, ": {message}")
+            }
+            Self::Option { option, message } => write!(f, "{option}: {message}"),
+            Self::Core { context, source } => write!(f, "{context}: {source}"),
+            Self::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for CliError {}
