@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// Train networks and measure their information plane.
 #[derive(Debug, Parser)]
-#[command(name = "infoplane", version, about, long_about = None)]
+#[command(name = "infoplane", version, about, long_about = None, args_override_self = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -31,7 +31,8 @@ pub struct PlotPoint {
     pub i_ty: f64,
 }
 
-/// Drawing the plane failed inside the SVG backend; the message is the backend's.
+/// Drawing the plane failed: the SVG backend reported an error (its message is kept), or the
+/// values were too large for a finite axis range.
 #[derive(Debug)]
 pub struct PlotError(pub String);
 
