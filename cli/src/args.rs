@@ -78,9 +78,9 @@ pub enum OptimizerName {
 /// Weight initialisers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InitName {
-    /// Truncated normal, σ = 1/√fan_in (IDNNs).
+    /// Truncated normal, σ = `1/√fan_in` (IDNNs).
     TruncnormFanIn,
-    /// Truncated normal, σ = 1/√fan_out (ibsgd).
+    /// Truncated normal, σ = `1/√fan_out` (ibsgd).
     TruncnormFanOut,
     /// Glorot uniform.
     GlorotUniform,

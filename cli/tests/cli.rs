@@ -1,6 +1,11 @@
 //! Runs the real `infoplane` binary: help, one happy path per subcommand, determinism across
 //! runs and thread counts, a golden short run, and clean errors for bad input (R22).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // test code
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -13,7 +18,11 @@ fn bin() -> Command {
 
 fn tmp(name: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!("infoplane-cli-{}-{}-{name}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let d = std::env::temp_dir().join(format!(
+        "infoplane-cli-{}-{}-{name}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -21,7 +30,11 @@ fn tmp(name: &str) -> PathBuf {
 
 fn run_ok(args: &[&str]) -> Output {
     let out = bin().args(args).output().unwrap();
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -59,21 +72,45 @@ fn dataset_export_reproduces_tishby_labels() {
     run_ok(&["dataset", "tishby", "-o", f.to_str().unwrap()]);
     let text = std::fs::read_to_string(&f).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next().unwrap(), "x0,x1,x2,x3,x4,x5,x6,x7,x8,x9,x10,x11,y");
+    assert_eq!(
+        lines.next().unwrap(),
+        "x0,x1,x2,x3,x4,x5,x6,x7,x8,x9,x10,x11,y"
+    );
     let rows: Vec<&str> = lines.collect();
     assert_eq!(rows.len(), 4096);
     assert_eq!(rows[5], "0,0,0,0,0,0,0,0,0,1,0,1,0");
     let labels: String = rows.iter().map(|r| r.rsplit(',').next().unwrap()).collect();
-    let hex: String = Sha256::digest(labels.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(hex, "8adbd792d6400d00410815b5a1f01b05b59f15fd41ace0db85c7772aa5cf4566");
+    let hex: String = Sha256::digest(labels.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        hex,
+        "8adbd792d6400d00410815b5a1f01b05b59f15fd41ace0db85c7772aa5cf4566"
+    );
 }
 
 fn short_run(dir: &Path, threads: &str, extra: &[&str]) -> (String, String) {
-    let mut args = vec!["run", "--preset", "tishby", "--epochs", "60", "--schedule", "every:20", "--threads", threads, "--quiet", "--out"];
+    let mut args = vec![
+        "run",
+        "--preset",
+        "tishby",
+        "--epochs",
+        "60",
+        "--schedule",
+        "every:20",
+        "--threads",
+        threads,
+        "--quiet",
+        "--out",
+    ];
     args.push(dir.to_str().unwrap());
     args.extend_from_slice(extra);
     run_ok(&args);
-    (std::fs::read_to_string(dir.join("plane.csv")).unwrap(), std::fs::read_to_string(dir.join("metrics.csv")).unwrap())
+    (
+        std::fs::read_to_string(dir.join("plane.csv")).unwrap(),
+        std::fs::read_to_string(dir.join("metrics.csv")).unwrap(),
+    )
 }
 
 #[test]
@@ -86,8 +123,30 @@ fn run_is_byte_identical_across_runs_and_thread_counts() {
     assert_eq!(m1, m2);
     assert_eq!(m1, m3);
     // The saxe preset reshuffles batches and splits at random: still deterministic.
-    let (s1, _) = short_run(&tmp("s1"), "1", &["--preset", "saxe", "--estimator", "binning-size", "--estimator", "binning-range"]);
-    let (s2, _) = short_run(&tmp("s2"), "2", &["--preset", "saxe", "--estimator", "binning-size", "--estimator", "binning-range"]);
+    let (s1, _) = short_run(
+        &tmp("s1"),
+        "1",
+        &[
+            "--preset",
+            "saxe",
+            "--estimator",
+            "binning-size",
+            "--estimator",
+            "binning-range",
+        ],
+    );
+    let (s2, _) = short_run(
+        &tmp("s2"),
+        "2",
+        &[
+            "--preset",
+            "saxe",
+            "--estimator",
+            "binning-size",
+            "--estimator",
+            "binning-range",
+        ],
+    );
     assert_eq!(s1, s2);
     assert_eq!(s1.lines().count(), 1 + 3 * 6 * 2);
     // A different seed changes the numbers.
@@ -98,7 +157,11 @@ fn run_is_byte_identical_across_runs_and_thread_counts() {
 #[test]
 fn run_writes_plane_metrics_manifest_and_plot() {
     let d = tmp("outputs");
-    let (plane, metrics) = short_run(&d, "2", &["--estimator", "binning", "--estimator", "binning-size"]);
+    let (plane, metrics) = short_run(
+        &d,
+        "2",
+        &["--estimator", "binning", "--estimator", "binning-size"],
+    );
     let rows: Vec<&str> = plane.lines().collect();
     assert_eq!(rows[0], "run,epoch,layer,estimator,i_xt_bits,i_ty_bits");
     assert_eq!(rows.len(), 1 + 3 * 6 * 2);
@@ -108,7 +171,10 @@ fn run_writes_plane_metrics_manifest_and_plot() {
     for r in &rows[1..] {
         let f: Vec<&str> = r.split(',').collect();
         let (ix, iy): (f64, f64) = (f[4].parse().unwrap(), f[5].parse().unwrap());
-        assert!((0.0..=12.0).contains(&ix) && (0.0..=1.0).contains(&iy), "{r}");
+        assert!(
+            (0.0..=12.0).contains(&ix) && (0.0..=1.0).contains(&iy),
+            "{r}"
+        );
         assert!(iy <= ix + 1e-12, "I(T;Y) ≤ I(X;T) = H(T) here: {r}");
     }
     // Layer 1 of 10 tanh units keeps almost all of the 12 bits at initialisation.
@@ -118,8 +184,14 @@ fn run_writes_plane_metrics_manifest_and_plot() {
     assert_eq!(m[0], "run,epoch,train_loss,train_acc,test_loss,test_acc");
     assert_eq!(m.len(), 4);
     let manifest = std::fs::read_to_string(d.join("manifest.json")).unwrap();
-    let hex: String = Sha256::digest(plane.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    assert!(manifest.contains(&format!("\"plane_csv_sha256\": \"{hex}\"")), "{manifest}");
+    let hex: String = Sha256::digest(plane.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(
+        manifest.contains(&format!("\"plane_csv_sha256\": \"{hex}\"")),
+        "{manifest}"
+    );
     assert!(manifest.contains("\"widths\": [12, 10, 7, 5, 4, 3, 2]"));
     assert!(manifest.contains("\"capture\": \"before\""));
     let svg = std::fs::read_to_string(d.join("plane.svg")).unwrap();
@@ -130,13 +202,18 @@ fn run_writes_plane_metrics_manifest_and_plot() {
 #[test]
 fn golden_short_run() {
     // R20: a reviewed copy of a short run's plane.csv; INFOPLANE_BLESS=1 rewrites it and fails.
-    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/golden/run_tishby_e60_every20.csv");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/data/golden/run_tishby_e60_every20.csv");
     let (plane, _) = short_run(&tmp("golden"), "1", &[]);
     if std::env::var_os("INFOPLANE_BLESS").is_some() {
         std::fs::write(&golden, &plane).unwrap();
-        panic!("blessed {}; review the diff and rerun without INFOPLANE_BLESS", golden.display());
+        panic!(
+            "blessed {}; review the diff and rerun without INFOPLANE_BLESS",
+            golden.display()
+        );
     }
-    let want = std::fs::read_to_string(&golden).expect("golden file (create with INFOPLANE_BLESS=1)");
+    let want =
+        std::fs::read_to_string(&golden).expect("golden file (create with INFOPLANE_BLESS=1)");
     assert_eq!(plane, want);
 }
 
@@ -146,17 +223,65 @@ fn estimate_prints_one_row_per_estimator() {
     // Four samples in two bins, each bin one class, all inputs distinct: 1 bit each.
     let a = write(&d, "a.csv", "u1,u2\n-0.5,0.1\n-0.5,0.1\n0.5,0.1\n0.5,0.1\n");
     let y = write(&d, "y.csv", "y\n0\n0\n1\n1\n");
-    let out = run_ok(&["estimate", "--activations", &a, "--labels", &y, "--estimator", "binning", "--estimator", "binning-size", "--bin-size", "0.5"]);
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "estimator,i_xt_bits,i_ty_bits\nbinning,1,1\nbinning-size,1,1\n");
+    let out = run_ok(&[
+        "estimate",
+        "--activations",
+        &a,
+        "--labels",
+        &y,
+        "--estimator",
+        "binning",
+        "--estimator",
+        "binning-size",
+        "--bin-size",
+        "0.5",
+    ]);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "estimator,i_xt_bits,i_ty_bits\nbinning,1,1\nbinning-size,1,1\n"
+    );
     // Inputs that repeat: rows 0 and 1 are the same x, so H(T|X) = 0 still and I(X;T) = H(T).
     let x = write(&d, "x.csv", "1,0\n1,0\n0,1\n0,0\n");
-    let out = run_ok(&["estimate", "--activations", &a, "--labels", &y, "--inputs", &x, "--estimator", "binning", "--bits"]);
+    let out = run_ok(&[
+        "estimate",
+        "--activations",
+        &a,
+        "--labels",
+        &y,
+        "--inputs",
+        &x,
+        "--estimator",
+        "binning",
+        "--bits",
+    ]);
     let s = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(s, format!("estimator,i_xt_bits,i_ty_bits,i_xt_hex,i_ty_hex\nbinning,1,1,{:016x},{:016x}\n", 1f64.to_bits(), 1f64.to_bits()));
+    assert_eq!(
+        s,
+        format!(
+            "estimator,i_xt_bits,i_ty_bits,i_xt_hex,i_ty_hex\nbinning,1,1,{:016x},{:016x}\n",
+            1f64.to_bits(),
+            1f64.to_bits()
+        )
+    );
     // A named label column in a wider file.
     let yy = write(&d, "yy.csv", "id,label\n7,0\n8,0\n9,1\n10,1\n");
-    let out = run_ok(&["estimate", "--activations", &a, "--labels", &yy, "--label-column", "label", "--estimator", "binning-range", "--bins", "3"]);
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "estimator,i_xt_bits,i_ty_bits\nbinning-range,1,1\n");
+    let out = run_ok(&[
+        "estimate",
+        "--activations",
+        &a,
+        "--labels",
+        &yy,
+        "--label-column",
+        "label",
+        "--estimator",
+        "binning-range",
+        "--bins",
+        "3",
+    ]);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "estimator,i_xt_bits,i_ty_bits\nbinning-range,1,1\n"
+    );
 }
 
 #[test]
@@ -165,7 +290,15 @@ fn bad_input_gets_a_clear_error_and_exit_code_2() {
     let a = write(&d, "a.csv", "0.1,0.2\n0.3,0.4\n0.5,0.6\n");
     let y = write(&d, "y.csv", "0\n1\n0\n");
     let est = |act: &str, lab: &str, extra: &[&str]| {
-        let mut v = vec!["estimate", "--activations", act, "--labels", lab, "--estimator", "binning"];
+        let mut v = vec![
+            "estimate",
+            "--activations",
+            act,
+            "--labels",
+            lab,
+            "--estimator",
+            "binning",
+        ];
         v.extend_from_slice(extra);
         run_err(&v)
     };

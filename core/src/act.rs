@@ -2,7 +2,7 @@
 
 use crate::math;
 
-/// Slope of [`Activation::LeakyRelu`] for negative inputs (PyTorch's default).
+/// Slope of [`Activation::LeakyRelu`] for negative inputs (`PyTorch`'s default).
 pub const LEAKY_SLOPE: f32 = 0.01;
 
 /// A hidden-layer nonlinearity. The output layer is always a softmax.
@@ -89,7 +89,7 @@ impl Activation {
             Self::Sigmoid => pairs.for_each(|(g, &a)| *g *= a * (1.0 - a)),
             Self::Linear => {}
             Self::LeakyRelu => {
-                pairs.for_each(|(g, &a)| *g *= if a > 0.0 { 1.0 } else { LEAKY_SLOPE })
+                pairs.for_each(|(g, &a)| *g *= if a > 0.0 { 1.0 } else { LEAKY_SLOPE });
             }
             Self::Softsign => pairs.for_each(|(g, &a)| {
                 let d = 1.0 - math::abs(a);

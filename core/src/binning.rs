@@ -3,9 +3,9 @@
 //! Each unit's value is mapped to a bin; a layer's row of bins (all its units jointly) is one
 //! symbol t. With the empirical distributions of t, (t, y) and (t, x):
 //!
-//! * H(T) = log₂N − S_T / N, where S_T = Σ_t c_t log₂ c_t over the symbol counts c_t;
-//! * H(T|Y) = Σ_y p(y) H(T|Y=y) = (S_Y − S_TY) / N, each class with its own N_y;
-//! * H(T|X) = (S_X − S_TX) / N, zero when every input is distinct;
+//! * `H(T) = log₂N − S_T / N`, where `S_T = Σ_t c_t log₂ c_t` over the symbol counts `c_t`;
+//! * `H(T|Y) = Σ_y p(y) H(T|Y=y) = (S_Y − S_TY) / N`, each class with its own `N_y`;
+//! * `H(T|X) = (S_X − S_TX) / N`, zero when every input is distinct;
 //! * I(T;Y) = H(T) − H(T|Y), I(X;T) = H(T) − H(T|X), clamped at 0 (the plug-in values are
 //!   non-negative exactly, so a negative result could only be rounding).
 //!
@@ -13,7 +13,7 @@
 //! when the bins of a wide layer need more than 64 bits, replaced by its rank after a
 //! lexicographic sort of the rows); keys joined with the label or input id are sorted and the
 //! runs counted, O(N log N). Every S is accumulated from a histogram of count values,
-//! Σ_c m_c · c log₂ c over c ascending (m_c = how many symbols occur c times), in `f64`. That
+//! `Σ_c m_c · c log₂ c` over c ascending (`m_c` = how many symbols occur c times), in `f64`. That
 //! order does not depend on how symbols are keyed, so any correct counting gives the same
 //! bits.
 //!
@@ -259,6 +259,12 @@ impl BinningPlan {
     }
 }
 
+/// A `u64` index as `usize`; out of range maps to `usize::MAX`, which every `get` rejects.
+#[inline]
+fn ix(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
 /// Number of bits needed to store values 0..=max.
 const fn bits_for(max: u64) -> u32 {
     64 - max.leading_zeros()
@@ -389,9 +395,9 @@ impl<'a> Binner<'a> {
 fn edge_count(edges: &[u64], v: f32, lo: f32, inv: f32) -> u32 {
     let n = edges.len();
     let edge = |k: usize| {
-        edges
-            .get(k)
-            .map_or(f32::INFINITY, |&b| f32::from_bits(b as u32))
+        edges.get(k).map_or(f32::INFINITY, |&b| {
+            f32::from_bits(u32::try_from(b).unwrap_or(0))
+        })
     };
     let g = (v - lo) * inv;
     // k = number of edges ≤ v; the guess is clamped into 0..=n before conversion.
@@ -434,7 +440,10 @@ fn pack_rows(
         for ((&v, &mn), &bits) in row.iter().zip(unit_min).zip(unit_bits) {
             #[allow(clippy::cast_sign_loss, clippy::cast_possible_wrap)] // field = symbol − min ≥ 0
             let field = binner.symbol(v).wrapping_sub(mn as i64) as u64;
-            k = k.checked_shl(bits as u32).unwrap_or(0) | field;
+            k = k
+                .checked_shl(u32::try_from(bits).unwrap_or(64))
+                .unwrap_or(0)
+                | field;
         }
         *key = k;
     }
@@ -445,10 +454,7 @@ fn pack_rows(
 fn rank_rows(binner: &Binner<'_>, t: MatRef<'_>, keys: &mut [u64], idx: &mut [u64]) -> u32 {
     idx.iter_mut().zip(0u64..).for_each(|(s, i)| *s = i);
     let cmp = |a: u64, b: u64| -> Ordering {
-        let (ra, rb) = (
-            t.row(a as usize).unwrap_or(&[]),
-            t.row(b as usize).unwrap_or(&[]),
-        );
+        let (ra, rb) = (t.row(ix(a)).unwrap_or(&[]), t.row(ix(b)).unwrap_or(&[]));
         for (&va, &vb) in ra.iter().zip(rb) {
             match binner.symbol(va).cmp(&binner.symbol(vb)) {
                 Ordering::Equal => {}
@@ -466,7 +472,7 @@ fn rank_rows(binner: &Binner<'_>, t: MatRef<'_>, keys: &mut [u64], idx: &mut [u6
                 rank += 1;
             }
         }
-        if let Some(k) = keys.get_mut(i as usize) {
+        if let Some(k) = keys.get_mut(ix(i)) {
             *k = rank;
         }
         prev = Some(i);
@@ -474,7 +480,7 @@ fn rank_rows(binner: &Binner<'_>, t: MatRef<'_>, keys: &mut [u64], idx: &mut [u6
     bits_for(rank)
 }
 
-/// S = Σ_v c_v log₂ c_v over the distinct values of `values`.
+/// S = `Σ_v` `c_v` log₂ `c_v` over the distinct values of `values`.
 fn value_counts_sum(values: &[u32], aux: &mut [u64], hist: &mut [u64]) -> f64 {
     let max = values.iter().copied().max().unwrap_or(0) as usize;
     if let Some(counts) = aux.get_mut(..=max) {
@@ -487,7 +493,7 @@ fn value_counts_sum(values: &[u32], aux: &mut [u64], hist: &mut [u64]) -> f64 {
         }
         hist.fill(0);
         for &c in counts.iter().filter(|&&c| c > 0) {
-            if let Some(h) = hist.get_mut(c as usize) {
+            if let Some(h) = hist.get_mut(ix(c)) {
                 *h += 1;
             }
         }
@@ -521,7 +527,7 @@ fn joint_sum(
 fn runs_sum(keys: &[u64], shift: u32, hist: &mut [u64]) -> f64 {
     hist.fill(0);
     let mut bump = |run: u64| {
-        if let Some(h) = hist.get_mut(run as usize) {
+        if let Some(h) = hist.get_mut(ix(run)) {
             *h += 1;
         }
     };
@@ -545,7 +551,7 @@ fn runs_sum(keys: &[u64], shift: u32, hist: &mut [u64]) -> f64 {
     count_hist_sum(hist)
 }
 
-/// Σ_c m_c · (c log₂ c) over c ascending, in f64 (c = 1 contributes 0).
+/// `Σ_c` `m_c` · (c log₂ c) over c ascending, in f64 (c = 1 contributes 0).
 fn count_hist_sum(hist: &[u64]) -> f64 {
     let mut s = 0.0f64;
     for (c, &m) in hist.iter().enumerate().skip(2) {
@@ -587,10 +593,7 @@ pub fn group_rows(x: MatRef<'_>, ids: &mut [u32], scratch: &mut [u64]) -> Result
     let idx = Carver::new(scratch, n)?.take(n)?;
     idx.iter_mut().zip(0u64..).for_each(|(s, i)| *s = i);
     let cmp = |a: u64, b: u64| -> Ordering {
-        let (ra, rb) = (
-            x.row(a as usize).unwrap_or(&[]),
-            x.row(b as usize).unwrap_or(&[]),
-        );
+        let (ra, rb) = (x.row(ix(a)).unwrap_or(&[]), x.row(ix(b)).unwrap_or(&[]));
         for (&va, &vb) in ra.iter().zip(rb) {
             // Adding 0.0 turns −0.0 into +0.0, so the total order compares values.
             match (va + 0.0).total_cmp(&(vb + 0.0)) {
@@ -609,7 +612,7 @@ pub fn group_rows(x: MatRef<'_>, ids: &mut [u32], scratch: &mut [u64]) -> Result
                 id += 1;
             }
         }
-        if let Some(slot) = ids.get_mut(i as usize) {
+        if let Some(slot) = ids.get_mut(ix(i)) {
             *slot = id;
         }
         prev = Some(i);

@@ -31,6 +31,7 @@ pub const ICOSAHEDRON_NEIGHBOURS: [[u8; 5]; 12] = [
 /// Antipode of each vertex.
 pub const ICOSAHEDRON_ANTIPODE: [u8; 12] = [9, 7, 5, 6, 10, 2, 3, 1, 11, 0, 4, 8];
 
+#[allow(clippy::indexing_slicing)] // const fn: loops over fixed arrays' own bounds
 /// Bit mask (over column indices, column `c` at bit `c`) of each vertex's neighbours.
 const fn neighbour_masks() -> [u16; 12] {
     let mut masks = [0u16; 12];
@@ -52,6 +53,7 @@ const NEIGHBOUR_MASKS: [u16; 12] = neighbour_masks();
 /// Counts k (ones), n1 (neighbouring pairs of ones), n3 (antipodal pairs of ones) and
 /// n2 = C(k, 2) − n1 − n3, and returns `1` if `23k + n1 − 5n2 − 8n3 ≥ 99`, else `0`.
 #[must_use]
+#[allow(clippy::indexing_slicing)] // const fn: `v` runs over 0..12, the arrays' length
 pub const fn tishby_label_of_columns(columns: u16) -> u32 {
     let k = (columns & 0x0fff).count_ones() as i32;
     let mut n1 = 0i32;
@@ -136,39 +138,6 @@ pub fn tishby_dataset(x: &mut [f32], labels: &mut [u32]) -> Result<(), Error> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn icosahedron_is_consistent() {
-        for v in 0..12 {
-            let a = ICOSAHEDRON_ANTIPODE[v] as usize;
-            assert_eq!(ICOSAHEDRON_ANTIPODE[a] as usize, v);
-            for &w in &ICOSAHEDRON_NEIGHBOURS[v] {
-                assert!(
-                    ICOSAHEDRON_NEIGHBOURS[w as usize].contains(&(v as u8)),
-                    "{v}-{w}"
-                );
-                assert_ne!(w as usize, a);
-            }
-            // The antipode's neighbours are the antipodes of the neighbours.
-            for &w in &ICOSAHEDRON_NEIGHBOURS[v] {
-                let aw = ICOSAHEDRON_ANTIPODE[w as usize];
-                assert!(ICOSAHEDRON_NEIGHBOURS[a].contains(&aw));
-            }
-        }
-    }
-
-    #[test]
-    fn known_rows() {
-        assert_eq!(row_to_columns(0b1000_0000_0000), 1);
-        assert_eq!(row_to_columns(1), 1 << 11);
-        assert_eq!(tishby_label(0), 0);
-        assert_eq!((0..4096u16).map(tishby_label).sum::<u32>(), 2118);
-    }
-}
-
 /// Number of training rows for a fraction `frac` of `n`: `rint(frac · n)`, rounding half to
 /// even as IDNNs' `np.rint` does (80% of 4096 is 3277).
 ///
@@ -205,4 +174,38 @@ pub fn split_rows(perm: &mut [u32], rng: Option<&mut crate::rng::StreamRng>) -> 
         r.shuffle(perm);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+    use super::*;
+
+    #[test]
+    fn icosahedron_is_consistent() {
+        for v in 0..12 {
+            let a = ICOSAHEDRON_ANTIPODE[v] as usize;
+            assert_eq!(ICOSAHEDRON_ANTIPODE[a] as usize, v);
+            for &w in &ICOSAHEDRON_NEIGHBOURS[v] {
+                assert!(
+                    ICOSAHEDRON_NEIGHBOURS[w as usize].contains(&(v as u8)),
+                    "{v}-{w}"
+                );
+                assert_ne!(w as usize, a);
+            }
+            // The antipode's neighbours are the antipodes of the neighbours.
+            for &w in &ICOSAHEDRON_NEIGHBOURS[v] {
+                let aw = ICOSAHEDRON_ANTIPODE[w as usize];
+                assert!(ICOSAHEDRON_NEIGHBOURS[a].contains(&aw));
+            }
+        }
+    }
+
+    #[test]
+    fn known_rows() {
+        assert_eq!(row_to_columns(0b1000_0000_0000), 1);
+        assert_eq!(row_to_columns(1), 1 << 11);
+        assert_eq!(tishby_label(0), 0);
+        assert_eq!((0..4096u16).map(tishby_label).sum::<u32>(), 2118);
+    }
 }

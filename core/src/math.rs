@@ -154,6 +154,20 @@ pub fn tanh(x: f32) -> f32 {
 /// The bound on [`tanh`]'s error in units in the last place, as measured by its test.
 pub const TANH_MAX_ULP: u32 = 3;
 
+/// Largest integer ≤ x in f32 (`libm::floorf`, exact).
+#[inline]
+#[must_use]
+pub fn floor(x: f32) -> f32 {
+    libm::floorf(x)
+}
+
+/// Round to nearest, ties to even, in f64 (`libm::rint`; numpy's `rint`).
+#[inline]
+#[must_use]
+pub fn rint_f64(x: f64) -> f64 {
+    libm::rint(x)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,18 +214,4 @@ mod tests {
             );
         }
     }
-}
-
-/// Largest integer ≤ x in f32 (`libm::floorf`, exact).
-#[inline]
-#[must_use]
-pub fn floor(x: f32) -> f32 {
-    libm::floorf(x)
-}
-
-/// Round to nearest, ties to even, in f64 (`libm::rint`; numpy's `rint`).
-#[inline]
-#[must_use]
-pub fn rint_f64(x: f64) -> f64 {
-    libm::rint(x)
 }

@@ -51,10 +51,7 @@ impl MlpShape {
     pub fn new(widths: &[u32], hidden: Activation) -> Result<Self, Error> {
         let bad = Error::InvalidParameter { name: "widths" };
         let v = heapless::Vec::from_slice(widths).map_err(|_| bad)?;
-        if widths.len() < 2
-            || widths.iter().any(|&w| w == 0)
-            || widths.last().is_some_and(|&w| w < 2)
-        {
+        if widths.len() < 2 || widths.contains(&0) || widths.last().is_some_and(|&w| w < 2) {
             return Err(bad);
         }
         let mut param_len: u32 = 0;
@@ -123,7 +120,7 @@ impl MlpShape {
         self.width_sum - self.input_width()
     }
 
-    /// (fan_in, fan_out) of each weight layer.
+    /// (`fan_in`, `fan_out`) of each weight layer.
     fn layer_dims(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
         self.widths.windows(2).map(|p| match *p {
             [a, b] => (a as usize, b as usize),
@@ -136,11 +133,11 @@ impl MlpShape {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Init {
-    /// Normal with σ = 1/√fan_in, redrawn beyond 2σ (Shwartz-Ziv & Tishby's IDNNs code).
+    /// Normal with σ = `1/√fan_in`, redrawn beyond 2σ (Shwartz-Ziv & Tishby's IDNNs code).
     TruncatedNormalFanIn,
-    /// Normal with σ = 1/√fan_out, redrawn beyond 2σ (Saxe et al.'s ibsgd code).
+    /// Normal with σ = `1/√fan_out`, redrawn beyond 2σ (Saxe et al.'s ibsgd code).
     TruncatedNormalFanOut,
-    /// Uniform on ±√(6 / (fan_in + fan_out)) (Glorot & Bengio 2010; Keras's default).
+    /// Uniform on ±√(6 / (`fan_in` + `fan_out`)) (Glorot & Bengio 2010; Keras's default).
     GlorotUniform,
 }
 
@@ -245,8 +242,8 @@ impl MlpPlan {
     /// Gradient of the mean softmax cross-entropy over the samples `rows` of `(x, labels)`
     /// with respect to every parameter, written to `grads` (same layout as `params`).
     ///
-    /// Loss = −(1/n) Σ_s ln softmax(z_s)[y_s]. Backpropagation through the layers; the
-    /// weight gradient ∂L/∂W[j][i] = Σ_s δ_j(s)·a_i(s) is reduced over samples with eight
+    /// Loss = −(1/n) `Σ_s` ln `softmax(z_s)`[`y_s`]. Backpropagation through the layers; the
+    /// weight gradient ∂L/∂W[j][i] = `Σ_s` `δ_j(s)·a_i(s)` is reduced over samples with eight
     /// fixed lanes (see [`lane_dot`]), so its value does not depend on the target's SIMD width.
     ///
     /// # Errors
@@ -260,7 +257,7 @@ impl MlpPlan {
     /// [`MlpPlan::scratch_len`] `f32`s.
     ///
     /// # Complexity
-    /// O(n · param_len).
+    /// O(n · `param_len`).
     pub fn gradient(
         &self,
         params: &[f32],
@@ -375,7 +372,7 @@ impl MlpPlan {
     /// [`MlpPlan::scratch_len`] `f32`s.
     ///
     /// # Complexity
-    /// O(rows · param_len).
+    /// O(rows · `param_len`).
     pub fn evaluate(
         &self,
         params: &[f32],
@@ -478,8 +475,8 @@ impl MlpPlan {
 }
 
 /// In-place softmax of each sample (column) of a unit-major `units × n` block:
-/// p_j = e^{z_j − m} / Σ_k e^{z_k − m} with m = max_k z_k (max subtraction keeps every
-/// exponent ≤ 0). With labels, also writes −ln p_y = ln Σ_k e^{z_k − m} − (z_y − m).
+/// `p_j` = `e^{z_j` − m} / `Σ_k` `e^{z_k` − m} with m = `max_k` `z_k` (max subtraction keeps every
+/// exponent ≤ 0). With labels, also writes −ln `p_y` = ln `Σ_k` `e^{z_k` − m} − (`z_y` − m).
 fn softmax_columns(
     z: &mut [f32],
     n: usize,
@@ -545,7 +542,7 @@ fn gather(
     Ok(())
 }
 
-/// Σ_s a[s]·b[s] with eight fixed accumulator lanes (sample s goes to lane s mod 8), then
+/// `Σ_s` a[s]·b[s] with eight fixed accumulator lanes (sample s goes to lane s mod 8), then
 /// ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)). The order is part of the determinism contract:
 /// it is the same on every target and lets the compiler use SIMD without reassociating.
 #[must_use]
@@ -564,7 +561,7 @@ pub fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
     reduce_lanes(acc)
 }
 
-/// Σ_s a[s] with the same eight-lane order as [`lane_dot`].
+/// `Σ_s` a[s] with the same eight-lane order as [`lane_dot`].
 #[must_use]
 pub fn lane_sum(a: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];

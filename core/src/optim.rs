@@ -16,8 +16,8 @@ pub enum Optimizer {
         momentum: f32,
     },
     /// Adam (Kingma & Ba 2015) as TensorFlow implements it:
-    /// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − η_t m / (√v + ε),
-    /// η_t = η √(1−β₂ᵗ) / (1−β₁ᵗ) computed in f64 and rounded once.
+    /// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − `η_t` m / (√v + ε),
+    /// `η_t` = η √(1−β₂ᵗ) / (1−β₁ᵗ) computed in f64 and rounded once.
     Adam {
         /// Learning rate η.
         lr: f32,
@@ -103,7 +103,7 @@ impl Optimizer {
     /// [`Error::InvalidParameter`] `"step"` for `step == 0`.
     ///
     /// # Complexity
-    /// O(param_len).
+    /// `O(param_len)`.
     pub fn step(
         &self,
         step: u64,

@@ -116,6 +116,7 @@ impl StreamRng {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
     use super::*;
 
     #[test]

@@ -75,7 +75,7 @@ impl<'a> Schedule<'a> {
             return false;
         }
         match *self {
-            Self::Every(n) => n > 0 && epoch % n == 0,
+            Self::Every(n) => n > 0 && epoch.is_multiple_of(n),
             Self::List(list) => list.binary_search(&epoch).is_ok(),
             Self::Log { .. } => self.epochs(total).any(|e| e == epoch),
             Self::Saxe => saxe(epoch),
@@ -88,11 +88,11 @@ const fn saxe(e: u32) -> bool {
     if e < 20 {
         true
     } else if e < 100 {
-        e % 5 == 0
+        e.is_multiple_of(5)
     } else if e < 2000 {
-        e % 20 == 0
+        e.is_multiple_of(20)
     } else {
-        e % 100 == 0
+        e.is_multiple_of(100)
     }
 }
 
@@ -100,11 +100,11 @@ const fn saxe_mnist(e: u32) -> bool {
     if e < 20 {
         true
     } else if e < 100 {
-        e % 5 == 0
+        e.is_multiple_of(5)
     } else if e < 200 {
-        e % 10 == 0
+        e.is_multiple_of(10)
     } else {
-        e % 100 == 0
+        e.is_multiple_of(100)
     }
 }
 

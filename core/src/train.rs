@@ -73,7 +73,7 @@ impl Trainer {
     /// [`Trainer::scratch_len`] `f32`s.
     ///
     /// # Complexity
-    /// O(rows · param_len).
+    /// O(rows · `param_len`).
     #[allow(clippy::too_many_arguments)] // state, scratch and data are separate by design (R8)
     pub fn epoch(
         &self,

@@ -187,7 +187,7 @@ impl RunConfig {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let widths: Vec<u32> = std::iter::once(TISHBY_BITS as u32)
+        let widths: Vec<u32> = std::iter::once(u32::try_from(TISHBY_BITS).unwrap_or(u32::MAX))
             .chain(hidden)
             .chain([2])
             .collect();
@@ -309,6 +309,9 @@ struct Measured {
     metrics: SplitMetrics,
 }
 
+/// Where one layer's activations sit in the evaluation buffer, and its estimator plans.
+type LayerPlans = (usize, usize, Vec<(EstimatorName, BinningPlan)>);
+
 /// A worker's buffers for measuring snapshots, allocated once from the plans.
 struct Measurer<'d> {
     x: MatRef<'d>,
@@ -319,7 +322,7 @@ struct Measurer<'d> {
     nll: Vec<f32>,
     scratch: Vec<f32>,
     /// Per layer: (start in `layers`, width, one plan per estimator).
-    plans: Vec<(usize, usize, Vec<(EstimatorName, BinningPlan)>)>,
+    plans: Vec<LayerPlans>,
     bin_scratch: Vec<u64>,
 }
 
@@ -650,7 +653,6 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
             }
             progress.set(u64::from(epoch) + 1);
         }
-        drop(submit);
         drop(job_tx);
         while in_flight > 0 {
             let r = res_rx
