@@ -242,8 +242,8 @@ impl MlpPlan {
     /// Gradient of the mean softmax cross-entropy over the samples `rows` of `(x, labels)`
     /// with respect to every parameter, written to `grads` (same layout as `params`).
     ///
-    /// Loss = −(1/n) `Σ_s` ln `softmax(z_s)`[`y_s`]. Backpropagation through the layers; the
-    /// weight gradient ∂L/∂W[j][i] = `Σ_s` `δ_j(s)·a_i(s)` is reduced over samples with eight
+    /// Loss = `−(1/n) Σ_s ln softmax(z_s)[y_s]`. Backpropagation through the layers; the
+    /// weight gradient `∂L/∂W[j][i] = Σ_s δ_j(s)·a_i(s)` is reduced over samples with eight
     /// fixed lanes (see [`lane_dot`]), so its value does not depend on the target's SIMD width.
     ///
     /// # Errors
@@ -359,7 +359,7 @@ impl MlpPlan {
 
     /// Runs the network on every row of `x` and writes, for each layer after the input in
     /// turn (the softmax output last), its `rows × width` activations row-major into
-    /// `layers`, and each row's cross-entropy −ln softmax(z)[y] (nats) into `nll`.
+    /// `layers`, and each row's cross-entropy `−ln softmax(z)[y]` (nats) into `nll`.
     ///
     /// `layers` holds layer 1 for all rows, then layer 2 for all rows, and so on: its length
     /// must be `rows × shape.activation_len()`. Rows are processed in blocks of the plan's
@@ -542,7 +542,7 @@ fn gather(
     Ok(())
 }
 
-/// `Σ_s` a[s]·b[s] with eight fixed accumulator lanes (sample s goes to lane s mod 8), then
+/// `Σ_s a[s]·b[s]` with eight fixed accumulator lanes (sample s goes to lane s mod 8), then
 /// ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)). The order is part of the determinism contract:
 /// it is the same on every target and lets the compiler use SIMD without reassociating.
 #[must_use]
@@ -561,7 +561,7 @@ pub fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
     reduce_lanes(acc)
 }
 
-/// `Σ_s` a[s] with the same eight-lane order as [`lane_dot`].
+/// `Σ_s a[s]` with the same eight-lane order as [`lane_dot`].
 #[must_use]
 pub fn lane_sum(a: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
