@@ -3,7 +3,7 @@
 //! Each unit's value is mapped to a bin; a layer's row of bins (all its units jointly) is one
 //! symbol t. With the empirical distributions of t, (t, y) and (t, x):
 //!
-//! * `H(T) = log₂N − S_T / N`, where `S_T = Σ_t c_t log₂ c_t` over the symbol counts `c_t`;
+//! * `H(T) = (N log₂N − S_T) / N`, where `S_T = Σ_t c_t log₂ c_t` over the symbol counts `c_t`;
 //! * `H(T|Y) = Σ_y p(y) H(T|Y=y) = (S_Y − S_TY) / N`, each class with its own `N_y`;
 //! * `H(T|X) = (S_X − S_TX) / N`, zero when every input is distinct;
 //! * I(T;Y) = H(T) − H(T|Y), I(X;T) = H(T) − H(T|X), clamped at 0 (the plug-in values are
@@ -249,7 +249,8 @@ impl BinningPlan {
 
         #[allow(clippy::cast_precision_loss)] // n < 2^32 is exact in f64
         let nf = n as f64;
-        let h_t = math::log2_f64(nf) - s_t / nf;
+        // (N log₂N − S_T)/N: with one symbol S_T is the same product N·log₂N, so H(T) is exactly 0.
+        let h_t = (nf * math::log2_f64(nf) - s_t) / nf;
         let i_ty = (h_t - (s_y - s_ty) / nf).max(0.0);
         let i_xt = (h_t - (s_x - s_tx) / nf).max(0.0);
         Ok(PlanePoint {

@@ -30,6 +30,9 @@ pub enum Error {
     },
     /// A size whose arithmetic would overflow `usize` (or `u32` where data stores counts).
     TooLarge,
+    /// A computed result overflowed to a non-finite value (a diverging run: lower the learning
+    /// rate). Nothing non-finite is ever returned as `Ok`.
+    Overflow,
     /// A parameter outside its documented domain.
     InvalidParameter {
         /// The parameter's name as documented.
@@ -49,6 +52,9 @@ impl fmt::Display for Error {
             Self::EmptyInput => f.write_str("empty input"),
             Self::NonFinite { index } => write!(f, "non-finite value at flat index {index}"),
             Self::TooLarge => f.write_str("size too large"),
+            Self::Overflow => {
+                f.write_str("a result overflowed to a non-finite value (is training diverging?)")
+            }
             Self::InvalidParameter { name } => write!(f, "invalid parameter `{name}`"),
         }
     }

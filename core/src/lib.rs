@@ -42,7 +42,7 @@
 //! * NaN never reaches an output: inputs are checked at the boundary.
 //!
 //! ## Crate features
-//! * `alloc` (off by default): reserved for an owned convenience layer; nothing in it yet.
+//! None yet: the crate is `no_std` without an allocator and has no optional parts.
 //!
 //! ## What is implemented, and what is not
 //! Implemented: the MLP (any widths up to [`mlp::MAX_LAYERS`] weight layers; tanh, relu,

@@ -250,8 +250,8 @@ impl MlpPlan {
     /// [`Error::EmptyInput`] if `rows` is empty; [`Error::InvalidParameter`] `"rows"` if it is
     /// longer than the plan's batch or names a row past the end, `"labels"` for a label
     /// ≥ the output width; [`Error::ShapeMismatch`] for wrong `params`, `grads`, `x` or
-    /// `labels` sizes; [`Error::NonFinite`] for a non-finite input value;
-    /// [`Error::ScratchTooSmall`].
+    /// `labels` sizes; [`Error::NonFinite`] for a non-finite input value or parameter;
+    /// [`Error::Overflow`] if a gradient overflows; [`Error::ScratchTooSmall`].
     ///
     /// # Scratch
     /// [`MlpPlan::scratch_len`] `f32`s.
@@ -354,7 +354,7 @@ impl MlpPlan {
                 core::mem::swap(&mut delta, &mut delta_prev);
             }
         }
-        Ok(())
+        check_outputs(grads)
     }
 
     /// Runs the network on every row of `x` and writes, for each layer after the input in
@@ -366,7 +366,8 @@ impl MlpPlan {
     /// batch; the result does not depend on the batch.
     ///
     /// # Errors
-    /// As [`MlpPlan::gradient`], plus [`Error::ShapeMismatch`] for `layers` or `nll`.
+    /// As [`MlpPlan::gradient`], plus [`Error::ShapeMismatch`] for `layers` or `nll`, and
+    /// [`Error::Overflow`] if an activation or loss overflows (outputs are then unspecified).
     ///
     /// # Scratch
     /// [`MlpPlan::scratch_len`] `f32`s.
@@ -423,11 +424,13 @@ impl MlpPlan {
             }
             start += n;
         }
-        Ok(())
+        check_outputs(layers)?;
+        check_outputs(nll)
     }
 
     fn check_io(&self, params: &[f32], x: MatRef<'_>, labels: &[u32]) -> Result<(), Error> {
         check_len(params.len(), self.shape.param_len)?;
+        crate::error::check_finite(params)?;
         check_len(x.cols(), self.shape.input_width())?;
         check_len(labels.len(), x.rows())
     }
@@ -577,6 +580,15 @@ pub fn lane_sum(a: &[f32]) -> f32 {
 fn reduce_lanes(l: [f32; 8]) -> f32 {
     let [a, b, c, d, e, f, g, h] = l;
     ((a + b) + (c + d)) + ((e + f) + (g + h))
+}
+
+/// [`Error::Overflow`] if any computed value is not finite (R17).
+fn check_outputs(values: &[f32]) -> Result<(), Error> {
+    if values.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(Error::Overflow)
+    }
 }
 
 fn check_len(got: usize, expected: usize) -> Result<(), Error> {

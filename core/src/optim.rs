@@ -100,7 +100,9 @@ impl Optimizer {
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] if `grads` or `state` do not match `params`;
-    /// [`Error::InvalidParameter`] `"step"` for `step == 0`.
+    /// [`Error::InvalidParameter`] `"step"` for `step == 0`; [`Error::NonFinite`] for a
+    /// non-finite gradient; [`Error::Overflow`] if a parameter overflows (the parameters are
+    /// then unspecified).
     ///
     /// # Complexity
     /// `O(param_len)`.
@@ -128,6 +130,7 @@ impl Optimizer {
         if step == 0 {
             return Err(Error::InvalidParameter { name: "step" });
         }
+        crate::error::check_finite(grads)?;
         match *self {
             Self::Sgd { lr, momentum } => {
                 if need == 0 {
@@ -168,6 +171,10 @@ impl Optimizer {
                 }
             }
         }
-        Ok(())
+        if params.iter().all(|p| p.is_finite()) {
+            Ok(())
+        } else {
+            Err(Error::Overflow)
+        }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! * [`fixtures`]: every random input the integration tests and the benches use, from fixed
 //!   seeds through [`infoplane_core::StreamRng`], so a failure reproduces exactly.
-//! * [`reference`]: obviously correct, slow versions of the core kernels (map-based binning,
+//! * [`reference`](mod@reference): obviously correct, slow versions of the core kernels (map-based binning,
 //!   an `f64` network for finite differences, `f64` optimiser steps, the epoch schedules).
 //! * [`tolerance`]: every allowed error, with the reason for its size.
 //! * [`golden`]: parsing and writing `data/golden/*.txt`, shared with the wasm tests.
