@@ -48,8 +48,8 @@
 //! Implemented: the MLP (any widths up to [`mlp::MAX_LAYERS`] weight layers; tanh, relu,
 //! sigmoid, linear, leaky relu, softsign, softplus; softmax output with cross-entropy), three
 //! initialisers, SGD with momentum and Adam, Tishby's 12-bit data set, the binning estimators
-//! (Tishby edges with an IDNNs-compatibility mode, fixed size, per-layer range) and the epoch
-//! schedules. Not yet: KDE bounds, k-NN and adaptive binning estimators, MNIST parsing,
+//! (Tishby edges with an IDNNs-compatibility mode, fixed size, per-layer range), the KDE upper
+//! and lower bounds (Kolchinsky & Tracey) and the epoch schedules. Not yet: k-NN and adaptive binning estimators, MNIST parsing,
 //! delta skip.
 //!
 //! ## MSRV
@@ -67,6 +67,7 @@ pub mod binning;
 pub mod data;
 mod error;
 mod info;
+pub mod kde;
 mod mat;
 pub mod math;
 pub mod metrics;
@@ -81,6 +82,7 @@ pub use act::Activation;
 pub use binning::{BinRule, BinningPlan};
 pub use error::{Error, check_finite};
 pub use info::{Info, PlanePoint};
+pub use kde::{KdeBound, KdePlan};
 pub use mat::MatRef;
 pub use mlp::{Init, MlpPlan, MlpShape};
 pub use optim::Optimizer;
