@@ -341,3 +341,86 @@ fn bad_input_gets_a_clear_error_and_exit_code_2() {
     assert!(run(&["--activation", "swish"]).contains("--activation"));
     assert!(run(&["--batch", "0"]).contains("--batch"));
 }
+
+#[test]
+fn kde_estimates_are_bounds_and_thread_independent() {
+    let d = tmp("kde");
+    // 64 samples in two well-separated 2-D clusters, one class each, every point distinct.
+    let mut a = String::from("u,v\n");
+    let mut y = String::from("y\n");
+    for i in 0..64u32 {
+        let (c, k) = if i < 32 { (-0.5, 0) } else { (0.5, 1) };
+        let off = f64::from(i % 32) * 0.01;
+        a.push_str(&format!("{},{}\n", c + off, c - off));
+        y.push_str(&format!("{k}\n"));
+    }
+    let a = write(&d, "a.csv", &a);
+    let y = write(&d, "y.csv", &y);
+    let est = |threads: &str, var: &str| {
+        let out = run_ok(&[
+            "estimate",
+            "--activations",
+            &a,
+            "--labels",
+            &y,
+            "--estimator",
+            "kde-upper",
+            "--estimator",
+            "kde-lower",
+            "--noise-var",
+            var,
+            "--threads",
+            threads,
+            "--bits",
+        ]);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let one = est("1", "1e-6");
+    assert_eq!(one, est("2", "1e-6"));
+    assert_eq!(one, est("3", "1e-6"));
+    let rows: Vec<Vec<f64>> = one
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .skip(1)
+                .take(2)
+                .map(|v| v.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    // Tiny noise: every point is its own Gaussian, so I(X;T) → log2 64 = 6 bits and
+    // I(T;Y) → H(Y) = 1 bit, for both bounds.
+    for r in &rows {
+        assert!((r[0] - 6.0).abs() < 1e-6, "{one}");
+        assert!((r[1] - 1.0).abs() < 1e-6, "{one}");
+    }
+    // Moderate noise: the lower bound is below the upper bound, and the clusters stay apart.
+    let mid = est("2", "1e-3");
+    let v: Vec<Vec<f64>> = mid
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .skip(1)
+                .take(2)
+                .map(|v| v.parse().unwrap())
+                .collect()
+        })
+        .collect();
+    assert!(v[1][0] < v[0][0] && v[0][0] < 6.0, "{mid}");
+    assert!((v[0][1] - 1.0).abs() < 1e-3, "{mid}");
+    assert!(
+        run_err(&[
+            "estimate",
+            "--activations",
+            &a,
+            "--labels",
+            &y,
+            "--estimator",
+            "kde-upper",
+            "--noise-var=-1"
+        ])
+        .contains("--noise-var")
+    );
+}

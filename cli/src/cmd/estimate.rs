@@ -1,11 +1,11 @@
 //! `infoplane estimate`: MI of activations brought as CSV.
 
-use super::{BinSettings, parse_range};
+use super::{BinSettings, Buffers, Estimator, estimate_layer, parse_range};
 use crate::args::EstimateArgs;
 use crate::error::CliError;
 use crate::io::{read_labels, read_table};
+use infoplane_core::MatRef;
 use infoplane_core::binning::group_rows;
-use infoplane_core::{BinningPlan, MatRef};
 use std::io::Write;
 
 /// Reads the files, runs every requested estimator and writes
@@ -19,12 +19,12 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
         range: parse_range(&args.range)?,
         idnns: args.idnns_compat,
         bin_size: args.bin_size,
+        noise_var: args.noise_var,
     };
-    let rules = args
-        .estimators
-        .iter()
-        .map(|&e| Ok((e, settings.rule(e)?)))
-        .collect::<Result<Vec<_>, CliError>>()?;
+    // Check every estimator's settings before reading any file.
+    for &e in &args.estimators {
+        Estimator::new(e, &settings, 1, 1)?;
+    }
     let t = read_table(&args.activations)?;
     let labels = read_labels(&args.labels, args.label_column.as_deref())?;
     if labels.len() != t.rows {
@@ -69,13 +69,15 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
         "estimator,i_xt_bits,i_ty_bits"
     };
     writeln!(out, "{header}").map_err(stdout)?;
-    for (name, rule) in rules {
-        let plan =
-            BinningPlan::new(t.rows, t.cols, rule).map_err(|e| CliError::core(name.as_str(), e))?;
-        let mut scratch = vec![0u64; plan.scratch_len()];
-        let p = plan
-            .mutual_information(tm, &labels, x_ids.as_deref(), &mut scratch)
-            .map_err(|e| CliError::core(name.as_str(), e))?;
+    let threads = if args.threads == 0 {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    } else {
+        args.threads
+    };
+    let mut buf = Buffers::default();
+    for &name in &args.estimators {
+        let est = Estimator::new(name, &settings, t.rows, t.cols)?;
+        let p = estimate_layer(&est, name, tm, &labels, x_ids.as_deref(), threads, &mut buf)?;
         let (ix, iy) = (p.i_xt.in_bits(), p.i_ty.in_bits());
         if args.bits {
             writeln!(

@@ -6,7 +6,7 @@ pub mod run;
 
 use crate::args::EstimatorName;
 use crate::error::CliError;
-use infoplane_core::BinRule;
+use infoplane_core::{BinRule, BinningPlan, KdeBound, KdePlan, MatRef, PlanePoint};
 
 /// Parses `LO,HI` for `--range`.
 ///
@@ -24,9 +24,11 @@ pub fn parse_range(s: &str) -> Result<(f32, f32), CliError> {
     }
 }
 
-/// The binning settings shared by `run` and `estimate`.
+/// The estimator settings shared by `run` and `estimate`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BinSettings {
+    /// KDE noise variance σ².
+    pub noise_var: f32,
     /// Number of edges.
     pub bins: u32,
     /// Edge range.
@@ -54,6 +56,12 @@ impl BinSettings {
                 size: self.bin_size,
             },
             EstimatorName::BinningRange => BinRule::LayerRange { n_edges: self.bins },
+            EstimatorName::KdeUpper | EstimatorName::KdeLower => {
+                return Err(CliError::Other(format!(
+                    "{} is not a binning estimator",
+                    name.as_str()
+                )));
+            }
         };
         rule.validate().map_err(|e| match e {
             infoplane_core::Error::InvalidParameter { name: "bins" } => CliError::option(
@@ -70,5 +78,138 @@ impl BinSettings {
             other => CliError::core("binning settings", other),
         })?;
         Ok(rule)
+    }
+}
+
+/// One estimator, planned for layers of `n × d`.
+#[derive(Debug, Clone, Copy)]
+pub enum Estimator {
+    /// A binning estimator.
+    Bin(BinningPlan),
+    /// A KDE bound with its noise variance.
+    Kde(KdePlan, KdeBound, f32),
+}
+
+impl Estimator {
+    /// Plans estimator `name` for `n` samples of `d` units.
+    ///
+    /// # Errors
+    /// Option errors for bad settings; core errors for impossible sizes.
+    pub fn new(
+        name: EstimatorName,
+        settings: &BinSettings,
+        n: usize,
+        d: usize,
+    ) -> Result<Self, CliError> {
+        let bound = match name {
+            EstimatorName::KdeUpper => KdeBound::Upper,
+            EstimatorName::KdeLower => KdeBound::Lower,
+            _ => {
+                let rule = settings.rule(name)?;
+                return BinningPlan::new(n, d, rule)
+                    .map(Self::Bin)
+                    .map_err(|e| CliError::core(name.as_str(), e));
+            }
+        };
+        let v = settings.noise_var;
+        if !(v.is_finite() && v > 0.0) {
+            return Err(CliError::option(
+                "--noise-var",
+                format!("{v}: must be a positive number"),
+            ));
+        }
+        KdePlan::new(n, d)
+            .map(|p| Self::Kde(p, bound, v))
+            .map_err(|e| CliError::core(name.as_str(), e))
+    }
+
+    /// `u64` scratch a binning estimate needs (0 for KDE).
+    #[must_use]
+    pub fn bin_scratch_len(&self) -> usize {
+        match self {
+            Self::Bin(p) => p.scratch_len(),
+            Self::Kde(..) => 0,
+        }
+    }
+
+    /// `f32` scratch one thread of a KDE estimate needs (0 for binning).
+    #[must_use]
+    pub fn kde_scratch_len(&self) -> usize {
+        match self {
+            Self::Bin(_) => 0,
+            Self::Kde(p, ..) => p.row_terms_scratch_len(),
+        }
+    }
+}
+
+/// Reusable buffers for [`estimate_layer`], grown on demand.
+#[derive(Debug, Default)]
+pub struct Buffers {
+    bin: Vec<u64>,
+    kde: Vec<Vec<f32>>,
+    terms: Vec<f64>,
+}
+
+/// Estimates one layer. KDE splits its rows into `threads` contiguous blocks computed in
+/// parallel; each row's terms do not depend on the split, so neither do the bits.
+///
+/// # Errors
+/// Core errors with the estimator's name as context.
+pub fn estimate_layer(
+    est: &Estimator,
+    name: EstimatorName,
+    t: MatRef<'_>,
+    labels: &[u32],
+    x_ids: Option<&[u32]>,
+    threads: usize,
+    buf: &mut Buffers,
+) -> Result<PlanePoint, CliError> {
+    let ctx = |e| CliError::core(name.as_str(), e);
+    match est {
+        Estimator::Bin(plan) => {
+            buf.bin.resize(plan.scratch_len(), 0);
+            plan.mutual_information(t, labels, x_ids, &mut buf.bin)
+                .map_err(ctx)
+        }
+        Estimator::Kde(plan, bound, var) => {
+            let n = t.rows();
+            let threads = threads.clamp(1, n.max(1));
+            buf.terms.resize(2 * n, 0.0);
+            buf.kde.resize_with(threads, Vec::new);
+            for s in &mut buf.kde {
+                s.resize(plan.row_terms_scratch_len(), 0.0);
+            }
+            let block = n.div_ceil(threads);
+            if threads == 1 {
+                let s = buf
+                    .kde
+                    .first_mut()
+                    .ok_or_else(|| CliError::Other("no scratch".into()))?;
+                plan.row_terms(t, labels, *var, *bound, 0..n, &mut buf.terms, s)
+                    .map_err(ctx)?;
+            } else {
+                std::thread::scope(|scope| {
+                    let jobs: Vec<_> = buf
+                        .terms
+                        .chunks_mut(2 * block)
+                        .zip(buf.kde.iter_mut())
+                        .enumerate()
+                        .map(|(k, (out, s))| {
+                            let start = k * block;
+                            let rows = start..start + out.len() / 2;
+                            scope.spawn(move || {
+                                plan.row_terms(t, labels, *var, *bound, rows, out, s)
+                            })
+                        })
+                        .collect();
+                    jobs.into_iter().try_for_each(|j| {
+                        j.join()
+                            .map_err(|_| CliError::Other("a KDE thread panicked".into()))?
+                            .map_err(ctx)
+                    })
+                })?;
+            }
+            plan.combine(&buf.terms, labels, *var, *bound).map_err(ctx)
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! only on the copied weights, so the output bytes do not depend on the number of threads.
 //! The job queue is bounded, so memory does not grow with the number of epochs.
 
-use super::{BinSettings, parse_range};
+use super::{BinSettings, Buffers, Estimator, estimate_layer, parse_range};
 use crate::args::{Capture, EstimatorName, InitName, OptimizerName, Preset, RunArgs, SplitName};
 use crate::error::CliError;
 use crate::plot::{PlotPoint, plane_svg};
@@ -15,8 +15,8 @@ use crate::progress::Progress;
 use infoplane_core::data::{TISHBY_BITS, TISHBY_ROWS, split_rows, tishby_dataset, train_count};
 use infoplane_core::metrics::{SplitMetrics, split_metrics};
 use infoplane_core::{
-    Activation, BatchOrder, BinRule, BinningPlan, Init, MatRef, MlpPlan, MlpShape, Optimizer,
-    PlanePoint, Schedule, Stream, StreamRng, Trainer,
+    Activation, BatchOrder, BinRule, Init, MatRef, MlpPlan, MlpShape, Optimizer, PlanePoint,
+    Schedule, Stream, StreamRng, Trainer,
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -261,6 +261,7 @@ impl RunConfig {
             range,
             idnns: a.idnns_compat.unwrap_or(tishby),
             bin_size: a.bin_size.unwrap_or(0.07),
+            noise_var: a.noise_var.unwrap_or(1e-3),
         };
         let mut estimators = Vec::new();
         for &e in if a.estimators.is_empty() {
@@ -268,7 +269,7 @@ impl RunConfig {
         } else {
             &a.estimators
         } {
-            bins.rule(e)?;
+            Estimator::new(e, &bins, 1, 1)?;
             if !estimators.contains(&e) {
                 estimators.push(e);
             }
@@ -310,7 +311,7 @@ struct Measured {
 }
 
 /// Where one layer's activations sit in the evaluation buffer, and its estimator plans.
-type LayerPlans = (usize, usize, Vec<(EstimatorName, BinningPlan)>);
+type LayerPlans = (usize, usize, Vec<(EstimatorName, Estimator)>);
 
 /// A worker's buffers for measuring snapshots, allocated once from the plans.
 struct Measurer<'d> {
@@ -323,7 +324,7 @@ struct Measurer<'d> {
     scratch: Vec<f32>,
     /// Per layer: (start in `layers`, width, one plan per estimator).
     plans: Vec<LayerPlans>,
-    bin_scratch: Vec<u64>,
+    buf: Buffers,
 }
 
 impl<'d> Measurer<'d> {
@@ -338,15 +339,11 @@ impl<'d> Measurer<'d> {
         let net = MlpPlan::new(shape.clone(), 512).map_err(|e| CliError::core("network", e))?;
         let mut plans = Vec::new();
         let mut start = 0;
-        let mut bin_len = 0;
         for &w in shape.widths().iter().skip(1) {
             let w = w as usize;
             let mut per = Vec::new();
             for &e in &cfg.estimators {
-                let plan = BinningPlan::new(n, w, cfg.bins.rule(e)?)
-                    .map_err(|err| CliError::core(e.as_str(), err))?;
-                bin_len = bin_len.max(plan.scratch_len());
-                per.push((e, plan));
+                per.push((e, Estimator::new(e, &cfg.bins, n, w)?));
             }
             plans.push((start, w, per));
             start += n * w;
@@ -360,7 +357,7 @@ impl<'d> Measurer<'d> {
             scratch: vec![0.0; net.scratch_len()],
             net,
             plans,
-            bin_scratch: vec![0; bin_len],
+            buf: Buffers::default(),
         })
     }
 
@@ -381,10 +378,8 @@ impl<'d> Measurer<'d> {
         for (l, (start, w, per)) in (1u32..).zip(&self.plans) {
             let t = MatRef::new(self.layers.get(*start..start + n * w).unwrap_or(&[]), n, *w)
                 .map_err(ctx)?;
-            for (e, plan) in per {
-                let p = plan
-                    .mutual_information(t, self.labels, None, &mut self.bin_scratch)
-                    .map_err(ctx)?;
+            for (e, est) in per {
+                let p = estimate_layer(est, *e, t, self.labels, None, 1, &mut self.buf)?;
                 points.push((l, *e, p));
             }
         }
@@ -573,7 +568,9 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let measured: Vec<u32> = schedule.epochs(cfg.epochs).collect();
     let mut sink = Sink::new(&cfg.out, measured.clone())?;
     let mut progress = Progress::new(u64::from(cfg.epochs), args.quiet);
-    let workers = cfg.threads.saturating_sub(1);
+    // With more than one thread, every thread measures and the main thread also trains: the
+    // measuring work (KDE especially) can exceed the training, and the OS shares the cores.
+    let workers = if cfg.threads > 1 { cfg.threads } else { 0 };
 
     let train_result = std::thread::scope(|scope| -> Result<(), CliError> {
         let (job_tx, job_rx) = mpsc::sync_channel::<(u32, Vec<f32>)>(2 * workers.max(1));
@@ -733,6 +730,37 @@ fn json_str(s: &str) -> String {
     out
 }
 
+/// The manifest entry describing one estimator's settings.
+fn estimator_json(cfg: &RunConfig, e: EstimatorName) -> String {
+    let name = json_str(e.as_str());
+    match (e, cfg.bins.rule(e)) {
+        (EstimatorName::KdeUpper | EstimatorName::KdeLower, _) => {
+            format!(
+                "{{\"estimator\": {name}, \"noise_var\": {}}}",
+                cfg.bins.noise_var
+            )
+        }
+        (
+            _,
+            Ok(BinRule::Edges {
+                n_edges,
+                lo,
+                hi,
+                idnns,
+            }),
+        ) => format!(
+            "{{\"estimator\": {name}, \"edges\": {n_edges}, \"lo\": {lo}, \"hi\": {hi}, \"idnns_compat\": {idnns}}}"
+        ),
+        (_, Ok(BinRule::Size { size })) => {
+            format!("{{\"estimator\": {name}, \"bin_size\": {size}}}")
+        }
+        (_, Ok(BinRule::LayerRange { n_edges })) => {
+            format!("{{\"estimator\": {name}, \"edges\": {n_edges}}}")
+        }
+        _ => "null".into(),
+    }
+}
+
 fn write_manifest(cfg: &RunConfig, measured: &[u32], seconds: f64) -> Result<(), CliError> {
     let plane_sha = sha256_file(&cfg.out.join("plane.csv"))?;
     let metrics_sha = sha256_file(&cfg.out.join("metrics.csv"))?;
@@ -760,15 +788,10 @@ fn write_manifest(cfg: &RunConfig, measured: &[u32], seconds: f64) -> Result<(),
     let rules: Vec<String> = cfg
         .estimators
         .iter()
-        .map(|&e| match cfg.bins.rule(e) {
-            Ok(BinRule::Edges { n_edges, lo, hi, idnns }) => format!("{{\"estimator\": \"binning\", \"edges\": {n_edges}, \"lo\": {lo}, \"hi\": {hi}, \"idnns_compat\": {idnns}}}"),
-            Ok(BinRule::Size { size }) => format!("{{\"estimator\": \"binning-size\", \"bin_size\": {size}}}"),
-            Ok(BinRule::LayerRange { n_edges }) => format!("{{\"estimator\": \"binning-range\", \"edges\": {n_edges}}}"),
-            _ => "null".into(),
-        })
+        .map(|&e| estimator_json(cfg, e))
         .collect();
     let json = format!(
-        "{{\n  \"infoplane_version\": {},\n  \"git_hash\": {},\n  \"command\": [{}],\n  \"preset\": {},\n  \"dataset\": \"tishby-12bit\",\n  \"widths\": [{}],\n  \"activation\": {},\n  \"init\": {},\n  \"optimizer\": {{\"name\": {}, \"lr\": {lr}, {extra}}},\n  \"batch\": {},\n  \"epochs\": {},\n  \"train_frac\": {},\n  \"split\": {},\n  \"shuffle\": {},\n  \"seed\": {},\n  \"schedule\": {},\n  \"measured_epochs\": {},\n  \"capture\": {},\n  \"estimators\": [{}],\n  \"binning\": [{}],\n  \"threads\": {},\n  \"wall_seconds\": {seconds:.3},\n  \"plane_csv_sha256\": {},\n  \"metrics_csv_sha256\": {}\n}}\n",
+        "{{\n  \"infoplane_version\": {},\n  \"git_hash\": {},\n  \"command\": [{}],\n  \"preset\": {},\n  \"dataset\": \"tishby-12bit\",\n  \"widths\": [{}],\n  \"activation\": {},\n  \"init\": {},\n  \"optimizer\": {{\"name\": {}, \"lr\": {lr}, {extra}}},\n  \"batch\": {},\n  \"epochs\": {},\n  \"train_frac\": {},\n  \"split\": {},\n  \"shuffle\": {},\n  \"seed\": {},\n  \"schedule\": {},\n  \"measured_epochs\": {},\n  \"capture\": {},\n  \"estimators\": [{}],\n  \"estimator_settings\": [{}],\n  \"threads\": {},\n  \"wall_seconds\": {seconds:.3},\n  \"plane_csv_sha256\": {},\n  \"metrics_csv_sha256\": {}\n}}\n",
         json_str(env!("CARGO_PKG_VERSION")),
         option_env!("INFOPLANE_GIT_HASH").map_or_else(|| "null".to_owned(), json_str),
         args.join(", "),
