@@ -42,7 +42,9 @@
 //! * NaN never reaches an output: inputs are checked at the boundary.
 //!
 //! ## Crate features
-//! None yet: the crate is `no_std` without an allocator and has no optional parts.
+//! * `alloc` (off by default): [`experiment`], a whole run (data, split, training loop,
+//!   capture points, measurement and CSV rows) that owns its buffers, so the CLI and the
+//!   browser build run the same code and write the same bytes.
 //!
 //! ## What is implemented, and what is not
 //! Implemented: the MLP (any widths up to [`mlp::MAX_LAYERS`] weight layers; tanh, relu,
@@ -59,6 +61,8 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
@@ -66,6 +70,8 @@ pub mod act;
 pub mod binning;
 pub mod data;
 mod error;
+#[cfg(feature = "alloc")]
+pub mod experiment;
 mod info;
 pub mod kde;
 mod mat;
