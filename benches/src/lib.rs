@@ -22,7 +22,7 @@ pub const BENCH_SEED: u64 = fixtures::RUN_SEED;
 pub struct TishbyNet {
     /// Plan for blocks of [`TISHBY_BATCH`] samples.
     pub plan: MlpPlan,
-    /// Parameters, initialised like IDNNs (truncated normal, σ = 1/√fan_in).
+    /// Parameters, initialised like IDNNs (truncated normal, σ = 1/√fan-in).
     pub params: Vec<f32>,
     /// The 4096 × 12 inputs, row-major.
     pub x: Vec<f32>,

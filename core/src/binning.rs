@@ -291,9 +291,7 @@ impl<'a> Binner<'a> {
         let (lo, hi, idnns) = match rule {
             BinRule::Edges { lo, hi, idnns, .. } => (lo, hi, idnns),
             BinRule::LayerRange { .. } => {
-                let s = t.as_slice();
-                let lo = s.iter().copied().fold(f32::INFINITY, f32::min);
-                let hi = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let (lo, hi) = min_max(t.as_slice());
                 (lo, hi, false)
             }
             BinRule::Size { size } => return Self::Size { size },
@@ -345,15 +343,7 @@ impl<'a> Binner<'a> {
                     c.clamp(1, n - 1) - 1
                 }
             }
-            Self::Size { size } => {
-                // floor(v / size) in f32, as numpy does on float32 activations. The clamp makes
-                // the conversion explicit instead of relying on `as` saturation (R17).
-                let q = libm_floor(v / size);
-                let q = q.clamp(-4.611_686e18, 4.611_686e18);
-                #[allow(clippy::cast_possible_truncation)] // clamped into i64 range above
-                let b = q as i64;
-                b
-            }
+            Self::Size { size } => size_symbol(v, size),
         }
     }
 
@@ -365,6 +355,36 @@ impl<'a> Binner<'a> {
                 unit_min.fill(0);
                 unit_bits.fill(u64::from(bits));
                 u32::try_from(unit_bits.len()).map_or(u32::MAX, |d| d.saturating_mul(bits))
+            }
+            Self::Size { size } if t.cols() <= SYMBOL_BLOCK => {
+                // ⌊v / size⌋ is non-decreasing in v (size > 0), so a unit's smallest and
+                // largest symbols are those of its smallest and largest values: one pass of
+                // comparisons instead of a symbol per value.
+                let mut lo = [f32::INFINITY; SYMBOL_BLOCK];
+                let mut hi = [f32::NEG_INFINITY; SYMBOL_BLOCK];
+                for row in t.row_iter() {
+                    for ((&v, l), h) in row.iter().zip(lo.iter_mut()).zip(hi.iter_mut()) {
+                        *l = if v < *l { v } else { *l };
+                        *h = if v > *h { v } else { *h };
+                    }
+                }
+                let mut total = 0u32;
+                for (((mn, bits), &l), &h) in unit_min
+                    .iter_mut()
+                    .zip(unit_bits.iter_mut())
+                    .zip(lo.iter())
+                    .zip(hi.iter())
+                {
+                    let (sl, sh) = (size_symbol(l, size), size_symbol(h, size));
+                    #[allow(clippy::cast_sign_loss)] // bit pattern of the i64 minimum
+                    {
+                        *mn = sl as u64;
+                    }
+                    let b = bits_for(sh.abs_diff(sl));
+                    *bits = u64::from(b);
+                    total = total.saturating_add(b);
+                }
+                total
             }
             Self::Size { .. } => {
                 let mut total = 0u32;
@@ -388,6 +408,33 @@ impl<'a> Binner<'a> {
             }
         }
     }
+}
+
+/// Smallest and largest of finite `values` (∞ and −∞ for none). Eight independent lanes,
+/// so the comparisons vectorise instead of forming one serial chain; the result is the same
+/// minimum and maximum (which of −0.0 and +0.0 is returned cannot change any bin: every
+/// use of lo and hi treats them alike).
+fn min_max(values: &[f32]) -> (f32, f32) {
+    let mut lo = [f32::INFINITY; 8];
+    let mut hi = [f32::NEG_INFINITY; 8];
+    let chunks = values.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(c) {
+            *l = if v < *l { v } else { *l };
+            *h = if v > *h { v } else { *h };
+        }
+    }
+    for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(rest) {
+        *l = if v < *l { v } else { *l };
+        *h = if v > *h { v } else { *h };
+    }
+    (
+        lo.iter()
+            .fold(f32::INFINITY, |a, &b| if b < a { b } else { a }),
+        hi.iter()
+            .fold(f32::NEG_INFINITY, |a, &b| if b > a { b } else { a }),
+    )
 }
 
 /// Number of edges ≤ v (numpy's `digitize` index), from an arithmetic guess corrected
@@ -429,6 +476,10 @@ fn libm_floor(x: f32) -> f32 {
 }
 
 /// Writes each row's packed symbol key into `keys`.
+///
+/// The rule is matched once per call, not once per value, so each arm below is a tight
+/// loop the compiler can keep in registers; the symbols are the ones [`Binner::symbol`]
+/// gives, so the keys (and every result) are unchanged.
 fn pack_rows(
     binner: &Binner<'_>,
     t: MatRef<'_>,
@@ -436,18 +487,272 @@ fn pack_rows(
     unit_bits: &[u64],
     keys: &mut [u64],
 ) {
-    for (key, row) in keys.iter_mut().zip(t.row_iter()) {
-        let mut k = 0u64;
-        for ((&v, &mn), &bits) in row.iter().zip(unit_min).zip(unit_bits) {
-            #[allow(clippy::cast_sign_loss, clippy::cast_possible_wrap)] // field = symbol − min ≥ 0
-            let field = binner.symbol(v).wrapping_sub(mn as i64) as u64;
-            k = k
-                .checked_shl(u32::try_from(bits).unwrap_or(64))
-                .unwrap_or(0)
-                | field;
+    match *binner {
+        Binner::Edges {
+            edges,
+            lo,
+            inv,
+            idnns,
+        } => {
+            // unit_layout gave every unit the same width and a minimum of 0.
+            let bits = bits_for(edges.len() as u64);
+            let look = EdgeLookup::new(edges, lo, inv);
+            if look.usable() && t.cols() <= SYMBOL_BLOCK {
+                pack_blocks(&look, idnns, t, bits, keys);
+            } else if idnns {
+                pack_fixed(t, bits, keys, |v| look.idnns_symbol(v));
+            } else {
+                pack_fixed(t, bits, keys, |v| look.clipped_symbol(v));
+            }
         }
-        *key = k;
+        Binner::Size { size } if t.cols() <= SYMBOL_BLOCK => {
+            let mut rows = keys.iter_mut();
+            for_each_size_row(t, size, |syms| {
+                let mut k = 0u64;
+                for ((&s, &mn), &bits) in syms.iter().zip(unit_min).zip(unit_bits) {
+                    #[allow(clippy::cast_sign_loss, clippy::cast_possible_wrap)]
+                    // field = symbol − min ≥ 0
+                    let field = s.wrapping_sub(mn as i64) as u64;
+                    k = k
+                        .checked_shl(u32::try_from(bits).unwrap_or(64))
+                        .unwrap_or(0)
+                        | field;
+                }
+                if let Some(key) = rows.next() {
+                    *key = k;
+                }
+            });
+        }
+        Binner::Size { size } => {
+            for (key, row) in keys.iter_mut().zip(t.row_iter()) {
+                let mut k = 0u64;
+                for ((&v, &mn), &bits) in row.iter().zip(unit_min).zip(unit_bits) {
+                    #[allow(clippy::cast_sign_loss, clippy::cast_possible_wrap)]
+                    // field = symbol − min ≥ 0
+                    let field = size_symbol(v, size).wrapping_sub(mn as i64) as u64;
+                    k = k
+                        .checked_shl(u32::try_from(bits).unwrap_or(64))
+                        .unwrap_or(0)
+                        | field;
+                }
+                *key = k;
+            }
+        }
     }
+}
+
+/// Packs rows whose fields all have the same width `bits` (≤ 32, so the shift never wraps).
+#[inline(always)]
+fn pack_fixed(t: MatRef<'_>, bits: u32, keys: &mut [u64], symbol: impl Fn(f32) -> u64) {
+    for (key, row) in keys.iter_mut().zip(t.row_iter()) {
+        *key = row
+            .iter()
+            .fold(0u64, |k, &v| k.wrapping_shl(bits) | symbol(v));
+    }
+}
+
+/// Values whose symbols are computed together before being packed.
+const SYMBOL_BLOCK: usize = 256;
+
+/// Packs whole rows, a block of values at a time: the symbols of a block are computed by a
+/// loop without table lookups or branches (see [`EdgeLookup::block_symbols`]), which the
+/// compiler vectorises, and then shifted into each row's key.
+fn pack_blocks(look: &EdgeLookup<'_>, idnns: bool, t: MatRef<'_>, bits: u32, keys: &mut [u64]) {
+    let d = t.cols().max(1);
+    let rows_per_block = SYMBOL_BLOCK / d;
+    let mut buf = [0u32; SYMBOL_BLOCK];
+    for (key_block, values) in keys
+        .chunks_mut(rows_per_block.max(1))
+        .zip(t.as_slice().chunks(rows_per_block.max(1) * d))
+    {
+        let Some(syms) = buf.get_mut(..values.len()) else {
+            return;
+        };
+        look.block_symbols(values, idnns, syms);
+        for (key, row) in key_block.iter_mut().zip(syms.chunks_exact(d)) {
+            *key = row
+                .iter()
+                .fold(0u64, |k, &s| k.wrapping_shl(bits) | u64::from(s));
+        }
+    }
+}
+
+/// An edge table with the constants of its arithmetic guess, for the packing loops.
+///
+/// The guess `g = (v − lo)·inv` places v between edges ⌊g⌋ and ⌊g⌋ + 1. Rounding in g and
+/// in the f32 edges can move v across an edge only when g is within `eps` of an integer
+/// (see [`EdgeLookup::new`]); away from integers ⌊g⌋ + 1 is the exact count, and near them
+/// the exact search [`edge_count`] decides. Both give the same count, so results do not
+/// change.
+#[derive(Debug, Clone, Copy)]
+struct EdgeLookup<'a> {
+    edges: &'a [u64],
+    lo: f32,
+    inv: f32,
+    /// Half-width of the uncertain band around each integer g, in cells; 0 when the bound
+    /// does not hold (then every value takes the exact search).
+    eps: f32,
+}
+
+impl<'a> EdgeLookup<'a> {
+    fn new(edges: &'a [u64], lo: f32, inv: f32) -> Self {
+        let n = edges.len();
+        let first = edges
+            .first()
+            .map_or(lo, |&b| f32::from_bits(u32::try_from(b).unwrap_or(0)));
+        let last = edges
+            .last()
+            .map_or(lo, |&b| f32::from_bits(u32::try_from(b).unwrap_or(0)));
+        // Error budget, in cells (u = 2⁻²⁴, unit roundoff of f32):
+        // * g = fl(fl(v − lo)·inv), inv = fl((n − 1)/fl(hi − lo)): four roundings, so
+        //   |g − G| ≤ 4.0001u·|G| + inv·2⁻¹⁴⁹ (a subnormal v − lo), G the exact position;
+        //   only |G| ≤ n matters (beyond, g is clamped well away from every edge).
+        // * edge j = fl32(fl64(j·step + lo)) is within 2⁻⁵⁰·M (f64) + u·M + 2⁻¹⁵⁰ (f32,
+        //   possibly subnormal) of lo + j·(hi − lo)/(n − 1), M = max(|lo|, |hi|).
+        // eps doubles their sum and adds 2⁻²⁰ for the rounding of g − ⌊g⌋ near 0.
+        let width = f64::from(last) - f64::from(first);
+        let mag = f64::from(first.abs().max(last.abs()));
+        #[allow(clippy::cast_precision_loss)] // n ≤ u32::MAX
+        let (nf, cells) = (n as f64, (n - 1) as f64);
+        let u = 1.0 / 16_777_216.0;
+        let tiny = 1.0e-45; // ≥ 2^-149
+        let d_g = 4.0001 * u * nf + f64::from(inv) * tiny;
+        let d_e = (2.0 * u * mag + 2.0 * tiny) * cells / width;
+        let eps = 2.0 * (d_g + d_e) + 1.0 / 1_048_576.0;
+        let usable = (2..=1 << 20).contains(&n)
+            && inv.is_finite()
+            && inv > 0.0
+            && width > 0.0
+            && (last - first).is_finite()
+            && eps < 0.25;
+        #[allow(clippy::cast_possible_truncation)] // eps < 0.25; rounded up below
+        let eps32 = if usable { (eps * 1.001) as f32 } else { 0.0 };
+        Self {
+            edges,
+            lo,
+            inv,
+            eps: eps32,
+        }
+    }
+
+    /// Whether the fast path applies at all.
+    fn usable(&self) -> bool {
+        self.eps > 0.0
+    }
+
+    /// Writes the symbols of `values` into `out`: the edge counts by the guess (a loop with
+    /// no table lookups or branches, which the compiler vectorises), then, only if some
+    /// value fell in an uncertain band, the whole block again by the exact search.
+    #[inline(always)]
+    fn block_symbols(&self, values: &[f32], idnns: bool, out: &mut [u32]) {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // usable ⇒ n ≤ 2^20
+        let n = self.edges.len() as i32;
+        #[allow(clippy::cast_precision_loss)] // n ≤ 2^20, exact
+        let top = n as f32 - 0.5;
+        let (lo, inv, eps) = (self.lo, self.inv, self.eps);
+        // 1.5·2²³: adding it to |x| < 2²² rounds x to an integer held in the low mantissa
+        // bits; float-to-int `as` casts saturate, which does not vectorise.
+        const MAGIC: f32 = 12_582_912.0;
+        const MAGIC_BITS: u32 = 0x4b40_0000;
+        let mut unsure = 0u32;
+        for (o, &v) in out.iter_mut().zip(values) {
+            // Clamped to [−0.5, n − 0.5]: below the first edge or past the last, the clamped
+            // g sits mid-cell, so it is never unsure and counts 0 or n.
+            let g = ((v - lo) * inv).max(-0.5).min(top);
+            let r = (g + MAGIC) - MAGIC; // nearest integer (exact for |g| < 2^22)
+            let fl = if r > g { r - 1.0 } else { r }; // ⌊g⌋
+            let frac = g - fl;
+            unsure |= u32::from(frac < eps || frac > 1.0 - eps);
+            #[allow(clippy::cast_possible_wrap)] // 0 ≤ ⌊g⌋ + 1 ≤ n ≤ 2^20
+            let c = ((fl + 1.0 + MAGIC).to_bits().wrapping_sub(MAGIC_BITS)) as i32;
+            let sym = if idnns {
+                if c == 0 { n } else { c }
+            } else {
+                c.clamp(1, n - 1) - 1
+            };
+            #[allow(clippy::cast_sign_loss)] // 0 ≤ sym ≤ n
+            {
+                *o = sym as u32;
+            }
+        }
+        if unsure != 0 {
+            for (o, &v) in out.iter_mut().zip(values) {
+                let c = u64::from(edge_count(self.edges, v, self.lo, self.inv));
+                let n = self.edges.len() as u64;
+                let sym = if idnns {
+                    if c == 0 { n } else { c }
+                } else {
+                    c.clamp(1, n - 1) - 1
+                };
+                #[allow(clippy::cast_possible_truncation)] // sym ≤ n ≤ 2^20
+                {
+                    *o = sym as u32;
+                }
+            }
+        }
+    }
+
+    /// Default mode: `clamp(count, 1, n − 1) − 1`, as [`Binner::symbol`].
+    #[inline(always)]
+    fn clipped_symbol(&self, v: f32) -> u64 {
+        let n = self.edges.len() as u64;
+        u64::from(edge_count(self.edges, v, self.lo, self.inv)).clamp(1, n - 1) - 1
+    }
+
+    /// IDNNs mode: count 0 wraps to `n`, as [`Binner::symbol`].
+    #[inline(always)]
+    fn idnns_symbol(&self, v: f32) -> u64 {
+        let c = u64::from(edge_count(self.edges, v, self.lo, self.inv));
+        if c == 0 { self.edges.len() as u64 } else { c }
+    }
+}
+
+/// Calls `f` with each row's fixed-size symbols, in row order (needs `t.cols() ≤
+/// SYMBOL_BLOCK`). A block of symbols is computed by a branch-free loop the compiler
+/// vectorises — ⌊q⌋ by rounding through 1.5·2²³, exact for |q| < 2²² — and the block is
+/// redone by [`size_symbol`] if any quotient was outside that range, so the symbols are
+/// exactly [`size_symbol`]'s.
+fn for_each_size_row(t: MatRef<'_>, size: f32, mut f: impl FnMut(&[i64])) {
+    const MAGIC: f32 = 12_582_912.0;
+    const MAGIC_BITS: u32 = 0x4b40_0000;
+    const LIMIT: f32 = 4_194_000.0;
+    let d = t.cols().max(1);
+    let rows_per_block = (SYMBOL_BLOCK / d).max(1);
+    let mut buf = [0i64; SYMBOL_BLOCK];
+    for values in t.as_slice().chunks(rows_per_block * d) {
+        let Some(syms) = buf.get_mut(..values.len()) else {
+            return;
+        };
+        let mut unsure = 0u32;
+        for (o, &v) in syms.iter_mut().zip(values) {
+            let q = v / size;
+            let qc = q.clamp(-LIMIT, LIMIT);
+            unsure |= u32::from(q.abs() > LIMIT);
+            let r = (qc + MAGIC) - MAGIC;
+            let fl = if r > qc { r - 1.0 } else { r };
+            #[allow(clippy::cast_possible_wrap)] // |fl| ≤ 2^22: the difference fits in i32
+            let k = (fl + MAGIC).to_bits().wrapping_sub(MAGIC_BITS) as i32;
+            *o = i64::from(k);
+        }
+        if unsure != 0 {
+            for (o, &v) in syms.iter_mut().zip(values) {
+                *o = size_symbol(v, size);
+            }
+        }
+        syms.chunks_exact(d).for_each(&mut f);
+    }
+}
+
+/// The fixed-size bin of `v`: `floor(v / size)` in f32, as numpy does on float32
+/// activations. The clamp makes the conversion explicit instead of relying on `as`
+/// saturation (R17).
+#[inline(always)]
+fn size_symbol(v: f32, size: f32) -> i64 {
+    let q = libm_floor(v / size);
+    let q = q.clamp(-4.611_686e18, 4.611_686e18);
+    #[allow(clippy::cast_possible_truncation)] // clamped into i64 range above
+    let b = q as i64;
+    b
 }
 
 /// Sorts row indices lexicographically by their bins and writes each row's rank (dense,

@@ -101,7 +101,7 @@ impl Optimizer {
     /// # Errors
     /// [`Error::ShapeMismatch`] if `grads` or `state` do not match `params`;
     /// [`Error::InvalidParameter`] `"step"` for `step == 0`; [`Error::NonFinite`] for a
-    /// non-finite gradient; [`Error::Overflow`] if a parameter overflows (the parameters are
+    /// non-finite gradient; [`Error::Overflow`] if a parameter or the optimiser state overflows (both are
     /// then unspecified).
     ///
     /// # Complexity
@@ -171,7 +171,9 @@ impl Optimizer {
                 }
             }
         }
-        if params.iter().all(|p| p.is_finite()) {
+        // The state is checked too: an overflowing g² makes v infinite while the update
+        // m / √v rounds to 0 and leaves the parameters finite.
+        if params.iter().chain(state.iter()).all(|p| p.is_finite()) {
             Ok(())
         } else {
             Err(Error::Overflow)

@@ -1,0 +1,129 @@
+//! KDE bounds: one upper-bound estimate (all per-row log-sum-exp terms, then the combination)
+//! per iteration, single-threaded and with the rows split over two threads as the CLI does.
+//!
+//! Run: `cargo bench -p infoplane-benches --bench kde`. Targets (issue: KDE): ≤ 4 ms for a
+//! 4096 × 10 layer at σ² = 1e-3 on a 2-core machine, ≤ 0.5 s for 10000 × 20 at σ² = 0.1.
+//! `benches/compare/kde_numpy.py` times ibsgd's formula in numpy float32 on the same shapes.
+// Bench setup that fails is a bug in the fixtures or in core; stopping with the error is the
+// only sensible reaction, so `expect` is allowed here (not in library code, R29).
+#![allow(clippy::expect_used)]
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use infoplane_benches::TishbyNet;
+use infoplane_core::{KdeBound, KdePlan, MatRef};
+use infoplane_tests::fixtures;
+use std::hint::black_box;
+
+/// One estimate with the rows split into `threads` contiguous blocks, like the CLI's
+/// `estimate --threads`; the bits do not depend on the split.
+fn estimate(
+    plan: &KdePlan,
+    t: MatRef<'_>,
+    y: &[u32],
+    var: f32,
+    terms: &mut [f64],
+    scratch: &mut [Vec<f32>],
+) -> f64 {
+    let n = t.rows();
+    let threads = scratch.len();
+    let block = n.div_ceil(threads);
+    if threads == 1 {
+        let s = scratch.first_mut().expect("one scratch");
+        plan.row_terms(t, y, var, KdeBound::Upper, 0..n, terms, s)
+            .expect("row terms");
+    } else {
+        std::thread::scope(|scope| {
+            for (k, (out, s)) in terms
+                .chunks_mut(2 * block)
+                .zip(scratch.iter_mut())
+                .enumerate()
+            {
+                let rows = k * block..k * block + out.len() / 2;
+                scope.spawn(move || {
+                    plan.row_terms(t, y, var, KdeBound::Upper, rows, out, s)
+                        .expect("row terms");
+                });
+            }
+        });
+    }
+    plan.combine(terms, y, var, KdeBound::Upper)
+        .expect("combine")
+        .i_xt
+        .in_nats()
+}
+
+fn bench_case(
+    c: &mut Criterion,
+    group: &str,
+    id: &str,
+    t: &[f32],
+    (n, d): (usize, usize),
+    var: f32,
+) {
+    let y = fixtures::labels(n, 2, 7);
+    let plan = KdePlan::new(n, d).expect("plan");
+    let tm = MatRef::new(t, n, d).expect("n × d");
+    let mut terms = vec![0.0f64; 2 * n];
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(n as u64));
+    if n > 5000 {
+        g.sample_size(10);
+    }
+    for threads in [1usize, 2] {
+        // Scratch is allocated once per thread, outside the timed loop (R28).
+        let mut scratch = vec![vec![0.0f32; plan.row_terms_scratch_len()]; threads];
+        g.bench_with_input(
+            BenchmarkId::new(format!("{id},threads={threads}"), n),
+            &tm,
+            |b, &tm| {
+                b.iter(|| {
+                    black_box(estimate(
+                        &plan,
+                        black_box(tm),
+                        &y,
+                        var,
+                        &mut terms,
+                        &mut scratch,
+                    ))
+                });
+            },
+        );
+    }
+    g.finish();
+}
+
+fn kde(c: &mut Criterion) {
+    let (n, d) = (4096, 10);
+    bench_case(
+        c,
+        "kde_upper",
+        "uniform n=4096,d=10,var=1e-3",
+        &fixtures::layer(n, d, 1),
+        (n, d),
+        1e-3,
+    );
+    let net = TishbyNet::new().expect("network");
+    for layer in [1usize, 5] {
+        let (t, w) = net.hidden_layer(layer).expect("layer");
+        bench_case(
+            c,
+            "kde_upper",
+            &format!("tishby layer {layer} n=4096,d={w},var=1e-3"),
+            &t,
+            (n, w),
+            1e-3,
+        );
+    }
+    let (n, d) = (10_000, 20);
+    bench_case(
+        c,
+        "kde_upper",
+        "uniform n=10000,d=20,var=0.1",
+        &fixtures::layer(n, d, 2),
+        (n, d),
+        0.1,
+    );
+}
+
+criterion_group!(benches, kde);
+criterion_main!(benches);

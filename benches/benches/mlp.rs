@@ -1,0 +1,142 @@
+//! The network kernels on the IDNNs setup (12-10-7-5-4-3-2 tanh, Tishby's 12-bit task).
+//!
+//! Run one group: `cargo bench -p infoplane-benches --bench mlp -- epoch`.
+// Bench setup that fails is a bug in the fixtures or in core, and the only sensible reaction
+// is to stop with the error, so `expect` is allowed here (not in library code, R29).
+#![allow(clippy::expect_used)]
+
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use infoplane_benches::{BENCH_SEED, TISHBY_BATCH, TISHBY_LR, TishbyNet};
+use infoplane_core::{BatchOrder, Optimizer, Stream, StreamRng, Trainer};
+use std::hint::black_box;
+
+/// `MlpPlan::gradient` of the mean cross-entropy over one batch of 512 training rows.
+fn gradient(c: &mut Criterion) {
+    let net = TishbyNet::new().expect("tishby net");
+    let x = net.x().expect("inputs");
+    let rows = net
+        .train_rows
+        .get(..TISHBY_BATCH)
+        .expect("at least one batch of training rows");
+    let mut grads = vec![0.0f32; net.plan.shape().param_len()];
+    let mut scratch = vec![0.0f32; net.plan.scratch_len()];
+    net.plan
+        .gradient(&net.params, x, &net.labels, rows, &mut grads, &mut scratch)
+        .expect("gradient succeeds");
+    let mut g = c.benchmark_group("gradient");
+    g.throughput(Throughput::Elements(TISHBY_BATCH as u64));
+    g.bench_function(BenchmarkId::new("tishby-net", "batch=512"), |b| {
+        b.iter(|| {
+            black_box(net.plan.gradient(
+                black_box(&net.params),
+                black_box(x),
+                black_box(&net.labels),
+                black_box(rows),
+                black_box(&mut grads),
+                black_box(&mut scratch),
+            ))
+        });
+    });
+    g.finish();
+}
+
+/// `Trainer::epoch`: 3277 training rows in 7 batches of ≤ 512, one Adam (4e-4) step each,
+/// fixed batch order as in IDNNs. Every iteration starts from the same weights and optimiser
+/// state (restored untimed by `iter_batched_ref`), so each times the same epoch.
+fn epoch(c: &mut Criterion) {
+    let net = TishbyNet::new().expect("tishby net");
+    let x = net.x().expect("inputs");
+    let trainer = Trainer::new(
+        net.plan.clone(),
+        Optimizer::adam(TISHBY_LR),
+        BatchOrder::Fixed,
+    )
+    .expect("trainer");
+    let state0 = vec![0.0f32; trainer.state_len()];
+    let mut scratch = vec![0.0f32; trainer.scratch_len()];
+    let mut rng = StreamRng::new(BENCH_SEED, Stream::Shuffle);
+    {
+        let (mut p, mut s, mut o, mut step) = (
+            net.params.clone(),
+            state0.clone(),
+            net.train_rows.clone(),
+            0,
+        );
+        trainer
+            .epoch(
+                &mut p,
+                &mut s,
+                &mut step,
+                x,
+                &net.labels,
+                &mut o,
+                &mut rng,
+                &mut scratch,
+            )
+            .expect("epoch succeeds");
+    }
+    let mut g = c.benchmark_group("epoch");
+    g.throughput(Throughput::Elements(net.train_rows.len() as u64));
+    g.bench_function(
+        BenchmarkId::new("tishby-net-adam", "rows=3277,batch=512"),
+        |b| {
+            b.iter_batched_ref(
+                || (net.params.clone(), state0.clone(), net.train_rows.clone()),
+                |(params, state, order)| {
+                    let mut step = 0u64;
+                    black_box(trainer.epoch(
+                        black_box(params),
+                        black_box(state),
+                        &mut step,
+                        black_box(x),
+                        black_box(&net.labels),
+                        order,
+                        &mut rng,
+                        black_box(&mut scratch),
+                    ))
+                },
+                BatchSize::SmallInput,
+            );
+        },
+    );
+    g.finish();
+}
+
+/// `MlpPlan::evaluate` over all 4096 rows (blocks of 512): every layer's activations and the
+/// per-row loss, as captured for the information plane at each measured epoch.
+fn evaluate(c: &mut Criterion) {
+    let net = TishbyNet::new().expect("tishby net");
+    let x = net.x().expect("inputs");
+    let rows = net.labels.len();
+    let mut layers = vec![0.0f32; rows * net.plan.shape().activation_len()];
+    let mut nll = vec![0.0f32; rows];
+    let mut scratch = vec![0.0f32; net.plan.scratch_len()];
+    net.plan
+        .evaluate(
+            &net.params,
+            x,
+            &net.labels,
+            &mut layers,
+            &mut nll,
+            &mut scratch,
+        )
+        .expect("evaluate succeeds");
+    let mut g = c.benchmark_group("evaluate");
+    g.throughput(Throughput::Elements(rows as u64));
+    g.bench_function(BenchmarkId::new("tishby-net", "rows=4096"), |b| {
+        b.iter(|| {
+            black_box(net.plan.evaluate(
+                black_box(&net.params),
+                black_box(x),
+                black_box(&net.labels),
+                black_box(&mut layers),
+                black_box(&mut nll),
+                black_box(&mut scratch),
+            ))
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, gradient, epoch, evaluate);
+criterion_main!(benches);
