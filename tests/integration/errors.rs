@@ -587,3 +587,21 @@ fn non_finite_parameters_never_give_ok_with_non_finite_outputs() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Fuzz regression (`fuzz/seeds/mlp_sgd_step/adam-second-moment-overflow`): with |g| > 1.8e19,
+/// g² overflows Adam's second moment to +∞ while the update m / √∞ rounds to 0 and leaves the
+/// parameters finite; `step` returned `Ok` with an infinite state. It must report `Overflow`.
+#[test]
+fn adam_second_moment_overflow_is_reported() {
+    let mut p = [0.5f32, -0.5];
+    let mut state = [0.0f32; 4];
+    let r = Optimizer::adam(1e-3).step(1, &mut p, &[2e19, 1.0], &mut state);
+    assert_eq!(r, Err(Error::Overflow));
+    // Just below the overflow the same step is fine and everything stays finite.
+    let mut p = [0.5f32, -0.5];
+    let mut state = [0.0f32; 4];
+    Optimizer::adam(1e-3)
+        .step(1, &mut p, &[1e19, 1.0], &mut state)
+        .unwrap();
+    assert!(p.iter().chain(&state).all(|v| v.is_finite()));
+}
