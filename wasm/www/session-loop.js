@@ -1,0 +1,141 @@
+// The training loop shared by worker.js (normal use) and main.js's in-page mode (?worker=0,
+// for headless `--dump-dom` checks, whose virtual clock does not wait for Web Workers).
+//
+// Messages in:   {type: "start", preset, activation, estimators, seed, epochs, schedule}
+//                {type: "stop"}            finish after the current step, then send "done"
+// Messages out:  {type: "started", totalEpochs, nLayers, estimatorNames}
+//                {type: "progress", points, metrics, epochsDone, totalEpochs, elapsedMs}
+//                {type: "done", points, metrics, epochsDone, totalEpochs, elapsedMs, stopped,
+//                 planeCsv, metricsCsv}
+//                {type: "error", error[, planeCsv, metricsCsv]}   (the run is over)
+// `points` and `metrics` are Float64Arrays, each owning its buffer (listed in `transfer`):
+// flat groups of 5, [epoch, layer, estimatorIndex, i_xt_bits, i_ty_bits] and
+// [epoch, train_loss, train_acc, test_loss, test_acc].
+
+/** Wall-clock time one `step` call should take, in ms: short enough for a prompt Stop. */
+const TARGET_STEP_MS = 75;
+/** Largest factor by which the epochs per step may grow from one step to the next. */
+const MAX_GROWTH = 4;
+
+/** The message of anything thrown (wasm-bindgen throws `Error`s; a panic is a RuntimeError). */
+function messageOf(e) {
+  if (e instanceof Error) return e.message || String(e);
+  return String(e);
+}
+
+/** A Float64Array that owns its whole buffer, so transferring it detaches nothing else. */
+function owned(a) {
+  return a.byteOffset === 0 && a.buffer.byteLength === a.byteLength ? a : a.slice();
+}
+
+/**
+ * A runner for one session. `post(msg, transfer)` delivers messages out; feed messages in with
+ * `handle(msg)`. Only the first "start" counts.
+ */
+export function createRunner(post) {
+  let started = false;
+  let stopRequested = false;
+
+  async function run(cfg) {
+    let wasm;
+    try {
+      wasm = await import("./pkg/infoplane_wasm.js");
+      await wasm.default();
+    } catch (e) {
+      post({
+        type: "error",
+        error: `could not load the WebAssembly module (pkg/infoplane_wasm.js): ${messageOf(e)}`,
+      });
+      return;
+    }
+
+    let session;
+    let total;
+    try {
+      session = new wasm.Session(
+        cfg.preset, cfg.activation, cfg.estimators, cfg.seed >>> 0, cfg.epochs >>> 0, cfg.schedule,
+      );
+      total = session.totalEpochs();
+      post({
+        type: "started",
+        totalEpochs: total,
+        nLayers: session.nLayers(),
+        estimatorNames: session.estimatorNames(),
+      });
+    } catch (e) {
+      post({ type: "error", error: messageOf(e) });
+      return;
+    }
+
+    const t0 = performance.now();
+    let k = 1;
+
+    const take = () => ({
+      points: owned(session.takePoints()),
+      metrics: owned(session.takeMetrics()),
+    });
+
+    const loop = () => {
+      try {
+        if (stopRequested || session.done()) {
+          const { points, metrics } = take();
+          const msg = {
+            type: "done",
+            points,
+            metrics,
+            epochsDone: session.epochsDone(),
+            totalEpochs: total,
+            elapsedMs: performance.now() - t0,
+            stopped: !session.done(),
+            planeCsv: session.planeCsv(),
+            metricsCsv: session.metricsCsv(),
+          };
+          session.free();
+          post(msg, [points.buffer, metrics.buffer]);
+          return;
+        }
+        const a = performance.now();
+        const epochsDone = session.step(k);
+        const dt = performance.now() - a;
+        // Aim the next step at TARGET_STEP_MS. Measured epochs cost far more than the others,
+        // so the right k changes along a run; grow at most MAX_GROWTH times per step.
+        const ideal = dt > 0.5 ? (k * TARGET_STEP_MS) / dt : k * MAX_GROWTH;
+        k = Math.max(1, Math.min(Math.round(ideal), k * MAX_GROWTH, 1 << 20));
+        const { points, metrics } = take();
+        post({
+          type: "progress",
+          points,
+          metrics,
+          epochsDone,
+          totalEpochs: total,
+          elapsedMs: performance.now() - t0,
+        }, [points.buffer, metrics.buffer]);
+        // Yield to the event loop so a "stop" message can arrive between steps.
+        setTimeout(loop, 0);
+      } catch (e) {
+        // Keep what was measured if the session still answers (after a panic it may not).
+        const msg = { type: "error", error: messageOf(e) };
+        try {
+          msg.planeCsv = session.planeCsv();
+          msg.metricsCsv = session.metricsCsv();
+        } catch {
+          // The module is unusable; report the first error only.
+        }
+        post(msg);
+      }
+    };
+    loop();
+  }
+
+  return {
+    handle(msg) {
+      if (!msg) return;
+      if (msg.type === "stop") {
+        stopRequested = true;
+      } else if (msg.type === "start" && !started) {
+        started = true;
+        run(msg);
+      }
+    },
+  };
+}
