@@ -14,8 +14,8 @@ use infoplane_core::{KdeBound, KdePlan, MatRef};
 use infoplane_tests::fixtures;
 use std::hint::black_box;
 
-/// One estimate with the rows split into `threads` contiguous blocks, like the CLI's
-/// `estimate --threads`; the bits do not depend on the split.
+/// One estimate with the work split over `threads` threads by the tree's leaves, like the
+/// CLI's `estimate --threads`; the bits do not depend on the split.
 fn estimate(
     plan: &KdePlan,
     t: MatRef<'_>,
@@ -26,25 +26,46 @@ fn estimate(
 ) -> f64 {
     let n = t.rows();
     let threads = scratch.len();
-    let block = n.div_ceil(threads);
     if threads == 1 {
         let s = scratch.first_mut().expect("one scratch");
         plan.row_terms(t, y, var, KdeBound::Upper, 0..n, terms, s)
             .expect("row terms");
     } else {
-        std::thread::scope(|scope| {
-            for (k, (out, s)) in terms
-                .chunks_mut(2 * block)
-                .zip(scratch.iter_mut())
+        let parts: Vec<(Vec<u32>, Vec<f64>, usize)> = std::thread::scope(|scope| {
+            let jobs: Vec<_> = scratch
+                .iter_mut()
                 .enumerate()
-            {
-                let rows = k * block..k * block + out.len() / 2;
-                scope.spawn(move || {
-                    plan.row_terms(t, y, var, KdeBound::Upper, rows, out, s)
-                        .expect("row terms");
-                });
-            }
+                .map(|(part, s)| {
+                    scope.spawn(move || {
+                        let (mut rows, mut tp) = (vec![0u32; n], vec![0.0f64; 2 * n]);
+                        let k = plan
+                            .row_terms_part(
+                                t,
+                                y,
+                                var,
+                                KdeBound::Upper,
+                                (part, threads),
+                                &mut rows,
+                                &mut tp,
+                                s,
+                            )
+                            .expect("row terms");
+                        (rows, tp, k)
+                    })
+                })
+                .collect();
+            jobs.into_iter()
+                .map(|j| j.join().expect("thread"))
+                .collect()
         });
+        for (rows, tp, k) in &parts {
+            for (&i, pair) in rows.iter().take(*k).zip(tp.chunks_exact(2)) {
+                terms
+                    .get_mut(2 * i as usize..2 * i as usize + 2)
+                    .expect("row index < n")
+                    .copy_from_slice(pair);
+            }
+        }
     }
     plan.combine(terms, y, var, KdeBound::Upper)
         .expect("combine")

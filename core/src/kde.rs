@@ -345,15 +345,86 @@ impl KdePlan {
             });
         }
         let start = rows.start;
-        self.run(t, labels, scale, rows, scratch, |i, a, b| {
-            if let Some([oa, ob]) = out
-                .get_mut(2 * (i - start)..2 * (i - start) + 2)
-                .and_then(|o| <&mut [f64; 2]>::try_from(o).ok())
-            {
-                *oa = a;
-                *ob = b;
+        self.run(
+            t,
+            labels,
+            scale,
+            rows,
+            0..self.leaves,
+            scratch,
+            |i, a, b| {
+                if let Some([oa, ob]) = out
+                    .get_mut(2 * (i - start)..2 * (i - start) + 2)
+                    .and_then(|o| <&mut [f64; 2]>::try_from(o).ok())
+                {
+                    *oa = a;
+                    *ob = b;
+                }
+            },
+        )
+    }
+
+    /// Per-row terms for part `part` of `parts` of the work, split by the tree's leaves rather
+    /// than by row index, so each part costs about `1/parts` of the whole (a range of row
+    /// indices touches every leaf). Writes the rows it covered into `rows_out` and their terms
+    /// `a_i`, `b_i` (as in [`KdePlan::row_terms`], bit for bit) into `terms_out[2k]`,
+    /// `terms_out[2k + 1]` for the k-th row; returns how many rows it covered. The parts
+    /// `0..parts` together cover every row exactly once.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] `"part"` unless `part < parts`; [`Error::ShapeMismatch`]
+    /// unless `rows_out` holds `n` and `terms_out` `2n` values; otherwise as
+    /// [`KdePlan::row_terms`].
+    ///
+    /// # Scratch
+    /// [`KdePlan::row_terms_scratch_len`] `f32`s per call (each part builds its own tree).
+    ///
+    /// # Complexity
+    /// About `1/parts` of [`KdePlan::row_terms`] over all rows, plus the tree build.
+    #[allow(clippy::too_many_arguments)] // data, settings, part and three caller buffers (R8)
+    pub fn row_terms_part(
+        &self,
+        t: MatRef<'_>,
+        labels: &[u32],
+        noise_var: f32,
+        bound: KdeBound,
+        (part, parts): (usize, usize),
+        rows_out: &mut [u32],
+        terms_out: &mut [f64],
+        scratch: &mut [f32],
+    ) -> Result<usize, Error> {
+        let scale = kernel_scale(noise_var, bound)?;
+        self.check_data(t, labels)?;
+        if part >= parts {
+            return Err(Error::InvalidParameter { name: "part" });
+        }
+        if rows_out.len() != self.n {
+            return Err(Error::ShapeMismatch {
+                expected: self.n,
+                got: rows_out.len(),
+            });
+        }
+        if terms_out.len() != 2 * self.n {
+            return Err(Error::ShapeMismatch {
+                expected: 2 * self.n,
+                got: terms_out.len(),
+            });
+        }
+        // Leaf bounds part·L/parts in u128, so no product can overflow on 32-bit targets.
+        let bound_of = |p: usize| {
+            let v = (p as u128) * (self.leaves as u128) / (parts as u128);
+            usize::try_from(v).unwrap_or(self.leaves)
+        };
+        let (a, b) = (bound_of(part), bound_of(part + 1));
+        let mut k = 0usize;
+        self.run(t, labels, scale, 0..self.n, a..b, scratch, |i, ta, tb| {
+            if let (Some(r), Some(o)) = (rows_out.get_mut(k), terms_out.get_mut(2 * k..2 * k + 2)) {
+                *r = u32::try_from(i).unwrap_or(u32::MAX);
+                o.copy_from_slice(&[ta, tb]);
             }
-        })
+            k += 1;
+        })?;
+        Ok(k)
     }
 
     /// Combines the terms of all `n` rows, as [`KdePlan::row_terms`] wrote them over `0..n`
@@ -463,9 +534,17 @@ impl KdePlan {
         let scale = kernel_scale(noise_var, bound)?;
         self.check_data(t, labels)?;
         let mut acc = TermSums::default();
-        self.run(t, labels, scale, 0..self.n, scratch, |_, a, b| {
-            acc.push(a, b);
-        })?;
+        self.run(
+            t,
+            labels,
+            scale,
+            0..self.n,
+            0..self.leaves,
+            scratch,
+            |_, a, b| {
+                acc.push(a, b);
+            },
+        )?;
         Ok(acc.finish(self.n, labels))
     }
 
@@ -506,13 +585,16 @@ impl KdePlan {
     }
 
     /// Builds the tree in `scratch` and hands `(i, a_i, b_i)` to `sink` for every row `i` in
-    /// `rows`, a leaf of query rows at a time (so in tree order, not row order).
+    /// `rows` that sits in one of the query leaves `query_leaves`, a leaf of query rows at a
+    /// time (so in tree order, not row order).
+    #[allow(clippy::too_many_arguments)] // private: the two public entry points differ in how they select rows
     fn run(
         &self,
         t: MatRef<'_>,
         labels: &[u32],
         scale: f32,
         rows: Range<usize>,
+        query_leaves: Range<usize>,
         scratch: &mut [f32],
         mut sink: impl FnMut(usize, f64, f64),
     ) -> Result<(), Error> {
@@ -530,7 +612,7 @@ impl KdePlan {
             tau,
             prune: tau.is_finite(),
         };
-        for ql in 0..self.leaves {
+        for ql in query_leaves.start..query_leaves.end.min(self.leaves) {
             tree.query_leaf(ql, labels, &rows, &k, &mut sink);
         }
         Ok(())
@@ -1345,6 +1427,61 @@ mod tests {
                 assert_eq!(a.i_xt.in_bits().to_bits(), b.i_xt.in_bits().to_bits());
                 assert_eq!(a.i_ty.in_bits().to_bits(), b.i_ty.in_bits().to_bits());
             }
+        }
+    }
+
+    #[test]
+    fn parts_cover_every_row_once_with_the_same_bits() {
+        let (n, d, var) = (173usize, 6usize, 0.01f32);
+        for t in [uniform(n, d, 12), clustered(n, d, 4, 12)] {
+            let y = labels(n, 3, 12);
+            let p = plan(n, d);
+            let whole = terms(&p, &t, &y, var, KdeBound::Lower);
+            let m = MatRef::new(&t, n, d).unwrap();
+            let mut s = vec![0.0f32; p.row_terms_scratch_len()];
+            for parts in [1usize, 2, 3, 7, 40] {
+                let mut out = vec![f64::NAN; 2 * n];
+                let mut seen = vec![0u32; n];
+                let mut total = 0;
+                for part in 0..parts {
+                    let mut rows = vec![0u32; n];
+                    let mut tp = vec![0.0f64; 2 * n];
+                    let k = p
+                        .row_terms_part(
+                            m,
+                            &y,
+                            var,
+                            KdeBound::Lower,
+                            (part, parts),
+                            &mut rows,
+                            &mut tp,
+                            &mut s,
+                        )
+                        .unwrap();
+                    total += k;
+                    for (j, &i) in rows[..k].iter().enumerate() {
+                        seen[i as usize] += 1;
+                        out[2 * i as usize..2 * i as usize + 2]
+                            .copy_from_slice(&tp[2 * j..2 * j + 2]);
+                    }
+                }
+                assert_eq!(total, n, "{parts}");
+                assert!(seen.iter().all(|&c| c == 1), "{parts}");
+                assert_eq!(bits(&out), bits(&whole), "{parts}");
+            }
+            let mut rows = vec![0u32; n];
+            let mut tp = vec![0.0f64; 2 * n];
+            let e = p.row_terms_part(
+                m,
+                &y,
+                var,
+                KdeBound::Lower,
+                (2, 2),
+                &mut rows,
+                &mut tp,
+                &mut s,
+            );
+            assert_eq!(e, Err(Error::InvalidParameter { name: "part" }));
         }
     }
 

@@ -150,7 +150,7 @@ pub struct Buffers {
     terms: Vec<f64>,
 }
 
-/// Estimates one layer. KDE splits its rows into `threads` contiguous blocks computed in
+/// Estimates one layer. KDE splits its work (the k-d tree's leaves) into `threads` parts computed in
 /// parallel; each row's terms do not depend on the split, so neither do the bits.
 ///
 /// # Errors
@@ -175,39 +175,56 @@ pub fn estimate_layer(
             let n = t.rows();
             let threads = threads.clamp(1, n.max(1));
             buf.terms.resize(2 * n, 0.0);
-            buf.kde.resize_with(threads, Vec::new);
-            for s in &mut buf.kde {
-                s.resize(plan.row_terms_scratch_len(), 0.0);
-            }
-            let block = n.div_ceil(threads);
             if threads == 1 {
+                buf.kde.resize_with(1, Vec::new);
                 let s = buf
                     .kde
                     .first_mut()
                     .ok_or_else(|| CliError::Other("no scratch".into()))?;
+                s.resize(plan.row_terms_scratch_len(), 0.0);
                 plan.row_terms(t, labels, *var, *bound, 0..n, &mut buf.terms, s)
                     .map_err(ctx)?;
             } else {
-                std::thread::scope(|scope| {
-                    let jobs: Vec<_> = buf
-                        .terms
-                        .chunks_mut(2 * block)
-                        .zip(buf.kde.iter_mut())
-                        .enumerate()
-                        .map(|(k, (out, s))| {
-                            let start = k * block;
-                            let rows = start..start + out.len() / 2;
+                // Each thread takes a share of the tree's leaves (a share of row indices would
+                // touch every leaf) and reports which rows it covered; the terms are then put
+                // in row order, so the bits do not depend on the split.
+                let parts: Vec<(Vec<u32>, Vec<f64>, usize)> = std::thread::scope(|scope| {
+                    let jobs: Vec<_> = (0..threads)
+                        .map(|part| {
                             scope.spawn(move || {
-                                plan.row_terms(t, labels, *var, *bound, rows, out, s)
+                                let mut rows = vec![0u32; n];
+                                let mut terms = vec![0.0f64; 2 * n];
+                                let mut s = vec![0.0f32; plan.row_terms_scratch_len()];
+                                plan.row_terms_part(
+                                    t,
+                                    labels,
+                                    *var,
+                                    *bound,
+                                    (part, threads),
+                                    &mut rows,
+                                    &mut terms,
+                                    &mut s,
+                                )
+                                .map(|k| (rows, terms, k))
                             })
                         })
                         .collect();
-                    jobs.into_iter().try_for_each(|j| {
-                        j.join()
-                            .map_err(|_| CliError::Other("a KDE thread panicked".into()))?
-                            .map_err(ctx)
-                    })
+                    jobs.into_iter()
+                        .map(|j| {
+                            j.join()
+                                .map_err(|_| CliError::Other("a KDE thread panicked".into()))?
+                                .map_err(ctx)
+                        })
+                        .collect::<Result<_, _>>()
                 })?;
+                for (rows, terms, k) in &parts {
+                    for (&i, pair) in rows.iter().take(*k).zip(terms.chunks_exact(2)) {
+                        let i = i as usize;
+                        if let Some(dst) = buf.terms.get_mut(2 * i..2 * i + 2) {
+                            dst.copy_from_slice(pair);
+                        }
+                    }
+                }
             }
             plan.combine(&buf.terms, labels, *var, *bound).map_err(ctx)
         }
