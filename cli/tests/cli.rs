@@ -378,17 +378,7 @@ fn kde_estimates_are_bounds_and_thread_independent() {
     let one = est("1", "1e-6");
     assert_eq!(one, est("2", "1e-6"));
     assert_eq!(one, est("3", "1e-6"));
-    let rows: Vec<Vec<f64>> = one
-        .lines()
-        .skip(1)
-        .map(|l| {
-            l.split(',')
-                .skip(1)
-                .take(2)
-                .map(|v| v.parse().unwrap())
-                .collect()
-        })
-        .collect();
+    let rows = bits_columns(&one);
     // Tiny noise: every point is its own Gaussian, so I(X;T) → log2 64 = 6 bits and
     // I(T;Y) → H(Y) = 1 bit, for both bounds.
     for r in &rows {
@@ -397,17 +387,7 @@ fn kde_estimates_are_bounds_and_thread_independent() {
     }
     // Moderate noise: the lower bound is below the upper bound, and the clusters stay apart.
     let mid = est("2", "1e-3");
-    let v: Vec<Vec<f64>> = mid
-        .lines()
-        .skip(1)
-        .map(|l| {
-            l.split(',')
-                .skip(1)
-                .take(2)
-                .map(|v| v.parse().unwrap())
-                .collect()
-        })
-        .collect();
+    let v = bits_columns(&mid);
     assert!(v[1][0] < v[0][0] && v[0][0] < 6.0, "{mid}");
     assert!((v[0][1] - 1.0).abs() < 1e-3, "{mid}");
     assert!(
@@ -423,4 +403,18 @@ fn kde_estimates_are_bounds_and_thread_independent() {
         ])
         .contains("--noise-var")
     );
+}
+
+/// The (I(X;T), I(T;Y)) columns of `estimate` output, one pair per estimator row.
+fn bits_columns(csv: &str) -> Vec<Vec<f64>> {
+    csv.lines()
+        .skip(1)
+        .map(|l| {
+            l.split(',')
+                .skip(1)
+                .take(2)
+                .map(|v| v.parse().unwrap())
+                .collect()
+        })
+        .collect()
 }
