@@ -23,6 +23,8 @@ pub struct Session {
     metrics_csv: String,
     points: Vec<f64>,
     metrics: Vec<f64>,
+    train_ms: f64,
+    measure_ms: f64,
 }
 
 fn err(what: &str, e: infoplane_core::Error) -> JsError {
@@ -107,6 +109,8 @@ impl Session {
             metrics_csv: METRICS_HEADER.into(),
             points: Vec::new(),
             metrics: Vec::new(),
+            train_ms: 0.0,
+            measure_ms: 0.0,
         })
     }
 
@@ -159,6 +163,18 @@ impl Session {
             ]);
         }
         Ok(self.exp.epochs_done())
+    }
+
+    /// Milliseconds spent training so far (wall clock, `Date.now()`).
+    #[wasm_bindgen(js_name = trainMs)]
+    pub fn train_ms(&self) -> f64 {
+        self.train_ms
+    }
+
+    /// Milliseconds spent measuring (network on every row, estimators, metrics) so far.
+    #[wasm_bindgen(js_name = measureMs)]
+    pub fn measure_ms(&self) -> f64 {
+        self.measure_ms
     }
 
     /// Whether every epoch has been trained.

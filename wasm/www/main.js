@@ -558,6 +558,8 @@ const run = {
   total: 0,
   epochsDone: 0,
   elapsedMs: 0,
+  trainMs: 0,
+  measureMs: 0,
   planeCsv: "",
   metricsCsv: "",
   settings: null,
@@ -592,6 +594,7 @@ function updateStatus(word) {
   ui.progress.value = Math.min(run.epochsDone, total);
   let s = `epochs ${run.epochsDone}/${total}`;
   if (run.elapsedMs > 0) s += ` · ${formatSeconds(run.elapsedMs)} · ${formatRate(run.epochsDone, run.elapsedMs)} epochs/s`;
+  if (run.trainMs + run.measureMs > 0) s += ` (train ${formatSeconds(run.trainMs)}, measure ${formatSeconds(run.measureMs)})`;
   if (word) s += ` · ${word}`;
   ui.status.value = s;
   ui.status.textContent = s;
@@ -660,6 +663,8 @@ function start() {
   run.total = s.epochs || PRESETS[s.preset].epochs;
   run.epochsDone = 0;
   run.elapsedMs = 0;
+  run.trainMs = 0;
+  run.measureMs = 0;
   run.planeCsv = "";
   run.metricsCsv = "";
   ui.planeCsv.textContent = "";
@@ -762,6 +767,8 @@ function onWorkerMessage(msg) {
       run.epochsDone = msg.epochsDone;
       run.total = msg.totalEpochs;
       run.elapsedMs = msg.elapsedMs;
+      run.trainMs = msg.trainMs ?? 0;
+      run.measureMs = msg.measureMs ?? 0;
       scheduleRender();
       break;
     case "done": {
@@ -770,6 +777,8 @@ function onWorkerMessage(msg) {
       run.epochsDone = msg.epochsDone;
       run.total = msg.totalEpochs;
       run.elapsedMs = msg.elapsedMs;
+      run.trainMs = msg.trainMs ?? 0;
+      run.measureMs = msg.measureMs ?? 0;
       run.planeCsv = msg.planeCsv;
       run.metricsCsv = msg.metricsCsv;
       stopWorker();

@@ -4,7 +4,7 @@
 // Messages in:   {type: "start", preset, activation, estimators, seed, epochs, schedule}
 //                {type: "stop"}            finish after the current step, then send "done"
 // Messages out:  {type: "started", totalEpochs, nLayers, estimatorNames}
-//                {type: "progress", points, metrics, epochsDone, totalEpochs, elapsedMs}
+//                {type: "progress", points, metrics, epochsDone, totalEpochs, elapsedMs, trainMs, measureMs}
 //                {type: "done", points, metrics, epochsDone, totalEpochs, elapsedMs, stopped,
 //                 planeCsv, metricsCsv}
 //                {type: "error", error[, planeCsv, metricsCsv]}   (the run is over)
@@ -86,6 +86,8 @@ export function createRunner(post) {
             epochsDone: session.epochsDone(),
             totalEpochs: total,
             elapsedMs: performance.now() - t0,
+            trainMs: session.trainMs(),
+            measureMs: session.measureMs(),
             stopped: !session.done(),
             planeCsv: session.planeCsv(),
             metricsCsv: session.metricsCsv(),
@@ -109,6 +111,8 @@ export function createRunner(post) {
           epochsDone,
           totalEpochs: total,
           elapsedMs: performance.now() - t0,
+          trainMs: session.trainMs(),
+          measureMs: session.measureMs(),
         }, [points.buffer, metrics.buffer]);
         // Yield to the event loop so a "stop" message can arrive between steps.
         setTimeout(loop, 0);
