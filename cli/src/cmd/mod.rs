@@ -122,24 +122,6 @@ impl Estimator {
             .map(|p| Self::Kde(p, bound, v))
             .map_err(|e| CliError::core(name.as_str(), e))
     }
-
-    /// `u64` scratch a binning estimate needs (0 for KDE).
-    #[must_use]
-    pub fn bin_scratch_len(&self) -> usize {
-        match self {
-            Self::Bin(p) => p.scratch_len(),
-            Self::Kde(..) => 0,
-        }
-    }
-
-    /// `f32` scratch one thread of a KDE estimate needs (0 for binning).
-    #[must_use]
-    pub fn kde_scratch_len(&self) -> usize {
-        match self {
-            Self::Bin(_) => 0,
-            Self::Kde(p, ..) => p.row_terms_scratch_len(),
-        }
-    }
 }
 
 /// Reusable buffers for [`estimate_layer`], grown on demand.
