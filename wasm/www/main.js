@@ -588,6 +588,17 @@ function showError(message) {
   ui.error.hidden = !message;
 }
 
+// Takes the new points, metric rows and counters of a worker "progress" or "done" message.
+function applyProgress(msg) {
+  plane.add(msg.points);
+  charts.add(msg.metrics);
+  run.epochsDone = msg.epochsDone;
+  run.total = msg.totalEpochs;
+  run.elapsedMs = msg.elapsedMs;
+  run.trainMs = msg.trainMs ?? 0;
+  run.measureMs = msg.measureMs ?? 0;
+}
+
 function updateStatus(word) {
   const total = run.total || (Number(ui.epochs.value) || PRESETS[ui.preset.value]?.epochs || 0);
   ui.progress.max = Math.max(1, total);
@@ -762,23 +773,11 @@ function onWorkerMessage(msg) {
       break;
     }
     case "progress":
-      plane.add(msg.points);
-      charts.add(msg.metrics);
-      run.epochsDone = msg.epochsDone;
-      run.total = msg.totalEpochs;
-      run.elapsedMs = msg.elapsedMs;
-      run.trainMs = msg.trainMs ?? 0;
-      run.measureMs = msg.measureMs ?? 0;
+      applyProgress(msg);
       scheduleRender();
       break;
     case "done": {
-      plane.add(msg.points);
-      charts.add(msg.metrics);
-      run.epochsDone = msg.epochsDone;
-      run.total = msg.totalEpochs;
-      run.elapsedMs = msg.elapsedMs;
-      run.trainMs = msg.trainMs ?? 0;
-      run.measureMs = msg.measureMs ?? 0;
+      applyProgress(msg);
       run.planeCsv = msg.planeCsv;
       run.metricsCsv = msg.metricsCsv;
       stopWorker();
