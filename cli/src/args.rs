@@ -1,6 +1,12 @@
-//! Command-line arguments.
+//! Command-line arguments. The accepted names of presets, estimators, activations,
+//! initialisers and capture points come from the core's registries, so the CLI lists exactly
+//! what the core implements.
 
+use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use infoplane_core::estimator::REGISTRY;
+use infoplane_core::preset::PRESETS;
+use infoplane_core::{Activation, Capture, Init};
 use std::path::PathBuf;
 
 /// Train networks and measure their information plane.
@@ -23,53 +29,49 @@ pub enum Command {
     Dataset(DatasetArgs),
 }
 
-/// Training presets (see the README table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Preset {
-    /// Shwartz-Ziv & Tishby's IDNNs code: 12-10-7-5-4-3-2 tanh, Adam 4e-4, batch 512, 8000 epochs, log schedule (400), before the update, 30 edges.
-    Tishby,
-    /// The 2017 paper scripts: full batch, 10000 epochs, log schedule (1800), after the update, 50 edges, random 85% split.
-    TishbyPaper,
-    /// Saxe et al.'s ibsgd IB net: fan-out init, batch 256, 10000 epochs, Saxe schedule, after the update, bin size 0.07, random 80%.
-    Saxe,
+/// `--preset` values: the core's presets.
+fn presets() -> PossibleValuesParser {
+    PossibleValuesParser::new(PRESETS.iter().map(|p| PossibleValue::new(p.name).help(p.summary)))
 }
 
-/// Estimators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
-pub enum EstimatorName {
-    /// Tishby's binning: `--bins` edges on `--range` (with `--idnns-compat`).
-    Binning,
-    /// Fixed-size bins of `--bin-size` (ibsgd).
-    BinningSize,
-    /// `--bins` edges spanning each layer's min–max at that epoch.
-    BinningRange,
-    /// Kolchinsky–Tracey KDE upper bound (noise variance `--noise-var`).
-    KdeUpper,
-    /// Kolchinsky–Tracey KDE lower bound (noise variance `--noise-var`).
-    KdeLower,
+/// `--estimator` values: the core's estimator registry.
+fn estimators() -> PossibleValuesParser {
+    PossibleValuesParser::new(
+        REGISTRY
+            .iter()
+            .map(|k| PossibleValue::new(k.name()).help(k.summary())),
+    )
 }
 
-impl EstimatorName {
-    /// The name written in CSV files.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Binning => "binning",
-            Self::BinningSize => "binning-size",
-            Self::BinningRange => "binning-range",
-            Self::KdeUpper => "kde-upper",
-            Self::KdeLower => "kde-lower",
+/// `--activation` values (`leaky_relu` is accepted for `leaky-relu`).
+fn activations() -> PossibleValuesParser {
+    PossibleValuesParser::new(Activation::ALL.map(|a| {
+        let v = PossibleValue::new(a.name());
+        if a == Activation::LeakyRelu {
+            v.alias("leaky_relu")
+        } else {
+            v
         }
-    }
+    }))
 }
 
-/// When activations are captured relative to an epoch's update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Capture {
-    /// Before the epoch's update (IDNNs; epoch 0 is the initial weights).
-    Before,
-    /// After the epoch's update (paper scripts, ibsgd).
-    After,
+/// `--init` values.
+fn inits() -> PossibleValuesParser {
+    PossibleValuesParser::new(
+        Init::ALL
+            .iter()
+            .map(|i| PossibleValue::new(i.name()).help(i.summary())),
+    )
+}
+
+/// `--capture` values.
+fn captures() -> PossibleValuesParser {
+    PossibleValuesParser::new([
+        PossibleValue::new(Capture::Before.name())
+            .help("before the epoch's update (IDNNs; epoch 0 is the initial weights)"),
+        PossibleValue::new(Capture::After.name())
+            .help("after the epoch's update (paper scripts, ibsgd)"),
+    ])
 }
 
 /// Optimisers.
@@ -81,17 +83,6 @@ pub enum OptimizerName {
     Sgd,
 }
 
-/// Weight initialisers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum InitName {
-    /// Truncated normal, σ = `1/√fan_in` (IDNNs).
-    TruncnormFanIn,
-    /// Truncated normal, σ = `1/√fan_out` (ibsgd).
-    TruncnormFanOut,
-    /// Glorot uniform.
-    GlorotUniform,
-}
-
 /// How training rows are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SplitName {
@@ -101,21 +92,42 @@ pub enum SplitName {
     Random,
 }
 
+/// The estimator settings `run` and `estimate` share; unset ones come from the preset (or,
+/// for `estimate`, the core's defaults).
+#[derive(Debug, Clone, Default, Args)]
+pub struct EstimatorArgs {
+    /// Number of bin edges (n edges make n − 1 intervals).
+    #[arg(long)]
+    pub bins: Option<u32>,
+    /// Range of the binning edges, LO,HI (write `--range=-1,1`).
+    #[arg(long, allow_hyphen_values = true)]
+    pub range: Option<String>,
+    /// Reproduce the IDNNs code's edge quirks (`--idnns-compat`, `--idnns-compat=false`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub idnns_compat: Option<bool>,
+    /// Bin size for `binning-size`.
+    #[arg(long)]
+    pub bin_size: Option<f32>,
+    /// Noise variance σ² of the KDE estimators (Saxe et al.: 1e-3 on the 12-bit task, 0.1 on MNIST).
+    #[arg(long)]
+    pub noise_var: Option<f32>,
+}
+
 /// `infoplane run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Preset whose fields the other options override.
-    #[arg(long, value_enum, default_value = "tishby")]
-    pub preset: Preset,
+    #[arg(long, default_value = "tishby", value_parser = presets())]
+    pub preset: String,
     /// Hidden widths, comma-separated (input and output widths come from the data).
     #[arg(long, value_name = "W,W,..")]
     pub layers: Option<String>,
-    /// Hidden activation: tanh, relu, sigmoid, linear, leaky-relu, softsign, softplus.
-    #[arg(long)]
+    /// Hidden activation.
+    #[arg(long, value_parser = activations())]
     pub activation: Option<String>,
     /// Weight initialiser.
-    #[arg(long, value_enum)]
-    pub init: Option<InitName>,
+    #[arg(long, value_parser = inits())]
+    pub init: Option<String>,
     /// Optimiser.
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerName>,
@@ -147,26 +159,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub schedule: Option<String>,
     /// Estimator (repeatable); default from the preset.
-    #[arg(long = "estimator", value_enum)]
-    pub estimators: Vec<EstimatorName>,
-    /// Number of bin edges (n edges make n − 1 intervals).
-    #[arg(long)]
-    pub bins: Option<u32>,
-    /// Range of the binning edges, LO,HI (write `--range=-1,1`).
-    #[arg(long, allow_hyphen_values = true)]
-    pub range: Option<String>,
-    /// Reproduce the IDNNs code's edge quirks (`--idnns-compat`, `--idnns-compat=false`).
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
-    pub idnns_compat: Option<bool>,
-    /// Bin size for `binning-size`.
-    #[arg(long)]
-    pub bin_size: Option<f32>,
-    /// Noise variance σ² of the KDE estimators (1e-3 on the 12-bit task).
-    #[arg(long)]
-    pub noise_var: Option<f32>,
+    #[arg(long = "estimator", value_parser = estimators())]
+    pub estimators: Vec<String>,
+    /// Estimator settings.
+    #[command(flatten)]
+    pub settings: EstimatorArgs,
     /// Capture activations before or after each measured epoch's update.
-    #[arg(long, value_enum)]
-    pub capture: Option<Capture>,
+    #[arg(long, value_parser = captures())]
+    pub capture: Option<String>,
     /// Worker threads (results do not depend on it); 0 = all cores.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -194,24 +194,12 @@ pub struct EstimateArgs {
     #[arg(long)]
     pub inputs: Option<PathBuf>,
     /// Estimator (repeatable).
-    #[arg(long = "estimator", value_enum, required = true)]
-    pub estimators: Vec<EstimatorName>,
-    /// Number of bin edges.
-    #[arg(long, default_value_t = 30)]
-    pub bins: u32,
-    /// Range of the edges, LO,HI (write `--range=-1,1`).
-    #[arg(long, allow_hyphen_values = true, default_value = "-1,1")]
-    pub range: String,
-    /// Reproduce the IDNNs code's edge quirks.
-    #[arg(long)]
-    pub idnns_compat: bool,
-    /// Bin size for `binning-size`.
-    #[arg(long, default_value_t = 0.07)]
-    pub bin_size: f32,
-    /// Noise variance σ² of the KDE estimators (Saxe et al.: 1e-3 on the 12-bit task, 0.1 on MNIST).
-    #[arg(long, default_value_t = 1e-3)]
-    pub noise_var: f32,
-    /// Threads for the KDE estimators (results do not depend on it); 0 = all cores.
+    #[arg(long = "estimator", required = true, value_parser = estimators())]
+    pub estimators: Vec<String>,
+    /// Estimator settings (defaults: 30 edges on -1,1 without the IDNNs quirks, bin size 0.07, noise variance 1e-3).
+    #[command(flatten)]
+    pub settings: EstimatorArgs,
+    /// Threads for estimators that split their work (results do not depend on it); 0 = all cores.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Also print the f64 bit patterns of the results.

@@ -27,7 +27,7 @@ pub enum CliError {
     /// A command-line option has a bad value.
     Option {
         /// The option, e.g. `--layers`.
-        option: &'static str,
+        option: String,
         /// What is wrong.
         message: String,
     },
@@ -59,10 +59,33 @@ impl CliError {
     }
 
     /// An option error.
-    pub fn option(option: &'static str, message: impl Into<String>) -> Self {
+    pub fn option(option: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Option {
-            option,
+            option: option.into(),
             message: message.into(),
+        }
+    }
+
+    /// A core error, with the option it concerns when it names a parameter: the core's
+    /// `snake_case` parameter name becomes the option (`noise_var` → `--noise-var`), the value
+    /// given (if known) is echoed, and the core's description of what is accepted follows.
+    /// Other core errors keep `context`.
+    pub fn from_core(
+        context: impl Into<String>,
+        e: infoplane_core::Error,
+        given: impl Fn(&str) -> Option<String>,
+    ) -> Self {
+        match e {
+            infoplane_core::Error::InvalidParameter { name } => {
+                let option = option_name(name);
+                let accepts = infoplane_core::experiment::accepts(name).unwrap_or("a valid value");
+                let message = match given(name) {
+                    Some(v) => format!("{v:?} is not accepted: expected {accepts}"),
+                    None => format!("expected {accepts}"),
+                };
+                Self::Option { option, message }
+            }
+            other => Self::core(context, other),
         }
     }
 
@@ -86,18 +109,23 @@ impl CliError {
     #[must_use]
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            Self::Option {
-                option: "--range", ..
-            } => Some("write the value with `=`, e.g. --range=-1,1"),
-            Self::Option {
-                option: "--schedule",
-                ..
-            } => Some("use log:S, every:N, saxe, saxe-mnist or list:E,E,.."),
-            Self::Option {
-                option: "--layers", ..
-            } => Some("give hidden widths only, e.g. --layers 10,7,5,4,3"),
+            Self::Option { option, .. } => match option.as_str() {
+                "--range" => Some("write the value with `=`, e.g. --range=-1,1"),
+                "--layers" => Some("give hidden widths only, e.g. --layers 10,7,5,4,3"),
+                _ => None,
+            },
             _ => None,
         }
+    }
+}
+
+/// The command-line option for a core parameter name: `--` and the name with `-` for `_`
+/// (`estimators` is the repeatable `--estimator`).
+#[must_use]
+pub fn option_name(param: &str) -> String {
+    match param {
+        "estimators" => "--estimator".to_owned(),
+        p => format!("--{}", p.replace('_', "-")),
     }
 }
 

@@ -21,6 +21,15 @@ pub enum Error {
         /// Length that was passed.
         got: usize,
     },
+    /// One dimension of a matrix disagrees with the plan, for example a transposed layer.
+    DimensionMismatch {
+        /// Which dimension: `"rows"` (samples) or `"columns"` (units).
+        dim: &'static str,
+        /// What the plan expects.
+        expected: usize,
+        /// What was passed.
+        got: usize,
+    },
     /// There are no samples, rows, units or epochs to work on.
     EmptyInput,
     /// A NaN or infinite value at this flat index of the input.
@@ -48,6 +57,9 @@ impl fmt::Display for Error {
             }
             Self::ShapeMismatch { expected, got } => {
                 write!(f, "shape mismatch: expected {expected} elements, got {got}")
+            }
+            Self::DimensionMismatch { dim, expected, got } => {
+                write!(f, "dimension mismatch: {got} {dim}, expected {expected}")
             }
             Self::EmptyInput => f.write_str("empty input"),
             Self::NonFinite { index } => write!(f, "non-finite value at flat index {index}"),

@@ -36,7 +36,7 @@
 //! ## Determinism
 //! * All transcendental functions go through [`math`] (libm, plus a deterministic
 //!   [`math::tanh`] in plain f32 arithmetic).
-//! * Reductions run in one documented order (see [`mlp::lane_dot`]); no parallel
+//! * Reductions run in one documented order (see [`math::lane_dot`]); no parallel
 //!   reductions, no CPU-feature dispatch, no fused multiply-add.
 //! * Randomness comes from named, seeded streams ([`rng`]).
 //! * NaN never reaches an output: inputs are checked at the boundary.
@@ -67,31 +67,37 @@ extern crate alloc;
 extern crate std;
 
 pub mod act;
-pub mod binning;
 pub mod data;
+pub mod dataset;
 mod error;
+pub mod estimator;
 #[cfg(feature = "alloc")]
 pub mod experiment;
 mod info;
-pub mod kde;
 mod mat;
 pub mod math;
 pub mod metrics;
 pub mod mlp;
 pub mod optim;
+pub mod preset;
 pub mod rng;
 pub mod schedule;
 mod scratch;
+#[cfg(feature = "serde")]
+mod serde_impls;
 pub mod train;
 
 pub use act::Activation;
-pub use binning::{BinRule, BinningPlan};
 pub use error::{Error, check_finite};
+pub use estimator::binning::{self, BinRule, BinningPlan};
+pub use estimator::kde::{self, KdeBound, KdePlan};
 pub use info::{Info, PlanePoint};
-pub use kde::{KdeBound, KdePlan};
-pub use mat::MatRef;
+pub use mat::{ByteMatRef, Inputs, MatRef};
 pub use mlp::{Init, MlpPlan, MlpShape};
 pub use optim::Optimizer;
 pub use rng::{Stream, StreamRng};
-pub use schedule::Schedule;
+pub use schedule::{Capture, Schedule};
+#[cfg(feature = "alloc")]
+pub use scratch::Workspace;
+pub use scratch::{Scratch, ScratchReq};
 pub use train::{BatchOrder, Trainer};

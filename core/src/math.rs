@@ -228,6 +228,58 @@ pub fn rint_f64(x: f64) -> f64 {
     libm::rint(x)
 }
 
+// ---------------------------------------------------------------------------------------
+// The crate's reduction order. Long sums over samples use eight fixed accumulator lanes
+// (element s goes to lane s mod 8) combined as ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)): the same
+// on every target, and the compiler may keep the lanes in SIMD registers without
+// reassociating anything.
+
+/// `Σ_s a[s]·b[s]` with eight fixed accumulator lanes (sample s goes to lane s mod 8), then
+/// ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)). The order is part of the determinism contract:
+/// it is the same on every target and lets the compiler use SIMD without reassociating.
+#[must_use]
+pub fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for ((s, &p), &q) in acc.iter_mut().zip(x).zip(y) {
+            *s += p * q;
+        }
+    }
+    for ((s, &p), &q) in acc.iter_mut().zip(ra).zip(rb) {
+        *s += p * q;
+    }
+    reduce_lanes(acc)
+}
+
+/// `Σ_s a[s]` with the same eight-lane order as [`lane_dot`].
+#[must_use]
+pub fn lane_sum(a: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let ca = a.chunks_exact(8);
+    let ra = ca.remainder();
+    for x in ca {
+        acc.iter_mut().zip(x).for_each(|(s, &p)| *s += p);
+    }
+    acc.iter_mut().zip(ra).for_each(|(s, &p)| *s += p);
+    reduce_lanes(acc)
+}
+
+/// `((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7))`: how eight f32 lanes are combined.
+#[must_use]
+pub fn reduce_lanes(l: [f32; 8]) -> f32 {
+    let [a, b, c, d, e, f, g, h] = l;
+    ((a + b) + (c + d)) + ((e + f) + (g + h))
+}
+
+/// [`reduce_lanes`] for eight `f64` lanes, in the same order.
+#[must_use]
+pub fn reduce_lanes_f64(l: [f64; 8]) -> f64 {
+    let [a, b, c, d, e, f, g, h] = l;
+    ((a + b) + (c + d)) + ((e + f) + (g + h))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@
 
 use crate::Error;
 use crate::act::Activation;
-use crate::mat::MatRef;
+use crate::mat::Inputs;
 use crate::math;
 use crate::rng::StreamRng;
 use crate::scratch::Carver;
@@ -142,6 +142,29 @@ pub enum Init {
 }
 
 impl Init {
+    /// Every initialiser.
+    pub const ALL: [Init; 3] = [
+        Self::TruncatedNormalFanIn,
+        Self::TruncatedNormalFanOut,
+        Self::GlorotUniform,
+    ];
+
+    /// The initialiser called [`Init::name`].
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|i| i.name() == name)
+    }
+
+    /// One line on what it draws.
+    #[must_use]
+    pub const fn summary(self) -> &'static str {
+        match self {
+            Self::TruncatedNormalFanIn => "truncated normal, σ = 1/√fan_in (IDNNs)",
+            Self::TruncatedNormalFanOut => "truncated normal, σ = 1/√fan_out (ibsgd)",
+            Self::GlorotUniform => "uniform on ±√(6/(fan_in + fan_out)) (Keras)",
+        }
+    }
+
     /// The name used on the command line.
     #[must_use]
     pub const fn name(self) -> &'static str {
@@ -198,6 +221,12 @@ impl MlpPlan {
         self.batch
     }
 
+    /// The scratch as a requirement: [`MlpPlan::scratch_len`] `f32`s.
+    #[must_use]
+    pub const fn scratch_req(&self) -> crate::ScratchReq {
+        crate::ScratchReq::f32(self.scratch_len)
+    }
+
     /// Exact `f32` scratch count: `batch × (Σ widths + 2·max width + 3)`. May change between
     /// versions: ask, do not hard-code.
     #[must_use]
@@ -244,7 +273,7 @@ impl MlpPlan {
     ///
     /// Loss = `−(1/n) Σ_s ln softmax(z_s)[y_s]`. Backpropagation through the layers; the
     /// weight gradient `∂L/∂W[j][i] = Σ_s δ_j(s)·a_i(s)` is reduced over samples with eight
-    /// fixed lanes (see [`lane_dot`]), so its value does not depend on the target's SIMD width.
+    /// fixed lanes (see [`math::lane_dot`]), so its value does not depend on the target's SIMD width.
     ///
     /// # Errors
     /// [`Error::EmptyInput`] if `rows` is empty; [`Error::InvalidParameter`] `"rows"` if it is
@@ -258,15 +287,16 @@ impl MlpPlan {
     ///
     /// # Complexity
     /// O(n · `param_len`).
-    pub fn gradient(
+    pub fn gradient<'x>(
         &self,
         params: &[f32],
-        x: MatRef<'_>,
+        x: impl Into<Inputs<'x>>,
         labels: &[u32],
         rows: &[u32],
         grads: &mut [f32],
         scratch: &mut [f32],
     ) -> Result<(), Error> {
+        let x = x.into();
         self.check_io(params, x, labels)?;
         check_len(grads.len(), self.shape.param_len)?;
         let n = rows.len();
@@ -334,9 +364,9 @@ impl MlpPlan {
                 .zip(gb.iter_mut())
                 .zip(d_cur.chunks_exact(n))
             {
-                *gbj = lane_sum(d_row);
+                *gbj = math::lane_sum(d_row);
                 for (g, a_row) in gw_row.iter_mut().zip(input.chunks_exact(n)) {
-                    *g = lane_dot(d_row, a_row);
+                    *g = math::lane_dot(d_row, a_row);
                 }
             }
             if l > 0 {
@@ -374,15 +404,16 @@ impl MlpPlan {
     ///
     /// # Complexity
     /// O(rows · `param_len`).
-    pub fn evaluate(
+    pub fn evaluate<'x>(
         &self,
         params: &[f32],
-        x: MatRef<'_>,
+        x: impl Into<Inputs<'x>>,
         labels: &[u32],
         layers: &mut [f32],
         nll: &mut [f32],
         scratch: &mut [f32],
     ) -> Result<(), Error> {
+        let x = x.into();
         self.check_io(params, x, labels)?;
         let rows = x.rows();
         let total = rows
@@ -428,7 +459,7 @@ impl MlpPlan {
         check_outputs(nll)
     }
 
-    fn check_io(&self, params: &[f32], x: MatRef<'_>, labels: &[u32]) -> Result<(), Error> {
+    fn check_io(&self, params: &[f32], x: Inputs<'_>, labels: &[u32]) -> Result<(), Error> {
         check_len(params.len(), self.shape.param_len)?;
         crate::error::check_finite(params)?;
         check_len(x.cols(), self.shape.input_width())?;
@@ -521,65 +552,47 @@ fn softmax_columns(
     Ok(())
 }
 
-/// Copies rows `rows` of `x` into the unit-major block `a0` (`cols × n`), checking finiteness.
+/// Copies rows `rows` of `x` into the unit-major block `a0` (`cols × n`): `f32` inputs
+/// checked finite, bytes scaled by their divisor (always finite).
 fn gather(
-    x: MatRef<'_>,
+    x: Inputs<'_>,
     rows: impl Iterator<Item = usize>,
     a0: &mut [f32],
     n: usize,
 ) -> Result<(), Error> {
     let cols = x.cols();
     for (s, r) in rows.enumerate() {
-        let row = x.row(r).ok_or(Error::InvalidParameter { name: "rows" })?;
-        for (i, &v) in row.iter().enumerate() {
-            if !v.is_finite() {
-                return Err(Error::NonFinite {
-                    index: r * cols + i,
-                });
+        let bad_row = Error::InvalidParameter { name: "rows" };
+        match x {
+            Inputs::F32(m) => {
+                let row = m.row(r).ok_or(bad_row)?;
+                for (i, &v) in row.iter().enumerate() {
+                    if !v.is_finite() {
+                        return Err(Error::NonFinite {
+                            index: r * cols + i,
+                        });
+                    }
+                    if let Some(slot) = a0.get_mut(i * n + s) {
+                        *slot = v;
+                    }
+                }
             }
-            if let Some(slot) = a0.get_mut(i * n + s) {
-                *slot = v;
+            Inputs::U8(m) => {
+                let start = r.checked_mul(cols).ok_or(Error::TooLarge)?;
+                let row = m
+                    .as_slice()
+                    .get(start..start.checked_add(cols).ok_or(Error::TooLarge)?)
+                    .ok_or(bad_row)?;
+                let div = m.divisor();
+                for (i, &b) in row.iter().enumerate() {
+                    if let Some(slot) = a0.get_mut(i * n + s) {
+                        *slot = f32::from(b) / div;
+                    }
+                }
             }
         }
     }
     Ok(())
-}
-
-/// `Σ_s a[s]·b[s]` with eight fixed accumulator lanes (sample s goes to lane s mod 8), then
-/// ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)). The order is part of the determinism contract:
-/// it is the same on every target and lets the compiler use SIMD without reassociating.
-#[must_use]
-pub fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for ((s, &p), &q) in acc.iter_mut().zip(x).zip(y) {
-            *s += p * q;
-        }
-    }
-    for ((s, &p), &q) in acc.iter_mut().zip(ra).zip(rb) {
-        *s += p * q;
-    }
-    reduce_lanes(acc)
-}
-
-/// `Σ_s a[s]` with the same eight-lane order as [`lane_dot`].
-#[must_use]
-pub fn lane_sum(a: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let ca = a.chunks_exact(8);
-    let ra = ca.remainder();
-    for x in ca {
-        acc.iter_mut().zip(x).for_each(|(s, &p)| *s += p);
-    }
-    acc.iter_mut().zip(ra).for_each(|(s, &p)| *s += p);
-    reduce_lanes(acc)
-}
-
-fn reduce_lanes(l: [f32; 8]) -> f32 {
-    let [a, b, c, d, e, f, g, h] = l;
-    ((a + b) + (c + d)) + ((e + f) + (g + h))
 }
 
 /// [`Error::Overflow`] if any computed value is not finite (R17).

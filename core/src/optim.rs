@@ -42,6 +42,23 @@ impl Optimizer {
         }
     }
 
+    /// `"adam"` or `"sgd"`.
+    #[must_use]
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Sgd { .. } => "sgd",
+            Self::Adam { .. } => "adam",
+        }
+    }
+
+    /// The learning rate.
+    #[must_use]
+    pub const fn lr(&self) -> f32 {
+        match *self {
+            Self::Sgd { lr, .. } | Self::Adam { lr, .. } => lr,
+        }
+    }
+
     /// Plain SGD with learning rate `lr`.
     #[must_use]
     pub const fn sgd(lr: f32) -> Self {

@@ -2,6 +2,49 @@
 
 use crate::Error;
 use crate::math;
+use core::fmt::{self, Write as _};
+
+/// The forms a schedule is written in, for messages that say what is accepted.
+pub const FORMS: &str = "log:S (S ≥ 2, Tishby's log spacing), every:N (N ≥ 1), saxe, saxe-mnist, or list:E,E,.. (strictly increasing, each below the epoch count)";
+
+/// When a measured epoch's activations are captured, relative to that epoch's update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capture {
+    /// Before the epoch's update (IDNNs; epoch 0 is the initial weights).
+    Before,
+    /// After the epoch's update (the paper scripts, ibsgd).
+    After,
+}
+
+impl Capture {
+    /// Both, in a fixed order.
+    pub const ALL: [Capture; 2] = [Self::Before, Self::After];
+
+    /// `"before"` or `"after"`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Before => "before",
+            Self::After => "after",
+        }
+    }
+
+    /// The capture point called [`Capture::name`].
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// How many epochs have been trained when epoch `e` is captured: `e` before its
+    /// update, `e + 1` after it.
+    #[must_use]
+    pub const fn trained_at(self, e: u32) -> u64 {
+        match self {
+            Self::Before => e as u64,
+            Self::After => e as u64 + 1,
+        }
+    }
+}
 
 /// An epoch schedule. Epochs are counted from 0; a schedule yields, in increasing order, the
 /// epochs below the run's total at which the plane is measured.
@@ -81,6 +124,114 @@ impl<'a> Schedule<'a> {
             Self::Saxe => saxe(epoch),
             Self::SaxeMnist => saxe_mnist(epoch),
         }
+    }
+}
+
+impl fmt::Display for Schedule<'_> {
+    /// The form [`ScheduleSpec::parse`] reads back: `every:N`, `list:E,E,..`, `log:S`, `saxe`,
+    /// `saxe-mnist`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Every(n) => write!(f, "every:{n}"),
+            Self::List(l) => {
+                f.write_str("list:")?;
+                for (i, e) in l.iter().enumerate() {
+                    if i > 0 {
+                        f.write_char(',')?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                Ok(())
+            }
+            Self::Log { points } => write!(f, "log:{points}"),
+            Self::Saxe => f.write_str("saxe"),
+            Self::SaxeMnist => f.write_str("saxe-mnist"),
+        }
+    }
+}
+
+/// An owned epoch schedule, parsed from its written form (feature `alloc`).
+#[cfg(feature = "alloc")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduleSpec {
+    /// `every:N`.
+    Every(u32),
+    /// `list:E,E,..`.
+    List(alloc::vec::Vec<u32>),
+    /// `log:S`.
+    Log(u32),
+    /// `saxe`.
+    Saxe,
+    /// `saxe-mnist`.
+    SaxeMnist,
+}
+
+#[cfg(feature = "alloc")]
+impl ScheduleSpec {
+    /// Parses `log:S`, `every:N`, `saxe`, `saxe-mnist` or `list:E,E,..` (spaces around
+    /// numbers allowed). The result still has to fit a run: [`Schedule::validate`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] `"schedule"` for anything else (see [`FORMS`]).
+    ///
+    /// # Examples
+    /// ```
+    /// use infoplane_core::schedule::ScheduleSpec;
+    /// let s = ScheduleSpec::parse("list: 0, 5,9")?;
+    /// assert_eq!(s.to_string(), "list:0,5,9");
+    /// assert!(ScheduleSpec::parse("every:x").is_err());
+    /// # Ok::<(), infoplane_core::Error>(())
+    /// ```
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let bad = Error::InvalidParameter { name: "schedule" };
+        let num = |v: &str| v.trim().parse::<u32>().map_err(|_| bad);
+        match s.trim().split_once(':') {
+            None if s.trim() == "saxe" => Ok(Self::Saxe),
+            None if s.trim() == "saxe-mnist" => Ok(Self::SaxeMnist),
+            Some(("log", v)) => Ok(Self::Log(num(v)?)),
+            Some(("every", v)) => Ok(Self::Every(num(v)?)),
+            Some(("list", v)) => Ok(Self::List(v.split(',').map(num).collect::<Result<_, _>>()?)),
+            _ => Err(bad),
+        }
+    }
+
+    /// The borrowed schedule.
+    #[must_use]
+    pub fn as_schedule(&self) -> Schedule<'_> {
+        match self {
+            Self::Every(n) => Schedule::Every(*n),
+            Self::List(l) => Schedule::List(l),
+            Self::Log(p) => Schedule::Log { points: *p },
+            Self::Saxe => Schedule::Saxe,
+            Self::SaxeMnist => Schedule::SaxeMnist,
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl From<Schedule<'_>> for ScheduleSpec {
+    fn from(s: Schedule<'_>) -> Self {
+        match s {
+            Schedule::Every(n) => Self::Every(n),
+            Schedule::List(l) => Self::List(l.into()),
+            Schedule::Log { points } => Self::Log(points),
+            Schedule::Saxe => Self::Saxe,
+            Schedule::SaxeMnist => Self::SaxeMnist,
+        }
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl fmt::Display for ScheduleSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_schedule().fmt(f)
+    }
+}
+
+#[cfg(all(feature = "alloc", feature = "serde"))]
+impl serde::Serialize for ScheduleSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

@@ -1,7 +1,7 @@
 //! One epoch of mini-batch training over caller buffers.
 
 use crate::Error;
-use crate::mat::MatRef;
+use crate::mat::Inputs;
 use crate::mlp::MlpPlan;
 use crate::optim::Optimizer;
 use crate::rng::StreamRng;
@@ -75,17 +75,18 @@ impl Trainer {
     /// # Complexity
     /// O(rows · `param_len`).
     #[allow(clippy::too_many_arguments)] // state, scratch and data are separate by design (R8)
-    pub fn epoch(
+    pub fn epoch<'x>(
         &self,
         params: &mut [f32],
         state: &mut [f32],
         step: &mut u64,
-        x: MatRef<'_>,
+        x: impl Into<Inputs<'x>>,
         labels: &[u32],
         order: &mut [u32],
         rng: &mut StreamRng,
         scratch: &mut [f32],
     ) -> Result<(), Error> {
+        let x = x.into();
         if order.is_empty() {
             return Err(Error::EmptyInput);
         }

@@ -1,11 +1,12 @@
 //! `infoplane estimate`: MI of activations brought as CSV.
 
-use super::{BinSettings, Buffers, Estimator, estimate_layer, parse_range};
+use super::{estimate_parallel, threads};
 use crate::args::EstimateArgs;
 use crate::error::CliError;
 use crate::io::{read_labels, read_table};
-use infoplane_core::MatRef;
-use infoplane_core::binning::group_rows;
+use infoplane_core::dataset::group_rows;
+use infoplane_core::estimator::{Estimator, Layer, Settings};
+use infoplane_core::{MatRef, Workspace};
 use std::io::Write;
 
 /// Reads the files, runs every requested estimator and writes
@@ -14,17 +15,16 @@ use std::io::Write;
 /// # Errors
 /// File, option and size errors as [`CliError`]s.
 pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let settings = BinSettings {
-        bins: args.bins,
-        range: parse_range(&args.range)?,
-        idnns: args.idnns_compat,
-        bin_size: args.bin_size,
-        noise_var: args.noise_var,
-    };
-    // Check every estimator's settings before reading any file.
-    for &e in &args.estimators {
-        Estimator::new(e, &settings, 1, 1)?;
-    }
+    let settings = args.settings.apply(Settings::DEFAULT)?;
+    // Every estimator's settings are checked before any file is read.
+    let estimators = args
+        .estimators
+        .iter()
+        .map(|name| {
+            Estimator::new(name, settings)
+                .map_err(|e| CliError::from_core(name.as_str(), e, |p| args.settings.given(p)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let t = read_table(&args.activations)?;
     let labels = read_labels(&args.labels, args.label_column.as_deref())?;
     if labels.len() != t.rows {
@@ -62,6 +62,8 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
         }
     };
     let tm = MatRef::new(&t.data, t.rows, t.cols).map_err(|e| CliError::core("activations", e))?;
+    let layer = Layer::new(tm, &labels, x_ids.as_deref())
+        .map_err(|e| CliError::core("activations", e))?;
     let stdout = |e| CliError::io(std::path::Path::new("<stdout>"), e);
     let header = if args.bits {
         "estimator,i_xt_bits,i_ty_bits,i_xt_hex,i_ty_hex"
@@ -69,27 +71,25 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
         "estimator,i_xt_bits,i_ty_bits"
     };
     writeln!(out, "{header}").map_err(stdout)?;
-    let threads = if args.threads == 0 {
-        std::thread::available_parallelism().map_or(1, usize::from)
-    } else {
-        args.threads
-    };
-    let mut buf = Buffers::default();
-    for &name in &args.estimators {
-        let est = Estimator::new(name, &settings, t.rows, t.cols)?;
-        let p = estimate_layer(&est, name, tm, &labels, x_ids.as_deref(), threads, &mut buf)?;
+    let threads = threads(args.threads);
+    let mut work = Workspace::new();
+    for est in &estimators {
+        let plan = est
+            .plan(t.rows, t.cols)
+            .map_err(|e| CliError::core(est.name(), e))?;
+        let p = estimate_parallel(&plan, &layer, threads, &mut work)?;
         let (ix, iy) = (p.i_xt.in_bits(), p.i_ty.in_bits());
         if args.bits {
             writeln!(
                 out,
                 "{},{ix},{iy},{:016x},{:016x}",
-                name.as_str(),
+                est.name(),
                 ix.to_bits(),
                 iy.to_bits()
             )
             .map_err(stdout)?;
         } else {
-            writeln!(out, "{},{ix},{iy}", name.as_str()).map_err(stdout)?;
+            writeln!(out, "{},{ix},{iy}", est.name()).map_err(stdout)?;
         }
     }
     out.flush().map_err(stdout)

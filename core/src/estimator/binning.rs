@@ -18,14 +18,19 @@
 //! bits.
 //!
 //! # Scratch
-//! This estimator works on integer keys, so its scratch is `u64`, not `f32` (an `f32` buffer
-//! cannot hold 64-bit keys without `unsafe`). Ask [`BinningPlan::scratch_len`].
+//! This estimator works on integer keys: its scratch is `u64` words
+//! ([`BinningPlan::scratch_req`]).
+//!
+//! # Registered as
+//! `binning` ([`BinRule::Edges`]), `binning-size` ([`BinRule::Size`]) and `binning-range`
+//! ([`BinRule::LayerRange`]) in the estimator [`REGISTRY`](super::REGISTRY).
 
+use super::{Kind, Layer, Param, Part, Partial, Settings};
 use crate::Error;
 use crate::info::{Info, PlanePoint};
 use crate::mat::MatRef;
 use crate::math;
-use crate::scratch::Carver;
+use crate::scratch::{Scratch, ScratchReq};
 use core::cmp::Ordering;
 
 /// How values are mapped to bins.
@@ -120,13 +125,13 @@ impl BinningPlan {
     ///
     /// # Examples
     /// ```
-    /// use infoplane_core::{BinningPlan, BinRule, MatRef};
+    /// use infoplane_core::{BinningPlan, BinRule, MatRef, estimator::Layer};
     /// let rule = BinRule::Edges { n_edges: 3, lo: -1.0, hi: 1.0, idnns: false };
     /// let plan = BinningPlan::new(4, 1, rule)?;
     /// let mut scratch = [0u64; 64];
     /// // Two bins, two samples each, each bin holding one class: 1 bit of each.
     /// let t = MatRef::new(&[-0.5, -0.5, 0.5, 0.5], 4, 1)?;
-    /// let p = plan.mutual_information(t, &[0, 0, 1, 1], None, &mut scratch[..plan.scratch_len()])?;
+    /// let p = plan.estimate(&Layer::new(t, &[0, 0, 1, 1], None)?, &mut scratch)?;
     /// assert_eq!(p.i_ty.in_bits(), 1.0);
     /// assert_eq!(p.i_xt.in_bits(), 1.0);
     /// # Ok::<(), infoplane_core::Error>(())
@@ -154,10 +159,11 @@ impl BinningPlan {
         })
     }
 
-    /// Exact `u64` scratch count: `3n + 1 + n_edges + 2d`. May change between versions.
+    /// Scratch: `3n + 1 + n_edges + 2d` `u64`s. May change between versions: ask, do not
+    /// hard-code.
     #[must_use]
-    pub const fn scratch_len(&self) -> usize {
-        self.scratch_len
+    pub const fn scratch_req(&self) -> ScratchReq {
+        ScratchReq::u64(self.scratch_len)
     }
 
     /// The rule.
@@ -166,55 +172,28 @@ impl BinningPlan {
         self.rule
     }
 
-    /// I(X;T) and I(T;Y) in bits for layer activations `t` (`n × d`, row-major), labels `y`,
-    /// and optionally input ids `x_ids` (samples with equal ids share an input; `None` means
-    /// every sample is a distinct input, so I(X;T) = H(T)).
+    /// I(X;T) and I(T;Y) in bits for a layer, its labels and its optional input groups
+    /// (without them every sample is a distinct input, so I(X;T) = H(T)).
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] if `t`, `labels` or `x_ids` disagree with the plan;
-    /// [`Error::NonFinite`] for a NaN or infinite activation; [`Error::ScratchTooSmall`].
+    /// [`Error::DimensionMismatch`] if the layer is not `n × d`; [`Error::ScratchTooSmall`].
     ///
     /// # Scratch
-    /// [`BinningPlan::scratch_len`] `u64`s.
+    /// [`BinningPlan::scratch_req`].
     ///
     /// # Complexity
     /// O(n·d + n log n) time when a row's bins pack into 64 bits, O(n·d·log n) otherwise.
-    pub fn mutual_information(
-        &self,
-        t: MatRef<'_>,
-        labels: &[u32],
-        x_ids: Option<&[u32]>,
-        scratch: &mut [u64],
-    ) -> Result<PlanePoint, Error> {
+    pub fn estimate(&self, layer: &Layer<'_>, scratch: &mut [u64]) -> Result<PlanePoint, Error> {
         let (n, d) = (self.n, self.d);
-        if t.rows() != n || t.cols() != d {
-            return Err(Error::ShapeMismatch {
-                expected: n * d,
-                got: t.rows().saturating_mul(t.cols()),
-            });
-        }
-        if labels.len() != n {
-            return Err(Error::ShapeMismatch {
-                expected: n,
-                got: labels.len(),
-            });
-        }
-        if let Some(x) = x_ids {
-            if x.len() != n {
-                return Err(Error::ShapeMismatch {
-                    expected: n,
-                    got: x.len(),
-                });
-            }
-        }
-        crate::error::check_finite(t.as_slice())?;
-        let mut c = Carver::new(scratch, self.scratch_len)?;
-        let keys = c.take(n)?;
-        let aux = c.take(n)?;
-        let hist = c.take(n + 1)?;
-        let edges = c.take(self.rule.n_edges())?;
-        let unit_min = c.take(d)?;
-        let unit_bits = c.take(d)?;
+        layer.check_shape(n, d)?;
+        let (t, labels, x_ids) = (layer.t(), layer.labels(), layer.inputs());
+        let mut c = Scratch::new(scratch, self.scratch_req())?;
+        let keys = c.u64(n)?;
+        let aux = c.u64(n)?;
+        let hist = c.u64(n + 1)?;
+        let edges = c.u64(self.rule.n_edges())?;
+        let unit_min = c.u64(d)?;
+        let unit_bits = c.u64(d)?;
 
         let binner = Binner::new(self.rule, t, edges);
         let bits_y = bits_for(u64::from(labels.iter().copied().max().unwrap_or(0)));
@@ -870,58 +849,95 @@ fn count_hist_sum(hist: &[u64]) -> f64 {
     s
 }
 
-/// Assigns each row of `x` a group id (dense, from 0, in lexicographic order of the rows),
-/// equal ids for equal rows (−0.0 equals 0.0). Use it to build the `x_ids` of
-/// [`BinningPlan::mutual_information`] from raw inputs.
-///
-/// # Errors
-/// [`Error::ShapeMismatch`] unless `ids.len() == x.rows()`; [`Error::NonFinite`];
-/// [`Error::ScratchTooSmall`] if `scratch.len() < x.rows()`; [`Error::TooLarge`] for more
-/// than `u32::MAX` rows.
-///
-/// # Scratch
-/// `x.rows()` `u64`s.
-///
-/// # Complexity
-/// O(rows · cols · log rows).
-pub fn group_rows(x: MatRef<'_>, ids: &mut [u32], scratch: &mut [u64]) -> Result<(), Error> {
-    let n = x.rows();
-    if ids.len() != n {
-        return Err(Error::ShapeMismatch {
-            expected: n,
-            got: ids.len(),
-        });
+/// A binning estimator in the registry: which [`BinRule`] it builds from the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct BinningKind {
+    name: &'static str,
+    summary: &'static str,
+    params: &'static [Param],
+    rule: fn(&Settings) -> BinRule,
+}
+
+/// `binning`: Tishby's fixed edges ([`BinRule::Edges`]).
+pub static EDGES: BinningKind = BinningKind {
+    name: "binning",
+    summary: "Shwartz-Ziv & Tishby: `bins` edges linspace(lo, hi) (f32), a layer's row of bins is one symbol; values clipped to the range, or the IDNNs code's quirks with idnns_compat",
+    params: &[Param::Bins, Param::Range, Param::IdnnsCompat],
+    rule: |s| BinRule::Edges {
+        n_edges: s.bins,
+        lo: s.lo,
+        hi: s.hi,
+        idnns: s.idnns_compat,
+    },
+};
+
+/// `binning-size`: Saxe et al.'s fixed-size bins ([`BinRule::Size`]).
+pub static SIZE: BinningKind = BinningKind {
+    name: "binning-size",
+    summary: "Saxe et al. (ibsgd): bin = floor(v / bin_size), unbounded",
+    params: &[Param::BinSize],
+    rule: |s| BinRule::Size { size: s.bin_size },
+};
+
+/// `binning-range`: `bins` edges over each layer's own range ([`BinRule::LayerRange`]).
+pub static RANGE: BinningKind = BinningKind {
+    name: "binning-range",
+    summary: "`bins` edges spanning the layer's own min to max at that epoch",
+    params: &[Param::Bins],
+    rule: |s| BinRule::LayerRange { n_edges: s.bins },
+};
+
+impl BinningKind {
+    fn plan(&self, s: &Settings, n: usize, d: usize) -> Result<BinningPlan, Error> {
+        BinningPlan::new(n, d, (self.rule)(s))
     }
-    if u32::try_from(n).is_err() {
-        return Err(Error::TooLarge);
+}
+
+impl Kind for BinningKind {
+    fn name(&self) -> &'static str {
+        self.name
     }
-    crate::error::check_finite(x.as_slice())?;
-    let idx = Carver::new(scratch, n)?.take(n)?;
-    idx.iter_mut().zip(0u64..).for_each(|(s, i)| *s = i);
-    let cmp = |a: u64, b: u64| -> Ordering {
-        let (ra, rb) = (x.row(ix(a)).unwrap_or(&[]), x.row(ix(b)).unwrap_or(&[]));
-        for (&va, &vb) in ra.iter().zip(rb) {
-            // Adding 0.0 turns −0.0 into +0.0, so the total order compares values.
-            match (va + 0.0).total_cmp(&(vb + 0.0)) {
-                Ordering::Equal => {}
-                o => return o,
-            }
-        }
-        Ordering::Equal
-    };
-    idx.sort_unstable_by(|&a, &b| cmp(a, b));
-    let mut id = 0u32;
-    let mut prev: Option<u64> = None;
-    for &i in idx.iter() {
-        if let Some(p) = prev {
-            if cmp(p, i) != Ordering::Equal {
-                id += 1;
-            }
-        }
-        if let Some(slot) = ids.get_mut(ix(i)) {
-            *slot = id;
-        }
-        prev = Some(i);
+
+    fn summary(&self) -> &'static str {
+        self.summary
     }
-    Ok(())
+
+    fn params(&self) -> &'static [Param] {
+        self.params
+    }
+
+    fn check(&self, s: &Settings) -> Result<(), Error> {
+        (self.rule)(s).validate()
+    }
+
+    fn scratch(&self, s: &Settings, n: usize, d: usize) -> Result<ScratchReq, Error> {
+        Ok(self.plan(s, n, d)?.scratch_req())
+    }
+
+    fn part(
+        &self,
+        s: &Settings,
+        layer: &Layer<'_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<Partial, Error> {
+        if part != Part::WHOLE {
+            return Err(Error::InvalidParameter { name: "parts" });
+        }
+        let plan = self.plan(s, layer.n(), layer.d())?;
+        plan.estimate(layer, scratch).map(Partial::Whole)
+    }
+
+    fn finish(
+        &self,
+        _: &Settings,
+        _: &Layer<'_>,
+        partial: Partial,
+        _: &mut [u64],
+    ) -> Result<PlanePoint, Error> {
+        match partial {
+            Partial::Whole(p) => Ok(p),
+            Partial::Rows(_) => Err(Error::InvalidParameter { name: "parts" }),
+        }
+    }
 }

@@ -1,0 +1,571 @@
+//! The estimator layer: every mutual-information estimator behind one interface.
+//!
+//! An estimator turns one layer `T` (`n` samples × `d` units), the labels `Y` and, optionally,
+//! input groups (samples with equal ids share an input `X`) into the two coordinates of the
+//! information plane, in bits:
+//!
+//! * `I(X;T) = H(T) − Σ_x p(x) H(T|X=x)`, which is `H(T)` when every input is distinct;
+//! * `I(T;Y) = H(T) − Σ_y p(y) H(T|Y=y)`, `p(y)` the class frequency, each class with its own
+//!   `N_y`.
+//!
+//! Every estimator honours input groups, with the same entropy estimate on both sides of each
+//! difference (for the KDE bounds, the same bound).
+//!
+//! # How it is used
+//! 1. An [`Estimator`] is a registered kind (looked up by name in [`REGISTRY`]) with its
+//!    [`Settings`], checked once: [`Estimator::new`] is the one validation path, and its
+//!    errors name the parameter ([`Param::name`]).
+//! 2. [`Estimator::plan`] fixes the layer size and states the scratch it needs as a
+//!    [`ScratchReq`].
+//! 3. [`Plan::estimate`] runs it over a [`Layer`] and one caller buffer. Estimators that can
+//!    split their work report [`Plan::max_parts`] > 1; then [`Plan::estimate_part`] on each
+//!    part (each with its own scratch, on any thread), [`Partial::merge`] and
+//!    [`Plan::finish`] give the bits of one [`Plan::estimate`], however the work was split.
+//!
+//! # Adding an estimator
+//! One module implementing [`Kind`] and one line in [`REGISTRY`]. The shared test harness
+//! (`tests/integration/estimators.rs`) then runs it through the common table of cases
+//! (closed forms, dirty and short scratch, split work, input groups, one class).
+
+pub mod binning;
+mod fixed;
+pub mod kde;
+
+pub use fixed::RowSums;
+
+use crate::info::PlanePoint;
+use crate::mat::MatRef;
+use crate::scratch::ScratchReq;
+use crate::{Error, check_finite};
+use core::fmt;
+
+/// Every estimator, in the order frontends list them. Adding an estimator is one module and
+/// one line here.
+pub static REGISTRY: &[&dyn Kind] = &[
+    &binning::EDGES,
+    &binning::SIZE,
+    &binning::RANGE,
+    &kde::UPPER,
+    &kde::LOWER,
+];
+
+/// The registered kind called `name`.
+#[must_use]
+pub fn kind(name: &str) -> Option<&'static dyn Kind> {
+    REGISTRY.iter().copied().find(|k| k.name() == name)
+}
+
+/// One layer's data for an estimator: activations, labels and optional input groups, with
+/// their lengths checked against each other and the activations checked finite.
+#[derive(Debug, Clone, Copy)]
+pub struct Layer<'a> {
+    t: MatRef<'a>,
+    labels: &'a [u32],
+    inputs: Option<&'a [u32]>,
+}
+
+impl<'a> Layer<'a> {
+    /// A layer `t` (`n × d`, row-major) with its `n` labels and, optionally, `n` input-group
+    /// ids (samples with equal ids share an input; `None`: every sample is its own input).
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] `"rows"` if `labels` or `inputs` do not have one entry per
+    /// row; [`Error::EmptyInput`] for no rows or no units; [`Error::NonFinite`] for a NaN or
+    /// infinite activation; [`Error::TooLarge`] for more than `u32::MAX` rows.
+    pub fn new(t: MatRef<'a>, labels: &'a [u32], inputs: Option<&'a [u32]>) -> Result<Self, Error> {
+        let n = t.rows();
+        if n == 0 || t.cols() == 0 {
+            return Err(Error::EmptyInput);
+        }
+        if u32::try_from(n).is_err() {
+            return Err(Error::TooLarge);
+        }
+        for len in [Some(labels.len()), inputs.map(<[u32]>::len)]
+            .into_iter()
+            .flatten()
+        {
+            if len != n {
+                return Err(Error::DimensionMismatch {
+                    dim: "rows",
+                    expected: n,
+                    got: len,
+                });
+            }
+        }
+        check_finite(t.as_slice())?;
+        Ok(Self { t, labels, inputs })
+    }
+
+    /// The activations.
+    #[must_use]
+    pub const fn t(&self) -> MatRef<'a> {
+        self.t
+    }
+
+    /// The labels.
+    #[must_use]
+    pub const fn labels(&self) -> &'a [u32] {
+        self.labels
+    }
+
+    /// The input-group ids, if given.
+    #[must_use]
+    pub const fn inputs(&self) -> Option<&'a [u32]> {
+        self.inputs
+    }
+
+    /// Number of samples `n`.
+    #[must_use]
+    pub const fn n(&self) -> usize {
+        self.t.rows()
+    }
+
+    /// Number of units `d`.
+    #[must_use]
+    pub const fn d(&self) -> usize {
+        self.t.cols()
+    }
+
+    /// [`Error::DimensionMismatch`] unless the layer is `n × d`.
+    pub(crate) fn check_shape(&self, n: usize, d: usize) -> Result<(), Error> {
+        if self.n() != n {
+            return Err(Error::DimensionMismatch {
+                dim: "rows",
+                expected: n,
+                got: self.n(),
+            });
+        }
+        if self.d() != d {
+            return Err(Error::DimensionMismatch {
+                dim: "columns",
+                expected: d,
+                got: self.d(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A setting an estimator reads. Each [`Kind`] lists the ones it uses
+/// ([`Kind::params`]); the others are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Param {
+    /// Number of bin edges `n` (`n − 1` intervals), ≥ 2.
+    Bins,
+    /// The edges' range `lo < hi`, both finite.
+    Range,
+    /// IDNNs-compatibility mode of the edge binning.
+    IdnnsCompat,
+    /// Fixed bin size, > 0.
+    BinSize,
+    /// KDE noise variance σ².
+    NoiseVar,
+}
+
+impl Param {
+    /// Every parameter.
+    pub const ALL: [Param; 5] = [
+        Self::Bins,
+        Self::Range,
+        Self::IdnnsCompat,
+        Self::BinSize,
+        Self::NoiseVar,
+    ];
+
+    /// The name in [`Error::InvalidParameter`], manifests and catalogues (`snake_case`);
+    /// the command line writes it `--bins`, `--range`, `--idnns-compat`, `--bin-size`,
+    /// `--noise-var`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Bins => "bins",
+            Self::Range => "range",
+            Self::IdnnsCompat => "idnns_compat",
+            Self::BinSize => "bin_size",
+            Self::NoiseVar => "noise_var",
+        }
+    }
+
+    /// What the parameter is.
+    #[must_use]
+    pub const fn help(self) -> &'static str {
+        match self {
+            Self::Bins => "number of bin edges (n edges make n − 1 intervals)",
+            Self::Range => "range LO,HI of the bin edges",
+            Self::IdnnsCompat => "reproduce the IDNNs code's edge quirks",
+            Self::BinSize => "size of the fixed bins",
+            Self::NoiseVar => "noise variance σ² of the KDE bounds",
+        }
+    }
+
+    /// What values are accepted.
+    #[must_use]
+    pub const fn accepts(self) -> &'static str {
+        match self {
+            Self::Bins => "an integer ≥ 2",
+            Self::Range => "two finite numbers LO,HI with LO < HI",
+            Self::IdnnsCompat => "true or false",
+            Self::BinSize => "a finite number > 0",
+            Self::NoiseVar => {
+                "a finite number > 0 whose 1/(2σ²) is finite in f32 (σ² ≥ 1.5e-39)"
+            }
+        }
+    }
+
+    /// The parameter called [`Param::name`].
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// The settings estimators read, one field per [`Param`]. Each estimator reads only its own
+/// ([`Kind::params`]); presets own the defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Settings {
+    /// [`Param::Bins`].
+    pub bins: u32,
+    /// [`Param::Range`]: the first edge.
+    pub lo: f32,
+    /// [`Param::Range`]: the last edge.
+    pub hi: f32,
+    /// [`Param::IdnnsCompat`].
+    pub idnns_compat: bool,
+    /// [`Param::BinSize`].
+    pub bin_size: f32,
+    /// [`Param::NoiseVar`].
+    pub noise_var: f32,
+}
+
+impl Settings {
+    /// The 12-bit task's settings (Shwartz-Ziv & Tishby; Saxe et al.): 30 edges on [−1, 1]
+    /// without the IDNNs quirks, bin size 0.07, σ² = 1e-3.
+    pub const DEFAULT: Self = Self {
+        bins: 30,
+        lo: -1.0,
+        hi: 1.0,
+        idnns_compat: false,
+        bin_size: 0.07,
+        noise_var: 1e-3,
+    };
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// One part of a split estimate: part `index` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    /// Which part, `< count`.
+    pub index: usize,
+    /// How many parts.
+    pub count: usize,
+}
+
+impl Part {
+    /// The whole work as one part.
+    pub const WHOLE: Self = Self { index: 0, count: 1 };
+}
+
+/// What one part of a split estimate found; merge the parts and [`Plan::finish`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Partial {
+    /// An estimator that does not split gives its result whole.
+    Whole(PlanePoint),
+    /// Per-row terms summed exactly (in fixed point), so parts merge in any order.
+    Rows(RowSums),
+}
+
+impl Partial {
+    /// Combines two parts of one estimate. Row sums add exactly, so the order of merging
+    /// does not change the bits.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] `"parts"` for two whole results or a whole result and
+    /// row sums (an estimator that does not split has one part).
+    pub fn merge(self, other: Self) -> Result<Self, Error> {
+        match (self, other) {
+            (Self::Rows(a), Self::Rows(b)) => Ok(Self::Rows(a.merge(b))),
+            _ => Err(Error::InvalidParameter { name: "parts" }),
+        }
+    }
+}
+
+/// One kind of estimator. Implement it in a module and add a line to [`REGISTRY`].
+///
+/// The methods take the [`Settings`] and sizes each time, so a [`Plan`] stays a small `Copy`
+/// value; each kind builds its own (O(1)) plan from them.
+pub trait Kind: Sync + fmt::Debug {
+    /// The name on the command line and in `plane.csv`.
+    fn name(&self) -> &'static str;
+    /// One line on what it computes.
+    fn summary(&self) -> &'static str;
+    /// The settings it reads.
+    fn params(&self) -> &'static [Param];
+    /// Checks the settings it reads.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the [`Param`].
+    fn check(&self, s: &Settings) -> Result<(), Error>;
+    /// Scratch for any call on an `n × d` layer (both [`Kind::part`] and [`Kind::finish`]).
+    ///
+    /// # Errors
+    /// [`Error::EmptyInput`] for `n` or `d` 0; [`Error::TooLarge`] if a size overflows.
+    fn scratch(&self, s: &Settings, n: usize, d: usize) -> Result<ScratchReq, Error>;
+    /// How many parts the work can usefully be split into (1: it does not split).
+    fn max_parts(&self, n: usize, d: usize) -> usize {
+        let _ = (n, d);
+        1
+    }
+    /// Runs part `part` of the estimate.
+    ///
+    /// # Errors
+    /// As the estimator's kernel; [`Error::InvalidParameter`] `"parts"` for a part past
+    /// [`Kind::max_parts`].
+    fn part(
+        &self,
+        s: &Settings,
+        layer: &Layer<'_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<Partial, Error>;
+    /// Turns the merged parts into the plane point.
+    ///
+    /// # Errors
+    /// As the estimator's kernel.
+    fn finish(
+        &self,
+        s: &Settings,
+        layer: &Layer<'_>,
+        partial: Partial,
+        scratch: &mut [u64],
+    ) -> Result<PlanePoint, Error>;
+}
+
+/// A registered estimator with checked settings.
+#[derive(Clone, Copy)]
+pub struct Estimator {
+    kind: &'static dyn Kind,
+    settings: Settings,
+}
+
+impl fmt::Debug for Estimator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Estimator")
+            .field("name", &self.kind.name())
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl PartialEq for Estimator {
+    /// Equal when the kind is the same and so is every setting it reads.
+    fn eq(&self, other: &Self) -> bool {
+        self.kind.name() == other.kind.name()
+            && self.kind.params().iter().all(|&p| {
+                let (a, b) = (&self.settings, &other.settings);
+                match p {
+                    Param::Bins => a.bins == b.bins,
+                    Param::Range => a.lo.to_bits() == b.lo.to_bits() && a.hi.to_bits() == b.hi.to_bits(),
+                    Param::IdnnsCompat => a.idnns_compat == b.idnns_compat,
+                    Param::BinSize => a.bin_size.to_bits() == b.bin_size.to_bits(),
+                    Param::NoiseVar => a.noise_var.to_bits() == b.noise_var.to_bits(),
+                }
+            })
+    }
+}
+
+impl Estimator {
+    /// The estimator called `name` with `settings`, checked.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] `"estimator"` for a name not in [`REGISTRY`]; otherwise
+    /// naming the first bad setting it reads.
+    ///
+    /// # Examples
+    /// ```
+    /// use infoplane_core::{Error, estimator::{Estimator, Settings}};
+    /// let kde = Estimator::new("kde-upper", Settings { noise_var: 0.1, ..Settings::DEFAULT })?;
+    /// assert_eq!(kde.name(), "kde-upper");
+    /// let bad = Settings { noise_var: 1e-39, ..Settings::DEFAULT };
+    /// assert_eq!(Estimator::new("kde-upper", bad), Err(Error::InvalidParameter { name: "noise_var" }));
+    /// // binning-size does not read noise_var.
+    /// assert!(Estimator::new("binning-size", bad).is_ok());
+    /// # Ok::<(), infoplane_core::Error>(())
+    /// ```
+    pub fn new(name: &str, settings: Settings) -> Result<Self, Error> {
+        let kind = kind(name).ok_or(Error::InvalidParameter { name: "estimator" })?;
+        Self::of(kind, settings)
+    }
+
+    /// The estimator of `kind` with `settings`, checked.
+    ///
+    /// # Errors
+    /// As [`Kind::check`].
+    pub fn of(kind: &'static dyn Kind, settings: Settings) -> Result<Self, Error> {
+        kind.check(&settings)?;
+        Ok(Self { kind, settings })
+    }
+
+    /// Its kind.
+    #[must_use]
+    pub fn kind(&self) -> &'static dyn Kind {
+        self.kind
+    }
+
+    /// Its name.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// Its settings (it reads only [`Kind::params`]).
+    #[must_use]
+    pub const fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// A plan for layers of `n` samples × `d` units.
+    ///
+    /// # Errors
+    /// [`Error::EmptyInput`] for `n` or `d` 0; [`Error::TooLarge`] when a size overflows.
+    pub fn plan(&self, n: usize, d: usize) -> Result<Plan, Error> {
+        let req = self.kind.scratch(&self.settings, n, d)?;
+        Ok(Plan {
+            est: *self,
+            n,
+            d,
+            req,
+        })
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Estimator {
+    /// `{"estimator": name, <each setting it reads>}`.
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let params = self.kind.params();
+        let mut m = ser.serialize_map(Some(params.len() + 1))?;
+        m.serialize_entry("estimator", self.name())?;
+        let s = &self.settings;
+        for &p in params {
+            match p {
+                Param::Bins => m.serialize_entry(p.name(), &s.bins)?,
+                Param::Range => m.serialize_entry(p.name(), &[s.lo, s.hi])?,
+                Param::IdnnsCompat => m.serialize_entry(p.name(), &s.idnns_compat)?,
+                Param::BinSize => m.serialize_entry(p.name(), &s.bin_size)?,
+                Param::NoiseVar => m.serialize_entry(p.name(), &s.noise_var)?,
+            }
+        }
+        m.end()
+    }
+}
+
+/// An estimator planned for `n × d` layers: a small `Copy` value to reuse for every epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Plan {
+    est: Estimator,
+    n: usize,
+    d: usize,
+    req: ScratchReq,
+}
+
+impl Plan {
+    /// The estimator.
+    #[must_use]
+    pub const fn estimator(&self) -> &Estimator {
+        &self.est
+    }
+
+    /// The scratch every call needs (one part or the whole estimate). May change between
+    /// versions: ask, do not hard-code.
+    #[must_use]
+    pub const fn scratch_req(&self) -> ScratchReq {
+        self.req
+    }
+
+    /// How many parts the work can usefully be split into (1: it does not split).
+    #[must_use]
+    pub fn max_parts(&self) -> usize {
+        self.est.kind.max_parts(self.n, self.d).max(1)
+    }
+
+    /// I(X;T) and I(T;Y), in bits.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] if the layer is not `n × d`; [`Error::ScratchTooSmall`]
+    /// if `scratch` is shorter than [`Plan::scratch_req`]; as the estimator's kernel.
+    ///
+    /// # Examples
+    /// ```
+    /// use infoplane_core::{MatRef, estimator::{Estimator, Layer, Settings}};
+    /// let est = Estimator::new("binning", Settings { bins: 3, ..Settings::DEFAULT })?;
+    /// let plan = est.plan(4, 1)?;
+    /// let mut scratch = [0u64; 64];
+    /// // Two bins, two samples each, each bin holding one class: 1 bit of each.
+    /// let layer = Layer::new(MatRef::new(&[-0.5, -0.5, 0.5, 0.5], 4, 1)?, &[0, 0, 1, 1], None)?;
+    /// let p = plan.estimate(&layer, &mut scratch[..plan.scratch_req().words()])?;
+    /// assert_eq!((p.i_xt.in_bits(), p.i_ty.in_bits()), (1.0, 1.0));
+    /// # Ok::<(), infoplane_core::Error>(())
+    /// ```
+    pub fn estimate(&self, layer: &Layer<'_>, scratch: &mut [u64]) -> Result<PlanePoint, Error> {
+        let part = self.estimate_part(layer, Part::WHOLE, scratch)?;
+        self.finish(layer, part, scratch)
+    }
+
+    /// Part `part` of the estimate, for splitting the work across threads (each with its
+    /// own scratch). Merge the parts with [`Partial::merge`], then [`Plan::finish`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] `"parts"` unless `part.index < part.count ≤`
+    /// [`Plan::max_parts`]; otherwise as [`Plan::estimate`].
+    pub fn estimate_part(
+        &self,
+        layer: &Layer<'_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<Partial, Error> {
+        layer.check_shape(self.n, self.d)?;
+        if part.index >= part.count || part.count > self.max_parts() {
+            return Err(Error::InvalidParameter { name: "parts" });
+        }
+        self.est
+            .kind
+            .part(&self.est.settings, layer, part, need(scratch, self.req)?)
+    }
+
+    /// The plane point from the merged parts of every part `0..count`.
+    ///
+    /// # Errors
+    /// As [`Plan::estimate`].
+    pub fn finish(
+        &self,
+        layer: &Layer<'_>,
+        partial: Partial,
+        scratch: &mut [u64],
+    ) -> Result<PlanePoint, Error> {
+        layer.check_shape(self.n, self.d)?;
+        self.est
+            .kind
+            .finish(&self.est.settings, layer, partial, need(scratch, self.req)?)
+    }
+}
+
+/// `scratch` if it holds `req`, else [`Error::ScratchTooSmall`].
+fn need(scratch: &mut [u64], req: ScratchReq) -> Result<&mut [u64], Error> {
+    if scratch.len() < req.words() {
+        Err(Error::ScratchTooSmall {
+            needed: req.words(),
+            got: scratch.len(),
+        })
+    } else {
+        Ok(scratch)
+    }
+}

@@ -1,0 +1,185 @@
+//! Measuring a snapshot: every layer's activations on every row, each estimator on each
+//! layer, and the train/test metrics; and the CSV rows every frontend writes.
+
+use super::{ExperimentConfig, Snapshot};
+use crate::dataset::Dataset;
+use crate::estimator::{Layer, Plan};
+use crate::metrics::{SplitMetrics, split_metrics};
+use crate::scratch::{Scratch, ScratchReq, Workspace};
+use crate::{Error, MatRef, MlpPlan, MlpShape, PlanePoint};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt::{self, Write};
+
+/// The header of `plane.csv`.
+pub const PLANE_HEADER: &str = "run,epoch,layer,estimator,i_xt_bits,i_ty_bits\n";
+/// The header of `metrics.csv`.
+pub const METRICS_HEADER: &str = "run,epoch,train_loss,train_acc,test_loss,test_acc\n";
+
+/// Rows the network is evaluated on at once while measuring (the result does not depend on
+/// it).
+const EVAL_BATCH: usize = 512;
+
+/// One layer's plane point from one estimator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LayerPoint {
+    /// Layer, from 1 (the softmax output last).
+    pub layer: u32,
+    /// Index into the run's estimators.
+    pub estimator: usize,
+    /// I(X;T) and I(T;Y).
+    pub point: PlanePoint,
+}
+
+/// Everything measured at one epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    /// The epoch.
+    pub epoch: u32,
+    /// Layer-major, estimators in configuration order within a layer.
+    pub points: Vec<LayerPoint>,
+    /// Train/test loss and accuracy.
+    pub metrics: SplitMetrics,
+}
+
+impl Measurement {
+    /// Writes this epoch's `plane.csv` rows (no header): `run,epoch,layer,estimator,i_xt,i_ty`,
+    /// floats in shortest round-trip form. `names` are the estimators' names.
+    ///
+    /// # Errors
+    /// The writer's error.
+    pub fn write_plane_rows(&self, run: u64, names: &[&str], w: &mut impl Write) -> fmt::Result {
+        for p in &self.points {
+            let name = names.get(p.estimator).copied().unwrap_or("?");
+            writeln!(
+                w,
+                "{run},{},{},{name},{},{}",
+                self.epoch,
+                p.layer,
+                p.point.i_xt.in_bits(),
+                p.point.i_ty.in_bits()
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Writes this epoch's `metrics.csv` row (no header); test fields are empty when no row
+    /// is held out.
+    ///
+    /// # Errors
+    /// The writer's error.
+    pub fn write_metrics_row(&self, run: u64, w: &mut impl Write) -> fmt::Result {
+        let tr = self.metrics.train;
+        write!(w, "{run},{},{},{},", self.epoch, tr.loss, tr.accuracy)?;
+        match self.metrics.test {
+            Some(t) => writeln!(w, "{},{}", t.loss, t.accuracy),
+            None => writeln!(w, ","),
+        }
+    }
+}
+
+/// Measures snapshots. Owns its plans and one workspace, sized once; shares the data set.
+/// A measurement depends only on its snapshot, so measurers on other threads, in any order,
+/// give the same bytes.
+#[derive(Debug, Clone)]
+pub struct Measurer {
+    data: Arc<Dataset>,
+    is_train: Arc<[bool]>,
+    net: MlpPlan,
+    /// Per layer after the input: width and one plan per estimator.
+    layers: Vec<(usize, Vec<Plan>)>,
+    /// Activations of every layer on every row, then each row's loss.
+    acts_len: usize,
+    req: ScratchReq,
+    work: Workspace,
+}
+
+impl Measurer {
+    pub(super) fn new(
+        cfg: &ExperimentConfig,
+        shape: &MlpShape,
+        data: Arc<Dataset>,
+        is_train: Arc<[bool]>,
+    ) -> Result<Self, Error> {
+        let n = data.rows();
+        let net = MlpPlan::new(shape.clone(), EVAL_BATCH)?;
+        let mut layers = Vec::new();
+        // Phases that reuse one region: the network's evaluation, then each estimator.
+        let mut phase = net.scratch_req();
+        for &w in shape.widths().iter().skip(1) {
+            let w = w as usize;
+            let mut plans = Vec::with_capacity(cfg.estimators.len());
+            for e in &cfg.estimators {
+                let p = e.plan(n, w)?;
+                phase = phase.any_of(p.scratch_req());
+                plans.push(p);
+            }
+            layers.push((w, plans));
+        }
+        let acts_len = n
+            .checked_mul(shape.activation_len())
+            .ok_or(Error::TooLarge)?;
+        // activations of every layer and each row's loss (live throughout)  +  the phases
+        let req = ScratchReq::f32(acts_len)
+            .and(ScratchReq::f32(n))?
+            .and(phase)?;
+        Ok(Self {
+            data,
+            is_train,
+            net,
+            layers,
+            acts_len,
+            req,
+            work: Workspace::new(),
+        })
+    }
+
+    /// The scratch one measurement uses (allocated on the first).
+    #[must_use]
+    pub const fn scratch_req(&self) -> ScratchReq {
+        self.req
+    }
+
+    /// Runs the snapshot's network on every row, applies every estimator to every layer
+    /// (with the data set's input groups), and computes the train/test metrics.
+    ///
+    /// # Errors
+    /// As [`MlpPlan::evaluate`] and the estimators.
+    pub fn measure(&mut self, snap: &Snapshot) -> Result<Measurement, Error> {
+        let n = self.data.rows();
+        let labels = self.data.labels();
+        let mut s = self.work.scratch(self.req)?;
+        let acts = s.f32(self.acts_len)?;
+        let nll = s.f32(n)?;
+        let rest = s.rest();
+        let net_scratch =
+            Scratch::new(&mut *rest, self.net.scratch_req())?.f32(self.net.scratch_len())?;
+        self.net
+            .evaluate(&snap.params, self.data.inputs(), labels, acts, nll, net_scratch)?;
+        let acts: &[f32] = acts;
+        let mut points = Vec::new();
+        let mut start = 0usize;
+        let mut last = MatRef::EMPTY;
+        for (layer, (w, plans)) in (1u32..).zip(&self.layers) {
+            let len = n * w;
+            let t = MatRef::new(acts.get(start..start + len).unwrap_or(&[]), n, *w)?;
+            start += len;
+            last = t;
+            let l = Layer::new(t, labels, self.data.groups())?;
+            for (estimator, plan) in plans.iter().enumerate() {
+                let point = plan.estimate(&l, rest)?;
+                points.push(LayerPoint {
+                    layer,
+                    estimator,
+                    point,
+                });
+            }
+        }
+        let metrics = split_metrics(last, nll, labels, &self.is_train)?;
+        Ok(Measurement {
+            epoch: snap.epoch,
+            points,
+            metrics,
+        })
+    }
+}

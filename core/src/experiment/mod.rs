@@ -1,0 +1,361 @@
+//! A whole run: data set, split, initialisation, the epoch loop with its capture points, the
+//! measurement of each snapshot, and the CSV rows (feature `alloc`).
+//!
+//! Training and measuring are joined by a stream of weight snapshots that a [`Planner`]
+//! decides:
+//!
+//! * [`Experiment`] trains and hands out a [`Snapshot`] (the weights at a measured epoch: a
+//!   few hundred floats, never activations, so memory does not grow with the run) whenever
+//!   the planner asks for that epoch. A planner may decide from the measurements so far
+//!   ([`Planner::observe`]); fixed schedules are the planner [`Fixed`].
+//! * A [`Measurer`] turns a snapshot into a [`Measurement`]. A measurement depends only on
+//!   its snapshot, so callers may measure on other threads or Web Workers, in any order, and
+//!   get the same bytes.
+//! * [`Run`] ties them together for every frontend: it says what to do next ([`Action`]),
+//!   takes results back in any order, and releases them in the order the snapshots were
+//!   taken, feeding them to the planner in that order, so the output and every planner
+//!   decision are independent of thread count and timing. The number of snapshots in flight
+//!   is capped, so memory stays bounded.
+//! * [`Measurement::write_plane_rows`] and [`Measurement::write_metrics_row`] format the CSV
+//!   rows, so every frontend writes identical files.
+
+mod config;
+mod measure;
+mod planner;
+
+pub use config::{ExperimentConfig, accepts, estimators};
+pub use measure::{LayerPoint, METRICS_HEADER, Measurement, Measurer, PLANE_HEADER};
+pub use planner::{Fixed, Next, Planner};
+
+use crate::data::{split_rows, train_count};
+use crate::dataset::Dataset;
+use crate::{BatchOrder, Error, MlpPlan, MlpShape, Stream, StreamRng, Trainer};
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// The weights at one measured epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// The epoch (counted from 0).
+    pub epoch: u32,
+    /// All parameters, in [`MlpPlan`] layout.
+    pub params: Vec<f32>,
+}
+
+/// What [`Experiment::step`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// The snapshot of an epoch the planner asked for (nothing was trained).
+    Snapshot(Snapshot),
+    /// One epoch was trained; the value is the number of epochs trained so far.
+    Trained(u32),
+    /// The planner waits for measurements it asked for before deciding.
+    Wait,
+    /// Every epoch is trained and the planner wants nothing more.
+    Done,
+}
+
+/// A training run in progress.
+#[derive(Debug)]
+pub struct Experiment {
+    cfg: ExperimentConfig,
+    data: Arc<Dataset>,
+    shape: MlpShape,
+    is_train: Arc<[bool]>,
+    order: Vec<u32>,
+    trainer: Trainer,
+    params: Vec<f32>,
+    state: Vec<f32>,
+    scratch: Vec<f32>,
+    shuffle_rng: StreamRng,
+    step: u64,
+    epoch: u32,
+    planner: Box<dyn Planner>,
+    /// The epoch the planner asked for and that has not been captured yet.
+    target: Option<u32>,
+    /// The last epoch asked for, so requests can be checked to increase.
+    last_target: Option<u32>,
+    planner_done: bool,
+}
+
+impl Experiment {
+    /// Checks the configuration against the data set, splits it, initialises the network and
+    /// plans everything; the configuration's schedule decides the measured epochs.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the first bad setting
+    /// ([`ExperimentConfig::validate`]).
+    pub fn new(cfg: ExperimentConfig, data: Arc<Dataset>) -> Result<Self, Error> {
+        let planner = Fixed::new(cfg.schedule.as_schedule(), cfg.epochs);
+        Self::with_planner(cfg, data, Box::new(planner))
+    }
+
+    /// As [`Experiment::new`], with a planner of the caller's instead of the configuration's
+    /// schedule.
+    ///
+    /// # Errors
+    /// As [`Experiment::new`].
+    pub fn with_planner(
+        cfg: ExperimentConfig,
+        data: Arc<Dataset>,
+        planner: Box<dyn Planner>,
+    ) -> Result<Self, Error> {
+        let rows = data.rows();
+        cfg.validate(rows, data.cols(), data.classes())?;
+        let cols = u32::try_from(data.cols()).map_err(|_| Error::TooLarge)?;
+        let shape = MlpShape::new(&cfg.widths(cols, data.classes()), cfg.activation)?;
+        let n_train = train_count(rows, cfg.train_frac)?;
+        let mut perm = vec![0u32; rows];
+        let mut split_rng = StreamRng::new(cfg.seed, Stream::Split);
+        split_rows(&mut perm, cfg.random_split.then_some(&mut split_rng))?;
+        let order: Vec<u32> = perm.get(..n_train).unwrap_or(&[]).to_vec();
+        let mut is_train = vec![false; rows];
+        for &r in &order {
+            if let Some(t) = is_train.get_mut(r as usize) {
+                *t = true;
+            }
+        }
+        let batch = cfg.batch.map_or(n_train, |b| b as usize).min(n_train);
+        let plan = MlpPlan::new(shape.clone(), batch)?;
+        let order_kind = if cfg.shuffle {
+            BatchOrder::Shuffled
+        } else {
+            BatchOrder::Fixed
+        };
+        let trainer = Trainer::new(plan.clone(), cfg.optimizer, order_kind)?;
+        let mut params = vec![0.0f32; shape.param_len()];
+        plan.init(
+            cfg.init,
+            &mut params,
+            &mut StreamRng::new(cfg.seed, Stream::Init),
+        )?;
+        let exp = Self {
+            state: vec![0.0; trainer.state_len()],
+            scratch: vec![0.0; trainer.scratch_len()],
+            shuffle_rng: StreamRng::new(cfg.seed, Stream::Shuffle),
+            is_train: is_train.into(),
+            shape,
+            data,
+            order,
+            trainer,
+            params,
+            step: 0,
+            epoch: 0,
+            planner,
+            target: None,
+            last_target: None,
+            planner_done: false,
+            cfg,
+        };
+        // Plan every estimator on every layer now, so a bad setting fails before anything
+        // runs or is written.
+        exp.measurer()?;
+        Ok(exp)
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub const fn config(&self) -> &ExperimentConfig {
+        &self.cfg
+    }
+
+    /// The data set.
+    #[must_use]
+    pub fn dataset(&self) -> &Dataset {
+        &self.data
+    }
+
+    /// The network's shape.
+    #[must_use]
+    pub const fn shape(&self) -> &MlpShape {
+        &self.shape
+    }
+
+    /// Epochs trained so far.
+    #[must_use]
+    pub const fn epochs_done(&self) -> u32 {
+        self.epoch
+    }
+
+    /// The current parameters.
+    #[must_use]
+    pub fn params(&self) -> &[f32] {
+        &self.params
+    }
+
+    /// Which rows train.
+    #[must_use]
+    pub fn is_train(&self) -> &[bool] {
+        &self.is_train
+    }
+
+    /// A measurer for this run's snapshots, sharing its data set.
+    ///
+    /// # Errors
+    /// As the estimator plans.
+    pub fn measurer(&self) -> Result<Measurer, Error> {
+        Measurer::new(
+            &self.cfg,
+            &self.shape,
+            Arc::clone(&self.data),
+            Arc::clone(&self.is_train),
+        )
+    }
+
+    /// Hands a measurement of an epoch the planner asked for back to the planner. [`Run`]
+    /// does this in the order the snapshots were taken.
+    pub fn observe(&mut self, m: &Measurement) {
+        self.planner.observe(m);
+    }
+
+    /// Does the next thing: captures the snapshot the planner asked for if training has
+    /// reached it (before the epoch's update with [`Capture::Before`], after it with
+    /// [`Capture::After`]), else trains one epoch.
+    ///
+    /// # Errors
+    /// As [`Trainer::epoch`]; [`Error::Overflow`] when training diverges;
+    /// [`Error::InvalidParameter`] `"schedule"` if the planner asks for an epoch that is not
+    /// after the previous one or not below the run's epochs.
+    pub fn step(&mut self) -> Result<Step, Error> {
+        if self.target.is_none() && !self.planner_done {
+            match self.planner.next() {
+                Next::Epoch(e) => {
+                    if e >= self.cfg.epochs || self.last_target.is_some_and(|l| e <= l) {
+                        return Err(Error::InvalidParameter { name: "schedule" });
+                    }
+                    self.target = Some(e);
+                    self.last_target = Some(e);
+                }
+                Next::Wait => return Ok(Step::Wait),
+                Next::Done => self.planner_done = true,
+            }
+        }
+        if let Some(e) = self.target {
+            let at = self.cfg.capture.trained_at(e);
+            if at < u64::from(self.epoch) {
+                // Only an epoch the run has already passed: the planner asked for the past.
+                return Err(Error::InvalidParameter { name: "schedule" });
+            }
+            if at == u64::from(self.epoch) {
+                self.target = None;
+                return Ok(Step::Snapshot(Snapshot {
+                    epoch: e,
+                    params: self.params.clone(),
+                }));
+            }
+        }
+        if self.epoch >= self.cfg.epochs {
+            return Ok(Step::Done);
+        }
+        self.trainer.epoch(
+            &mut self.params,
+            &mut self.state,
+            &mut self.step,
+            self.data.inputs(),
+            self.data.labels(),
+            &mut self.order,
+            &mut self.shuffle_rng,
+            &mut self.scratch,
+        )?;
+        self.epoch += 1;
+        Ok(Step::Trained(self.epoch))
+    }
+}
+
+/// What a frontend does next, as [`Run::next_action`] says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Measure this snapshot (here or elsewhere) and [`Run::deliver`] the result with the
+    /// ticket.
+    Measure(u64, Snapshot),
+    /// One epoch was trained (the value: epochs trained so far), for progress.
+    Trained(u32),
+    /// Deliver a result still in flight before asking again.
+    Deliver,
+    /// The run is over: everything has been trained, measured and released.
+    Done,
+}
+
+/// The run driver every frontend shares: an [`Experiment`], the measurements in flight, and
+/// their release in snapshot order.
+#[derive(Debug)]
+pub struct Run {
+    exp: Experiment,
+    max_in_flight: usize,
+    issued: u64,
+    released: u64,
+    done: BTreeMap<u64, Measurement>,
+}
+
+impl Run {
+    /// Drives `exp` with at most `max_in_flight` (≥ 1) snapshots measured at once.
+    #[must_use]
+    pub fn new(exp: Experiment, max_in_flight: usize) -> Self {
+        Self {
+            exp,
+            max_in_flight: max_in_flight.max(1),
+            issued: 0,
+            released: 0,
+            done: BTreeMap::new(),
+        }
+    }
+
+    /// The experiment.
+    #[must_use]
+    pub const fn experiment(&self) -> &Experiment {
+        &self.exp
+    }
+
+    /// Snapshots handed out and not yet released.
+    #[must_use]
+    pub fn in_flight(&self) -> usize {
+        usize::try_from(self.issued - self.released).unwrap_or(usize::MAX)
+    }
+
+    /// What to do next.
+    ///
+    /// # Errors
+    /// As [`Experiment::step`]; [`Error::InvalidParameter`] `"schedule"` if the planner waits
+    /// with nothing in flight (it could wait forever).
+    pub fn next_action(&mut self) -> Result<Action, Error> {
+        if self.in_flight() >= self.max_in_flight {
+            return Ok(Action::Deliver);
+        }
+        match self.exp.step()? {
+            Step::Snapshot(s) => {
+                let ticket = self.issued;
+                self.issued += 1;
+                Ok(Action::Measure(ticket, s))
+            }
+            Step::Trained(e) => Ok(Action::Trained(e)),
+            Step::Wait if self.in_flight() == 0 => {
+                Err(Error::InvalidParameter { name: "schedule" })
+            }
+            Step::Wait => Ok(Action::Deliver),
+            Step::Done if self.in_flight() > 0 => Ok(Action::Deliver),
+            Step::Done => Ok(Action::Done),
+        }
+    }
+
+    /// Takes back the measurement of the snapshot handed out with `ticket`, in any order.
+    /// A ticket that was never handed out, or one already released, is ignored. Call
+    /// [`Run::release`] until it gives `None` after each delivery, before asking for the
+    /// next action.
+    pub fn deliver(&mut self, ticket: u64, m: Measurement) {
+        if ticket >= self.released && ticket < self.issued {
+            self.done.insert(ticket, m);
+        }
+    }
+
+    /// The next measurement in snapshot order, once it and all before it are delivered. The
+    /// planner observes it first.
+    pub fn release(&mut self) -> Option<Measurement> {
+        let m = self.done.remove(&self.released)?;
+        self.released += 1;
+        self.exp.observe(&m);
+        Some(m)
+    }
+}

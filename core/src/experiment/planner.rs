@@ -1,0 +1,67 @@
+//! Planners: schedules that decide which epochs' snapshots are measured, possibly from the
+//! measurements so far.
+
+use super::Measurement;
+use crate::Schedule;
+use alloc::vec::Vec;
+use core::fmt;
+
+/// What a planner wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// The snapshot of this epoch. Epochs asked for must increase.
+    Epoch(u32),
+    /// Nothing until the measurements already asked for have been observed.
+    Wait,
+    /// No more snapshots.
+    Done,
+}
+
+/// Decides which epochs to measure. The driver asks [`Planner::next`] whenever it needs a
+/// decision and hands every measurement to [`Planner::observe`] in the order the snapshots
+/// were asked for, so a planner that decides from results is as deterministic as one that
+/// does not.
+pub trait Planner: fmt::Debug + Send {
+    /// The next epoch to measure, or whether to wait for results.
+    fn next(&mut self) -> Next;
+    /// A measurement of an epoch this planner asked for.
+    fn observe(&mut self, m: &Measurement);
+}
+
+/// A fixed schedule's epochs, in order; it never waits and ignores the measurements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fixed {
+    epochs: Vec<u32>,
+    k: usize,
+}
+
+impl Fixed {
+    /// The epochs of `schedule` in a run of `total` epochs.
+    #[must_use]
+    pub fn new(schedule: Schedule<'_>, total: u32) -> Self {
+        Self {
+            epochs: schedule.epochs(total).collect(),
+            k: 0,
+        }
+    }
+
+    /// Every epoch it will ask for.
+    #[must_use]
+    pub fn epochs(&self) -> &[u32] {
+        &self.epochs
+    }
+}
+
+impl Planner for Fixed {
+    fn next(&mut self) -> Next {
+        match self.epochs.get(self.k) {
+            Some(&e) => {
+                self.k += 1;
+                Next::Epoch(e)
+            }
+            None => Next::Done,
+        }
+    }
+
+    fn observe(&mut self, _: &Measurement) {}
+}
