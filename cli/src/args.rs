@@ -31,7 +31,11 @@ pub enum Command {
 
 /// `--preset` values: the core's presets.
 fn presets() -> PossibleValuesParser {
-    PossibleValuesParser::new(PRESETS.iter().map(|p| PossibleValue::new(p.name).help(p.summary)))
+    PossibleValuesParser::new(
+        PRESETS
+            .iter()
+            .map(|p| PossibleValue::new(p.name).help(p.summary)),
+    )
 }
 
 /// `--estimator` values: the core's estimator registry.

@@ -267,9 +267,9 @@ mod owned {
         pub fn inputs(&self) -> Inputs<'_> {
             // Both views were checked when the data set was built, so neither can fail.
             match &self.inputs {
-                InputData::F32(x) => Inputs::F32(
-                    MatRef::new(x, self.rows, self.cols).unwrap_or(MatRef::EMPTY),
-                ),
+                InputData::F32(x) => {
+                    Inputs::F32(MatRef::new(x, self.rows, self.cols).unwrap_or(MatRef::EMPTY))
+                }
                 InputData::U8 { data, divisor } => Inputs::U8(
                     ByteMatRef::new(data, self.rows, self.cols, *divisor)
                         .unwrap_or(ByteMatRef::EMPTY),

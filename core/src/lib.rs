@@ -67,6 +67,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod act;
+#[cfg(all(feature = "alloc", feature = "serde"))]
+pub mod catalog;
 pub mod data;
 pub mod dataset;
 mod error;

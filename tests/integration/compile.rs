@@ -33,9 +33,15 @@ fn plans_run_on_scoped_threads() {
     let t = infoplane_tests::fixtures::layer(64, 2, 1);
     let y = infoplane_tests::fixtures::labels(64, 2, 1);
     let run = || {
-        let mut scratch = vec![0u64; plan.scratch_len()];
-        plan.mutual_information(MatRef::new(&t, 64, 2).unwrap(), &y, None, &mut scratch)
-            .unwrap()
+        let mut scratch = vec![0u64; plan.scratch_req().words()];
+        crate::util::bin_mi(
+            &plan,
+            MatRef::new(&t, 64, 2).unwrap(),
+            &y,
+            None,
+            &mut scratch,
+        )
+        .unwrap()
     };
     let here = run();
     let there: Vec<PlanePoint> = std::thread::scope(|s| {

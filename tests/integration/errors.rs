@@ -1,7 +1,7 @@
 //! Bad input gives the documented error, never a panic (R10, R11).
 
-use infoplane_core::binning::group_rows;
 use infoplane_core::data::tishby_dataset;
+use infoplane_core::dataset::group_rows;
 use infoplane_core::{
     Activation, BatchOrder, BinRule, BinningPlan, Error, MatRef, MlpPlan, MlpShape, Optimizer,
     Stream, StreamRng, Trainer,
@@ -107,47 +107,70 @@ fn binning_rejects_bad_calls() {
     let t = [0.1f32, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8];
     let m = MatRef::new(&t, 4, 2).unwrap();
     let y = [0u32, 1, 0, 1];
-    let mut s = vec![0u64; plan.scratch_len()];
-    // Shapes.
+    let mut s = vec![0u64; plan.scratch_req().words()];
+    // Shapes: a transposed layer says which dimension is wrong.
     let wrong = MatRef::new(&t, 2, 4).unwrap();
-    assert!(matches!(
-        plan.mutual_information(wrong, &y, None, &mut s),
-        Err(Error::ShapeMismatch { .. })
-    ));
-    let short = MatRef::new(&t[..6], 3, 2).unwrap();
+    let y2 = [0u32, 1];
     assert_eq!(
-        plan.mutual_information(short, &y, None, &mut s),
-        Err(Error::ShapeMismatch {
-            expected: 8,
-            got: 6
+        crate::util::bin_mi(&plan, wrong, &y2, None, &mut s),
+        Err(Error::DimensionMismatch {
+            dim: "rows",
+            expected: 4,
+            got: 2
+        })
+    );
+    let wide = MatRef::new(&[0.0; 12], 4, 3).unwrap();
+    assert_eq!(
+        crate::util::bin_mi(&plan, wide, &y, None, &mut s),
+        Err(Error::DimensionMismatch {
+            dim: "columns",
+            expected: 2,
+            got: 3
         })
     );
     assert_eq!(
-        plan.mutual_information(m, &y[..3], None, &mut s),
-        Err(Error::ShapeMismatch {
+        Error::DimensionMismatch {
+            dim: "columns",
+            expected: 2,
+            got: 3
+        }
+        .to_string(),
+        "dimension mismatch: 3 columns, expected 2"
+    );
+    let short = MatRef::new(&t[..6], 3, 2).unwrap();
+    assert_eq!(
+        crate::util::bin_mi(&plan, short, &y, None, &mut s),
+        Err(Error::DimensionMismatch {
+            dim: "rows",
+            expected: 3,
+            got: 4
+        })
+    );
+    assert_eq!(
+        crate::util::bin_mi(&plan, m, &y[..3], None, &mut s),
+        Err(Error::DimensionMismatch {
+            dim: "rows",
             expected: 4,
             got: 3
         })
     );
     assert_eq!(
-        plan.mutual_information(m, &y, Some(&[0, 1, 2, 3, 4]), &mut s),
-        Err(Error::ShapeMismatch {
+        crate::util::bin_mi(&plan, m, &y, Some(&[0, 1, 2, 3, 4]), &mut s),
+        Err(Error::DimensionMismatch {
+            dim: "rows",
             expected: 4,
             got: 5
         })
     );
     // Scratch.
-    let need = plan.scratch_len();
+    let need = plan.scratch_req().words();
     for got in [0, 1, need - 1] {
         assert_eq!(
-            plan.mutual_information(m, &y, None, &mut vec![0u64; got]),
+            crate::util::bin_mi(&plan, m, &y, None, &mut vec![0u64; got]),
             Err(Error::ScratchTooSmall { needed: need, got }),
         );
     }
-    assert!(
-        plan.mutual_information(m, &y, None, &mut vec![0u64; need])
-            .is_ok()
-    );
+    assert!(crate::util::bin_mi(&plan, m, &y, None, &mut vec![0u64; need]).is_ok());
     // Non-finite activations, reported at their flat index.
     for (index, bad) in [
         (0, f32::NAN),
@@ -161,7 +184,7 @@ fn binning_rejects_bad_calls() {
         for rule in crate::util::rules() {
             let p = BinningPlan::new(4, 2, rule).unwrap();
             assert_eq!(
-                p.mutual_information(m2, &y, None, &mut vec![0u64; p.scratch_len()]),
+                crate::util::bin_mi(&p, m2, &y, None, &mut vec![0u64; p.scratch_req().words()]),
                 Err(Error::NonFinite { index }),
                 "{rule:?}"
             );
@@ -172,7 +195,7 @@ fn binning_rejects_bad_calls() {
     t3[6] = f32::NAN;
     t3[2] = f32::INFINITY;
     assert_eq!(
-        plan.mutual_information(MatRef::new(&t3, 4, 2).unwrap(), &y, None, &mut s),
+        crate::util::bin_mi(&plan, MatRef::new(&t3, 4, 2).unwrap(), &y, None, &mut s),
         Err(Error::NonFinite { index: 2 })
     );
 }
@@ -192,8 +215,9 @@ fn binning_never_panics_on_any_small_shape() {
                         let y = vec![1u32; nl];
                         for ids in [None, Some(vec![0u32; n]), Some(vec![2u32; n + 1])] {
                             for extra in [0usize, 1, 2] {
-                                let len = (plan.scratch_len() + extra).saturating_sub(1);
-                                let r = plan.mutual_information(
+                                let len = (plan.scratch_req().words() + extra).saturating_sub(1);
+                                let r = crate::util::bin_mi(
+                                    &plan,
                                     m,
                                     &y,
                                     ids.as_deref(),

@@ -78,10 +78,10 @@ fn golden_binning() {
         ));
         for rule in rules() {
             let plan = BinningPlan::new(n, d, rule).unwrap();
-            let mut scratch = vec![0u64; plan.scratch_len()];
+            let mut scratch = vec![0u64; plan.scratch_req().words()];
             let m = MatRef::new(&t, n, d).unwrap();
             for (tag, x) in [("", None), (".ids", Some(ids.as_slice()))] {
-                let p = plan.mutual_information(m, &y, x, &mut scratch).unwrap();
+                let p = crate::util::bin_mi(&plan, m, &y, x, &mut scratch).unwrap();
                 let key = format!("n{n}.d{d}.{}{tag}", rule_name(rule));
                 entries.push(Entry::f64(format!("{key}.i_xt"), p.i_xt.in_bits()));
                 entries.push(Entry::f64(format!("{key}.i_ty"), p.i_ty.in_bits()));
@@ -231,14 +231,14 @@ fn golden_tishby_short_run() {
         start += TISHBY_ROWS * w;
         entries.push(Entry::f32(format!("eval.layer{}.first", l + 1), t[0]));
         let plan = BinningPlan::new(TISHBY_ROWS, w, rule).unwrap();
-        let p = plan
-            .mutual_information(
-                MatRef::new(t, TISHBY_ROWS, w).unwrap(),
-                &y,
-                None,
-                &mut vec![0u64; plan.scratch_len()],
-            )
-            .unwrap();
+        let p = crate::util::bin_mi(
+            &plan,
+            MatRef::new(t, TISHBY_ROWS, w).unwrap(),
+            &y,
+            None,
+            &mut vec![0u64; plan.scratch_req().words()],
+        )
+        .unwrap();
         entries.push(Entry::f64(
             format!("plane.layer{}.i_xt", l + 1),
             p.i_xt.in_bits(),
@@ -277,4 +277,16 @@ fn golden_format_round_trips() {
     changed.pop();
     changed.push(Entry::int("d", 1));
     assert_eq!(differences(&entries, &changed).len(), 3);
+}
+
+#[test]
+fn golden_kde() {
+    check(
+        "kde.txt",
+        &[
+            "KDE bounds on seeded fixture layers, in bits (f64 bit patterns); computed by",
+            "infoplane_tests::golden::kde_entries, which the wasm tests check against this file too",
+        ],
+        &infoplane_tests::golden::kde_entries(),
+    );
 }

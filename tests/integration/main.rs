@@ -21,7 +21,9 @@ mod closed_forms;
 mod compile;
 mod data;
 mod errors;
+mod estimators;
 mod golden;
+mod kde;
 mod mlp;
 mod optim;
 mod properties;
@@ -31,7 +33,20 @@ mod scratch;
 
 /// Small helpers shared by the test modules.
 mod util {
-    use infoplane_core::{BinRule, BinningPlan, MatRef, PlanePoint};
+    use infoplane_core::estimator::Layer;
+    use infoplane_core::{BinRule, BinningPlan, Error, MatRef, PlanePoint};
+
+    /// The binning estimator on a layer built from its parts: [`Layer::new`]'s checks, then
+    /// [`BinningPlan::estimate`].
+    pub(crate) fn bin_mi(
+        plan: &BinningPlan,
+        t: MatRef<'_>,
+        labels: &[u32],
+        x_ids: Option<&[u32]>,
+        scratch: &mut [u64],
+    ) -> Result<PlanePoint, Error> {
+        plan.estimate(&Layer::new(t, labels, x_ids)?, scratch)
+    }
 
     /// Runs the binning estimator with a fresh, exactly sized scratch.
     pub(crate) fn binning(
@@ -43,9 +58,15 @@ mod util {
     ) -> PlanePoint {
         let n = labels.len();
         let plan = BinningPlan::new(n, d, rule).unwrap();
-        let mut scratch = vec![0u64; plan.scratch_len()];
-        plan.mutual_information(MatRef::new(t, n, d).unwrap(), labels, x_ids, &mut scratch)
-            .unwrap()
+        let mut scratch = vec![0u64; plan.scratch_req().words()];
+        bin_mi(
+            &plan,
+            MatRef::new(t, n, d).unwrap(),
+            labels,
+            x_ids,
+            &mut scratch,
+        )
+        .unwrap()
     }
 
     /// (I(X;T), I(T;Y)) in bits.

@@ -2,7 +2,7 @@
 //! against hand-computed values.
 
 use crate::util::{binning, bits, pattern, rules};
-use infoplane_core::binning::group_rows;
+use infoplane_core::dataset::group_rows;
 use infoplane_core::{BinRule, MatRef};
 use infoplane_tests::fixtures::{self, IDS_SEED, LABEL_SEED, LAYER_SEED};
 use infoplane_tests::reference::{

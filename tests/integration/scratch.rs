@@ -3,7 +3,7 @@
 //! `scratch_len()`.
 
 use crate::util::{pattern, rules};
-use infoplane_core::binning::group_rows;
+use infoplane_core::dataset::group_rows;
 use infoplane_core::{
     Activation, BatchOrder, BinRule, BinningPlan, Init, MatRef, MlpPlan, MlpShape, Optimizer,
     Stream, StreamRng, Trainer,
@@ -31,42 +31,41 @@ fn binning_ignores_scratch_contents() {
             for x in [None, Some(ids.as_slice())] {
                 let mut results = Vec::new();
                 for poison in U64_POISONS {
-                    let mut scratch = vec![poison; plan.scratch_len()];
+                    let mut scratch = vec![poison; plan.scratch_req().words()];
                     results.push(pattern(
-                        plan.mutual_information(m, &y, x, &mut scratch).unwrap(),
+                        crate::util::bin_mi(&plan, m, &y, x, &mut scratch).unwrap(),
                     ));
                     // Extra scratch past scratch_len() is ignored.
-                    let mut scratch = vec![poison; plan.scratch_len() + 33];
+                    let mut scratch = vec![poison; plan.scratch_req().words() + 33];
                     results.push(pattern(
-                        plan.mutual_information(m, &y, x, &mut scratch).unwrap(),
+                        crate::util::bin_mi(&plan, m, &y, x, &mut scratch).unwrap(),
                     ));
                 }
                 // After other kernels ran on the same buffer: another rule and size, a run
                 // with large labels (sort path), and group_rows.
-                let mut shared = vec![0u64; plan.scratch_len() + 64];
+                let mut shared = vec![0u64; plan.scratch_req().words() + 64];
                 let other = BinningPlan::new(n / 2, 3, BinRule::Size { size: 0.01 }).unwrap();
                 let half = fixtures::layer(n / 2, 3, 5);
-                other
-                    .mutual_information(
-                        MatRef::new(&half, n / 2, 3).unwrap(),
-                        &y[..n / 2],
-                        None,
-                        &mut shared,
-                    )
-                    .unwrap();
+                crate::util::bin_mi(
+                    &other,
+                    MatRef::new(&half, n / 2, 3).unwrap(),
+                    &y[..n / 2],
+                    None,
+                    &mut shared,
+                )
+                .unwrap();
                 results.push(pattern(
-                    plan.mutual_information(m, &y, x, &mut shared).unwrap(),
+                    crate::util::bin_mi(&plan, m, &y, x, &mut shared).unwrap(),
                 ));
                 let big: Vec<u32> = y.iter().map(|&v| u32::MAX - v).collect();
-                plan.mutual_information(m, &big, Some(&ids), &mut shared)
-                    .unwrap();
+                crate::util::bin_mi(&plan, m, &big, Some(&ids), &mut shared).unwrap();
                 results.push(pattern(
-                    plan.mutual_information(m, &y, x, &mut shared).unwrap(),
+                    crate::util::bin_mi(&plan, m, &y, x, &mut shared).unwrap(),
                 ));
                 let mut gids = vec![0u32; n];
                 group_rows(m, &mut gids, &mut shared).unwrap();
                 results.push(pattern(
-                    plan.mutual_information(m, &y, x, &mut shared).unwrap(),
+                    crate::util::bin_mi(&plan, m, &y, x, &mut shared).unwrap(),
                 ));
                 assert!(
                     results.windows(2).all(|w| w[0] == w[1]),

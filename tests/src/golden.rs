@@ -134,3 +134,55 @@ pub fn fingerprint_f32(values: &[f32]) -> u64 {
         .flat_map(|v| v.to_bits().to_le_bytes())
         .fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME))
 }
+
+/// The KDE golden values (`data/golden/kde.txt`): both bounds on seeded fixture layers
+/// (uniform and clustered, with and without input groups, cut-off and exact-zero pruning),
+/// in bits. Computed here so the native and the wasm tests check the same file.
+///
+/// # Panics
+/// If a fixture is rejected by the core, which would be a bug in the fixtures.
+#[must_use]
+#[allow(clippy::expect_used)] // fixed, valid fixtures
+pub fn kde_entries() -> Vec<Entry> {
+    use crate::fixtures::{self, IDS_SEED, LABEL_SEED, LAYER_SEED};
+    use infoplane_core::MatRef;
+    use infoplane_core::estimator::Layer;
+    use infoplane_core::kde::{KdeBound, KdePlan, Pruning};
+
+    let mut out = Vec::new();
+    for (n, d, var) in [(600usize, 4usize, 0.01f32), (300, 10, 1e-3), (257, 2, 0.1)] {
+        let groups = u32::try_from(n / 4).expect("small");
+        let y = fixtures::labels(n, 3, LABEL_SEED);
+        let ids = fixtures::ids(n, groups, IDS_SEED);
+        let layers = [
+            ("uniform", fixtures::layer(n, d, LAYER_SEED)),
+            (
+                "clustered",
+                fixtures::clustered_layer(n, d, groups, LAYER_SEED),
+            ),
+        ];
+        for (kind, t) in &layers {
+            out.push(Entry::int(
+                format!("fixture.{kind}.n{n}.d{d}"),
+                fingerprint_f32(t),
+            ));
+            let m = MatRef::new(t, n, d).expect("n × d");
+            for bound in [KdeBound::Upper, KdeBound::Lower] {
+                for prune in [Pruning::Cutoff, Pruning::ExactZeros] {
+                    let plan = KdePlan::new(n, d, bound, var)
+                        .expect("plan")
+                        .with_pruning(prune);
+                    let mut scratch = vec![0u64; plan.scratch_req().words()];
+                    for (tag, x) in [("", None), (".groups", Some(ids.as_slice()))] {
+                        let layer = Layer::new(m, &y, x).expect("layer");
+                        let p = plan.estimate(&layer, &mut scratch).expect("estimate");
+                        let key = format!("{kind}.n{n}.d{d}.var{var}.{bound:?}.{prune:?}{tag}");
+                        out.push(Entry::f64(format!("{key}.i_xt"), p.i_xt.in_bits()));
+                        out.push(Entry::f64(format!("{key}.i_ty"), p.i_ty.in_bits()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}

@@ -623,3 +623,86 @@ pub fn saxe_schedule(total: u32) -> Vec<u32> {
         .filter(|&e| e < total)
         .collect()
 }
+
+/// The KDE per-row terms by the obviously correct double loop, in `f64` with `f64`
+/// exponentials: for each row `i` of the `n × d` layer `t` (row-major),
+/// `[a_i, b_i, c_i]` = `ln Σ_j exp(−D_ij / (c·var))` over all rows, over the rows of `i`'s
+/// class, and over the rows of `i`'s input group (`c_i = 0` without `groups`), with
+/// `D_ij = ‖t_i − t_j‖²` in `f64` and `c = 2` (`upper`) or `8`. O(n²·d).
+///
+/// # Panics
+/// If `t` holds fewer than `n·d` values or `groups` fewer than `n`.
+#[must_use]
+// Obviously correct over lengths the caller guarantees, so plain indexing.
+#[allow(clippy::indexing_slicing)]
+pub fn kde_row_terms_f64(
+    t: &[f32],
+    d: usize,
+    labels: &[u32],
+    groups: Option<&[u32]>,
+    var: f64,
+    upper: bool,
+) -> Vec<[f64; 3]> {
+    let n = labels.len();
+    let c = if upper { 2.0 } else { 8.0 } * var;
+    (0..n)
+        .map(|i| {
+            let (mut a, mut b, mut g) = (0.0f64, 0.0f64, 0.0f64);
+            for j in 0..n {
+                let dd: f64 = (0..d)
+                    .map(|k| {
+                        let x = f64::from(t[i * d + k]) - f64::from(t[j * d + k]);
+                        x * x
+                    })
+                    .sum();
+                let kv = libm::exp(-dd / c);
+                a += kv;
+                if labels[j] == labels[i] {
+                    b += kv;
+                }
+                if groups.is_some_and(|x| x[j] == x[i]) {
+                    g += kv;
+                }
+            }
+            let ln_g = if groups.is_some() { libm::log(g) } else { 0.0 };
+            [libm::log(a), libm::log(b), ln_g]
+        })
+        .collect()
+}
+
+/// (I(X;T), I(T;Y)) of the KDE bound in bits from per-row terms, by the definitions: the
+/// entropy estimate of a mixture of `m` Gaussians with per-row terms `s_i` is
+/// `ln m − (1/m) Σ s_i` (plus a constant that cancels); `I(T;Y) = H(T) − Σ_y p(y) H(T_y)`,
+/// and `I(X;T) = H(T) − Σ_x p(x) H(T_x)` with input groups (else `H(T)`, clamped at 0). Each
+/// conditional entropy is formed group by group with its own count, in `f64`.
+///
+/// # Panics
+/// If `labels` or `groups` are shorter than `terms`.
+#[must_use]
+// Plain indexing over lengths the caller guarantees; row counts are exact in f64.
+#[allow(clippy::indexing_slicing, clippy::cast_precision_loss)]
+pub fn kde_mi_from_terms(terms: &[[f64; 3]], labels: &[u32], groups: Option<&[u32]>) -> (f64, f64) {
+    let n = terms.len() as f64;
+    let h = |rows: &[usize], k: usize| {
+        let m = rows.len() as f64;
+        libm::log(m) - rows.iter().map(|&i| terms[i][k]).sum::<f64>() / m
+    };
+    let all: Vec<usize> = (0..terms.len()).collect();
+    let h_t = h(&all, 0);
+    let conditional = |ids: &[u32], k: usize| {
+        let mut by: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for (i, &v) in ids.iter().enumerate() {
+            by.entry(v).or_default().push(i);
+        }
+        by.values()
+            .map(|rows| rows.len() as f64 / n * h(rows, k))
+            .sum::<f64>()
+    };
+    let i_ty = h_t - conditional(labels, 1);
+    let i_xt = match groups {
+        None => h_t,
+        Some(g) => h_t - conditional(g, 2),
+    };
+    let ln2 = core::f64::consts::LN_2;
+    (i_xt.max(0.0) / ln2, i_ty / ln2)
+}

@@ -62,8 +62,8 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
         }
     };
     let tm = MatRef::new(&t.data, t.rows, t.cols).map_err(|e| CliError::core("activations", e))?;
-    let layer = Layer::new(tm, &labels, x_ids.as_deref())
-        .map_err(|e| CliError::core("activations", e))?;
+    let layer =
+        Layer::new(tm, &labels, x_ids.as_deref()).map_err(|e| CliError::core("activations", e))?;
     let stdout = |e| CliError::io(std::path::Path::new("<stdout>"), e);
     let header = if args.bits {
         "estimator,i_xt_bits,i_ty_bits,i_xt_hex,i_ty_hex"

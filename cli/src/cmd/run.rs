@@ -14,8 +14,8 @@ use crate::plot::{PlotPoint, plane_svg};
 use crate::progress::Progress;
 use infoplane_core::dataset::Dataset;
 use infoplane_core::experiment::{
-    Action, Experiment, ExperimentConfig, METRICS_HEADER, Measurement, PLANE_HEADER, Run,
-    Snapshot, estimators,
+    Action, Experiment, ExperimentConfig, METRICS_HEADER, Measurement, PLANE_HEADER, Run, Snapshot,
+    estimators,
 };
 use infoplane_core::preset::{DatasetName, Preset, preset};
 use infoplane_core::schedule::ScheduleSpec;
@@ -102,7 +102,10 @@ impl RunConfig {
             Some("full") => cfg.batch = None,
             Some(s) => {
                 cfg.batch = Some(s.parse().map_err(|_| {
-                    CliError::option("--batch", format!("{s:?} is not a positive integer or `full`"))
+                    CliError::option(
+                        "--batch",
+                        format!("{s:?} is not a positive integer or `full`"),
+                    )
                 })?);
             }
         }
@@ -120,9 +123,8 @@ impl RunConfig {
         }
         cfg.seed = a.seed;
         if let Some(s) = &a.schedule {
-            cfg.schedule = ScheduleSpec::parse(s).map_err(|e| {
-                CliError::from_core("--schedule", e, |_| Some(s.clone()))
-            })?;
+            cfg.schedule = ScheduleSpec::parse(s)
+                .map_err(|e| CliError::from_core("--schedule", e, |_| Some(s.clone())))?;
         }
         if let Some(c) = &a.capture {
             cfg.capture = Capture::from_name(c)

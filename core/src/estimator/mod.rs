@@ -207,9 +207,7 @@ impl Param {
             Self::Range => "two finite numbers LO,HI with LO < HI",
             Self::IdnnsCompat => "true or false",
             Self::BinSize => "a finite number > 0",
-            Self::NoiseVar => {
-                "a finite number > 0 whose 1/(2σ²) is finite in f32 (σ² ≥ 1.5e-39)"
-            }
+            Self::NoiseVar => "a finite number > 0 whose 1/(2σ²) is finite in f32 (σ² ≥ 1.5e-39)",
         }
     }
 
@@ -372,7 +370,9 @@ impl PartialEq for Estimator {
                 let (a, b) = (&self.settings, &other.settings);
                 match p {
                     Param::Bins => a.bins == b.bins,
-                    Param::Range => a.lo.to_bits() == b.lo.to_bits() && a.hi.to_bits() == b.hi.to_bits(),
+                    Param::Range => {
+                        a.lo.to_bits() == b.lo.to_bits() && a.hi.to_bits() == b.hi.to_bits()
+                    }
                     Param::IdnnsCompat => a.idnns_compat == b.idnns_compat,
                     Param::BinSize => a.bin_size.to_bits() == b.bin_size.to_bits(),
                     Param::NoiseVar => a.noise_var.to_bits() == b.noise_var.to_bits(),

@@ -154,8 +154,14 @@ impl Measurer {
         let rest = s.rest();
         let net_scratch =
             Scratch::new(&mut *rest, self.net.scratch_req())?.f32(self.net.scratch_len())?;
-        self.net
-            .evaluate(&snap.params, self.data.inputs(), labels, acts, nll, net_scratch)?;
+        self.net.evaluate(
+            &snap.params,
+            self.data.inputs(),
+            labels,
+            acts,
+            nll,
+            net_scratch,
+        )?;
         let acts: &[f32] = acts;
         let mut points = Vec::new();
         let mut start = 0usize;

@@ -240,9 +240,13 @@ impl KdePlan {
         // The tree, live for the whole estimate: coordinates, then labels, row indices and
         // input groups (one u32 each per slot), then the node boxes; plus the row order
         // while building (a key and an index per row). All at once.
-        let tree = tri!(tri!(tri!(ScratchReq::f32(coords).and(ScratchReq::u32(slots)))
-            .and(ScratchReq::u32(slots)))
-        .and(ScratchReq::u32(slots)));
+        let tree = tri!(
+            tri!(
+                tri!(ScratchReq::f32(coords).and(ScratchReq::u32(slots)))
+                    .and(ScratchReq::u32(slots))
+            )
+            .and(ScratchReq::u32(slots))
+        );
         let tree = tri!(tri!(tree.and(ScratchReq::f32(boxes))).and(ScratchReq::f32(n)));
         let tree = tri!(tree.and(ScratchReq::u32(n)));
         // Finishing reuses the region: the labels (or groups) sorted to count classes.
@@ -368,7 +372,9 @@ impl KdePlan {
         };
         let leaves = bound_of(part.index)..bound_of(part.index + 1);
         let mut sums = RowSums::default();
-        self.run(layer, leaves, &|_| true, scratch, &mut |_, terms| sums.push(terms))?;
+        self.run(layer, leaves, &|_| true, scratch, &mut |_, terms| {
+            sums.push(terms)
+        })?;
         Ok(sums)
     }
 

@@ -231,7 +231,10 @@ impl Order<'_> {
 
     #[inline]
     fn swap(&mut self, p: usize, q: usize) {
-        if p < self.keys.len() && q < self.keys.len() && p < self.order.len() && q < self.order.len()
+        if p < self.keys.len()
+            && q < self.keys.len()
+            && p < self.order.len()
+            && q < self.order.len()
         {
             self.keys.swap(p, q);
             self.order.swap(p, q);
