@@ -10,47 +10,27 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use infoplane_benches::TishbyNet;
+use infoplane_core::estimator::{Layer, Part, RowSums};
 use infoplane_core::{KdeBound, KdePlan, MatRef};
 use infoplane_tests::fixtures;
 use std::hint::black_box;
 
-/// One estimate with the work split over `threads` threads by the tree's leaves, like the
-/// CLI's `estimate --threads`; the bits do not depend on the split.
-fn estimate(
-    plan: &KdePlan,
-    t: MatRef<'_>,
-    y: &[u32],
-    var: f32,
-    terms: &mut [f64],
-    scratch: &mut [Vec<f32>],
-) -> f64 {
-    let n = t.rows();
-    let threads = scratch.len();
-    if threads == 1 {
+/// One estimate with the work split into `scratch.len()` parts by the tree's leaves, one
+/// thread each, like the CLI's `estimate --threads`; the bits do not depend on the split.
+fn estimate(plan: &KdePlan, layer: &Layer<'_>, scratch: &mut [Vec<u64>]) -> f64 {
+    let count = scratch.len();
+    let sums = if count == 1 {
         let s = scratch.first_mut().expect("one scratch");
-        plan.row_terms(t, y, var, KdeBound::Upper, 0..n, terms, s)
-            .expect("row terms");
+        plan.estimate_part(layer, Part::WHOLE, s).expect("estimate")
     } else {
-        let parts: Vec<(Vec<u32>, Vec<f64>, usize)> = std::thread::scope(|scope| {
+        let parts: Vec<RowSums> = std::thread::scope(|scope| {
             let jobs: Vec<_> = scratch
                 .iter_mut()
                 .enumerate()
-                .map(|(part, s)| {
+                .map(|(index, s)| {
                     scope.spawn(move || {
-                        let (mut rows, mut tp) = (vec![0u32; n], vec![0.0f64; 2 * n]);
-                        let k = plan
-                            .row_terms_part(
-                                t,
-                                y,
-                                var,
-                                KdeBound::Upper,
-                                (part, threads),
-                                &mut rows,
-                                &mut tp,
-                                s,
-                            )
-                            .expect("row terms");
-                        (rows, tp, k)
+                        plan.estimate_part(layer, Part { index, count }, s)
+                            .expect("estimate")
                     })
                 })
                 .collect();
@@ -58,19 +38,10 @@ fn estimate(
                 .map(|j| j.join().expect("thread"))
                 .collect()
         });
-        for (rows, tp, k) in &parts {
-            for (&i, pair) in rows.iter().take(*k).zip(tp.chunks_exact(2)) {
-                terms
-                    .get_mut(2 * i as usize..2 * i as usize + 2)
-                    .expect("row index < n")
-                    .copy_from_slice(pair);
-            }
-        }
-    }
-    plan.combine(terms, y, var, KdeBound::Upper)
-        .expect("combine")
-        .i_xt
-        .in_nats()
+        parts.into_iter().fold(RowSums::default(), RowSums::merge)
+    };
+    let s = scratch.first_mut().expect("one scratch");
+    plan.finish(layer, sums, s).expect("finish").i_xt.in_nats()
 }
 
 fn bench_case(
@@ -82,9 +53,8 @@ fn bench_case(
     var: f32,
 ) {
     let y = fixtures::labels(n, 2, 7);
-    let plan = KdePlan::new(n, d).expect("plan");
+    let plan = KdePlan::new(n, d, KdeBound::Upper, var).expect("plan");
     let tm = MatRef::new(t, n, d).expect("n × d");
-    let mut terms = vec![0.0f64; 2 * n];
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(n as u64));
     if n > 5000 {
@@ -92,20 +62,16 @@ fn bench_case(
     }
     for threads in [1usize, 2] {
         // Scratch is allocated once per thread, outside the timed loop (R28).
-        let mut scratch = vec![vec![0.0f32; plan.row_terms_scratch_len()]; threads];
+        let mut scratch = vec![vec![0u64; plan.scratch_req().words()]; threads];
         g.bench_with_input(
             BenchmarkId::new(format!("{id},threads={threads}"), n),
             &tm,
             |b, &tm| {
+                // The layer's checks (lengths, finiteness) are timed too, as every caller pays
+                // them.
                 b.iter(|| {
-                    black_box(estimate(
-                        &plan,
-                        black_box(tm),
-                        &y,
-                        var,
-                        &mut terms,
-                        &mut scratch,
-                    ))
+                    let layer = Layer::new(black_box(tm), &y, None).expect("layer");
+                    black_box(estimate(&plan, &layer, &mut scratch))
                 });
             },
         );

@@ -183,17 +183,35 @@ fn run_writes_plane_metrics_manifest_and_plot() {
     let m: Vec<&str> = metrics.lines().collect();
     assert_eq!(m[0], "run,epoch,train_loss,train_acc,test_loss,test_acc");
     assert_eq!(m.len(), 4);
-    let manifest = std::fs::read_to_string(d.join("manifest.json")).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("manifest.json")).unwrap()).unwrap();
     let hex: String = Sha256::digest(plane.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    assert!(
-        manifest.contains(&format!("\"plane_csv_sha256\": \"{hex}\"")),
-        "{manifest}"
+    assert_eq!(manifest["plane_csv_sha256"], hex.as_str());
+    assert_eq!(
+        manifest["widths"],
+        serde_json::json!([12, 10, 7, 5, 4, 3, 2])
     );
-    assert!(manifest.contains("\"widths\": [12, 10, 7, 5, 4, 3, 2]"));
-    assert!(manifest.contains("\"capture\": \"before\""));
+    assert_eq!(manifest["hidden"], serde_json::json!([10, 7, 5, 4, 3]));
+    assert_eq!(manifest["preset"], "tishby");
+    assert_eq!(manifest["dataset"], "tishby-12bit");
+    assert_eq!(manifest["capture"], "before");
+    assert_eq!(manifest["schedule"], "every:20");
+    assert_eq!(manifest["epochs"], 60);
+    assert_eq!(manifest["batch"], 512);
+    assert_eq!(manifest["measured_epochs"], 3);
+    assert_eq!(manifest["optimizer"]["name"], "adam");
+    assert_eq!(manifest["optimizer"]["lr"], 0.0004);
+    // Each estimator with exactly the settings it reads, from the preset.
+    assert_eq!(
+        manifest["estimators"],
+        serde_json::json!([
+            {"estimator": "binning", "bins": 30, "range": [-1.0, 1.0], "idnns_compat": true},
+            {"estimator": "binning-size", "bin_size": 0.07}
+        ])
+    );
     let svg = std::fs::read_to_string(d.join("plane.svg")).unwrap();
     assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"));
     assert!(d.join("plane-binning-size.svg").exists());
@@ -340,6 +358,22 @@ fn bad_input_gets_a_clear_error_and_exit_code_2() {
     assert!(run(&["--lr=-1"]).contains("--lr"));
     assert!(run(&["--activation", "swish"]).contains("--activation"));
     assert!(run(&["--batch", "0"]).contains("--batch"));
+    assert!(run(&["--momentum", "0.9"]).contains("--momentum: applies to --optimizer sgd"));
+    assert!(run(&["--optimizer", "sgd", "--momentum", "1"]).contains("--momentum"));
+    // 17 hidden layers: named as --layers, with what is accepted.
+    let many = vec!["3"; 17].join(",");
+    let e = run(&["--layers", &many]);
+    assert!(
+        e.contains("--layers") && e.contains("1 to 15 hidden widths"),
+        "{e}"
+    );
+    assert!(run(&["--layers", "100000,100000"]).contains("--layers"));
+    assert!(run(&["--estimator", "magic"]).contains("magic"));
+    // A bad estimator setting fails before anything is written: the KDE noise variance whose
+    // 1/(2σ²) overflows f32 used to pass every check and fail at epoch 0.
+    let e = run(&["--estimator", "kde-upper", "--noise-var", "1e-39"]);
+    assert!(e.contains("--noise-var: \"1e-39\" is not accepted"), "{e}");
+    assert!(!out.exists(), "nothing may be written for bad settings");
 }
 
 #[test]
@@ -403,6 +437,74 @@ fn kde_estimates_are_bounds_and_thread_independent() {
         ])
         .contains("--noise-var")
     );
+}
+
+#[test]
+fn every_estimator_honours_repeated_inputs() {
+    let d = tmp("inputs");
+    // 64 distinct activations of one input: nothing about X, for every estimator.
+    let mut a = String::new();
+    let mut y = String::new();
+    let mut x = String::new();
+    for i in 0..64u32 {
+        let v = -0.9 + f64::from(i) * 0.028;
+        a.push_str(&format!("{v},{}\n", -v));
+        y.push_str(&format!("{}\n", i % 2));
+        x.push_str("1,0,1\n");
+    }
+    let a = write(&d, "a.csv", &a);
+    let y = write(&d, "y.csv", &y);
+    let x = write(&d, "x.csv", &x);
+    let mut args = vec![
+        "estimate",
+        "--activations",
+        &a,
+        "--labels",
+        &y,
+        "--inputs",
+        &x,
+    ];
+    for e in [
+        "binning",
+        "binning-size",
+        "binning-range",
+        "kde-upper",
+        "kde-lower",
+    ] {
+        args.extend_from_slice(&["--estimator", e]);
+    }
+    let out = String::from_utf8(run_ok(&args).stdout).unwrap();
+    let rows = bits_columns(&out);
+    assert_eq!(rows.len(), 5, "{out}");
+    for r in &rows {
+        assert!(
+            r[0].abs() <= 1e-12,
+            "I(X;T) must be 0 for one repeated input: {out}"
+        );
+    }
+    // Without --inputs every row is its own input: 6 bits for binning-size and KDE.
+    let out = String::from_utf8(
+        run_ok(&[
+            "estimate",
+            "--activations",
+            &a,
+            "--labels",
+            &y,
+            "--estimator",
+            "kde-upper",
+            "--estimator",
+            "binning-size",
+            "--bin-size",
+            "0.01",
+            "--noise-var",
+            "1e-6",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    for r in bits_columns(&out) {
+        assert!((r[0] - 6.0).abs() < 1e-6, "{out}");
+    }
 }
 
 /// The (I(X;T), I(T;Y)) columns of `estimate` output, one pair per estimator row.

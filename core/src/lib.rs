@@ -8,51 +8,71 @@
 //!
 //! ## Quick start, no allocation
 //! ```
-//! use infoplane_core::{BinningPlan, BinRule, MatRef};
+//! use infoplane_core::MatRef;
+//! use infoplane_core::estimator::{Estimator, Layer, Settings};
 //! // Eight samples of a 2-unit layer and their labels.
 //! let t = [0.9f32, 0.9, 0.9, 0.9, -0.9, 0.1, -0.9, 0.1, 0.2, 0.2, 0.2, 0.2, -0.5, -0.5, -0.5, -0.5];
 //! let y = [1u32, 0, 1, 0, 1, 0, 1, 0];
-//! const PLAN_RULE: BinRule = BinRule::Edges { n_edges: 30, lo: -1.0, hi: 1.0, idnns: false };
-//! let plan = BinningPlan::new(8, 2, PLAN_RULE)?;
-//! let mut scratch = [0u64; 128]; // ≥ plan.scratch_len() = 3·8 + 1 + 30 + 2·2 = 59
-//! let p = plan.mutual_information(MatRef::new(&t, 8, 2)?, &y, None, &mut scratch)?;
+//! let binning = Estimator::new("binning", Settings::DEFAULT)?; // 30 edges on [−1, 1]
+//! let plan = binning.plan(8, 2)?;
+//! let mut scratch = [0u64; 64]; // ≥ plan.scratch_req().words() = 3·8 + 1 + 30 + 2·2 = 59
+//! let layer = Layer::new(MatRef::new(&t, 8, 2)?, &y, None)?;
+//! let p = plan.estimate(&layer, &mut scratch)?;
 //! assert_eq!(p.i_xt.in_bits(), 2.0); // four distinct binned rows, two samples each
 //! assert_eq!(p.i_ty.in_bits(), 0.0); // each binned row holds one sample of each class
 //! # Ok::<(), infoplane_core::Error>(())
 //! ```
 //!
 //! ## Memory model
-//! Every kernel is a *plan* built from sizes and checked once (`MlpPlan::new`,
-//! `BinningPlan::new`), a `scratch_len()` query, and a call that takes the data as slices and
-//! the scratch as `&mut [f32]` (or `&mut [u64]` for the integer work of binning). A short
-//! scratch is an [`Error::ScratchTooSmall`], never a panic; what the scratch holds on entry
-//! is ignored, and every element is written before it is read. Persistent state (weights,
-//! optimiser moments) lives in separate caller buffers sized by `param_len()` and
-//! `state_len()`. Scratch sizes may change between versions: ask, do not hard-code.
+//! Every kernel is a *plan* built from sizes and settings and checked once
+//! ([`estimator::Estimator::plan`], [`MlpPlan::new`]), a scratch requirement
+//! ([`ScratchReq`]: typed pieces that compose with `and` and `any_of`), and a call that takes
+//! the data as slices and the scratch as one `&mut [u64]` buffer, which the kernel carves into
+//! `f32`, `u32` and `u64` views ([`Scratch`]). A short scratch is an
+//! [`Error::ScratchTooSmall`], never a panic; what the scratch holds on entry is ignored, and
+//! every element is written before it is read. Persistent state (weights, optimiser moments)
+//! lives in separate caller buffers sized by `param_len()` and `state_len()`. Scratch sizes
+//! may change between versions: ask, do not hard-code. With the `alloc` feature,
+//! [`Workspace`] sizes itself.
 //!
 //! Matrices are row-major: element `(r, c)` of a `rows × cols` [`MatRef`] is at
 //! `r * cols + c`; a row is a sample, a column a unit.
 //!
+//! ## The parts
+//! * [`estimator`]: every mutual-information estimator behind one interface (binning in
+//!   three forms, the KDE bounds), a registry, and input groups for I(X;T).
+//! * [`mlp`], [`optim`], [`train`]: the network, its optimisers and the epoch loop.
+//! * [`data`], [`dataset`]: Tishby's 12-bit task; data sets of `f32` or byte inputs with their
+//!   input identity.
+//! * [`preset`]: the published set-ups, owning every default of a run.
+//! * [`schedule`]: which epochs are measured.
+//! * `experiment` (feature `alloc`): the run driver every frontend shares.
+//!
 //! ## Determinism
 //! * All transcendental functions go through [`math`] (libm, plus a deterministic
-//!   [`math::tanh`] in plain f32 arithmetic).
+//!   [`math::tanh`] and [`math::exp_neg`] in plain f32 arithmetic).
 //! * Reductions run in one documented order (see [`math::lane_dot`]); no parallel
-//!   reductions, no CPU-feature dispatch, no fused multiply-add.
+//!   reductions, no CPU-feature dispatch, no fused multiply-add. Sums split across threads
+//!   are exact ([`estimator::RowSums`]).
 //! * Randomness comes from named, seeded streams ([`rng`]).
 //! * NaN never reaches an output: inputs are checked at the boundary.
 //!
 //! ## Crate features
-//! * `alloc` (off by default): [`experiment`], a whole run (data, split, training loop,
-//!   capture points, measurement and CSV rows) that owns its buffers, so the CLI and the
-//!   browser build run the same code and write the same bytes.
+//! * `alloc` (off by default): `experiment`, a whole run (data set, split, training loop,
+//!   capture points, a planner deciding which snapshots to measure, measurement, release in
+//!   order, CSV rows) that owns its buffers, so the CLI and the browser build run the same
+//!   code and write the same bytes; [`Workspace`]; owned data sets.
+//! * `serde` (off by default): `Serialize` for the configuration, presets and estimators,
+//!   and (with `alloc`) `catalog`, everything a frontend offers as one value.
 //!
 //! ## What is implemented, and what is not
 //! Implemented: the MLP (any widths up to [`mlp::MAX_LAYERS`] weight layers; tanh, relu,
 //! sigmoid, linear, leaky relu, softsign, softplus; softmax output with cross-entropy), three
-//! initialisers, SGD with momentum and Adam, Tishby's 12-bit data set, the binning estimators
-//! (Tishby edges with an IDNNs-compatibility mode, fixed size, per-layer range), the KDE upper
-//! and lower bounds (Kolchinsky & Tracey) and the epoch schedules. Not yet: k-NN and adaptive binning estimators, MNIST parsing,
-//! delta skip.
+//! initialisers, SGD with momentum and Adam, Tishby's 12-bit data set, data sets of `f32` or
+//! byte inputs, the binning estimators (Tishby edges with an IDNNs-compatibility mode, fixed
+//! size, per-layer range), the KDE upper and lower bounds (Kolchinsky & Tracey), input groups
+//! in every estimator, the epoch schedules. Not yet: k-NN and adaptive binning estimators,
+//! MNIST parsing, delta skip.
 //!
 //! ## MSRV
 //! Rust 1.87.

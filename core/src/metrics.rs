@@ -85,3 +85,65 @@ pub fn split_metrics(
         test: (test.2 > 0).then(|| to(test)),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::float_cmp)]
+    use super::*;
+
+    #[test]
+    fn losses_and_accuracies_by_hand() {
+        // Five rows of three classes. Rows 0, 1, 3 train; 2 and 4 are held out.
+        let probs = [
+            0.7, 0.2, 0.1, // label 0: right
+            0.1, 0.3, 0.6, // label 1: wrong (predicts 2)
+            0.2, 0.5, 0.3, // label 1: right
+            0.4, 0.4, 0.2, // label 1: tie of 0 and 1 → argmax takes the first (0): wrong
+            0.3, 0.3, 0.4, // label 2: right
+        ];
+        let nll = [0.5f32, 1.25, 0.75, 2.0, 0.25];
+        let labels = [0u32, 1, 1, 1, 2];
+        let is_train = [true, true, false, true, false];
+        let m =
+            split_metrics(MatRef::new(&probs, 5, 3).unwrap(), &nll, &labels, &is_train).unwrap();
+        assert_eq!(m.train.rows, 3);
+        assert_eq!(m.train.loss, (0.5 + 1.25 + 2.0) / 3.0);
+        assert_eq!(m.train.accuracy, 1.0 / 3.0);
+        let test = m.test.unwrap();
+        assert_eq!(test.rows, 2);
+        assert_eq!(test.loss, (0.75 + 0.25) / 2.0);
+        assert_eq!(test.accuracy, 1.0);
+        // Everything trains: no test metrics.
+        let all = split_metrics(
+            MatRef::new(&probs, 5, 3).unwrap(),
+            &nll,
+            &labels,
+            &[true; 5],
+        )
+        .unwrap();
+        assert_eq!(all.test, None);
+        assert_eq!(all.train.accuracy, 3.0 / 5.0);
+        // Nothing trains, or lengths disagree.
+        assert_eq!(
+            split_metrics(
+                MatRef::new(&probs, 5, 3).unwrap(),
+                &nll,
+                &labels,
+                &[false; 5]
+            ),
+            Err(Error::EmptyInput)
+        );
+        assert_eq!(
+            split_metrics(
+                MatRef::new(&probs, 5, 3).unwrap(),
+                &nll[..4],
+                &labels,
+                &is_train
+            ),
+            Err(Error::ShapeMismatch {
+                expected: 5,
+                got: 4
+            })
+        );
+    }
+}

@@ -1,15 +1,16 @@
-//! `BinningPlan::mutual_information` on small arbitrary layers, under every `BinRule`.
+//! `BinningPlan::estimate` on small arbitrary layers, under every `BinRule`.
 //!
 //! Properties (STYLE R6, R11, R27):
 //! * no panic, whatever the shape, rule, values (NaN and ±∞ included), labels or input ids;
 //! * `Ok` values are finite, 0 ≤ I(T;Y) ≤ log₂ n and 0 ≤ I(X;T) ≤ log₂ n (+1e-9), and with
 //!   no input ids I(T;Y) ≤ I(X;T) = H(T);
 //! * the same result bits with zero-filled and with `u64::MAX`-filled scratch;
-//! * `scratch_len()` suffices: elements past it are never touched, and one element less is
+//! * `scratch_req()` suffices: elements past it are never touched, and one element less is
 //!   `ScratchTooSmall`.
 #![no_main]
 
 use arbitrary::Arbitrary;
+use infoplane_core::estimator::Layer;
 use infoplane_core::{BinRule, BinningPlan, Error, MatRef, PlanePoint};
 use libfuzzer_sys::{Corpus, fuzz_target};
 
@@ -18,7 +19,7 @@ const MAX_N: usize = 96;
 /// Up to 12 units: with 30 edges (5 bits each) rows past 12 units no longer pack into 64
 /// bits, and with `Size` bins a few wild units suffice, so both key paths are reached.
 const MAX_D: usize = 12;
-/// Sentinel written past `scratch_len()` to prove the kernel never touches it.
+/// Sentinel written past `scratch_req()` to prove the kernel never touches it.
 const TAIL: u64 = 0xdead_beef_f00d_cafe;
 
 #[derive(Debug, Arbitrary)]
@@ -117,8 +118,9 @@ fn rule_of(r: &Rule) -> BinRule {
     }
 }
 
-/// Runs one estimate with scratch of `plan.scratch_len() + extra` elements all set to `fill`;
-/// checks the `extra` tail is untouched.
+/// Runs one estimate with scratch of `plan.scratch_req().words() + extra` words all set to
+/// `fill`; checks the `extra` tail is untouched. The layer's own checks (lengths, finiteness)
+/// run first, as for every caller.
 fn run(
     plan: &BinningPlan,
     t: MatRef<'_>,
@@ -127,17 +129,17 @@ fn run(
     fill: u64,
     extra: usize,
 ) -> Result<PlanePoint, Error> {
-    let len = plan.scratch_len();
+    let len = plan.scratch_req().words();
     let mut scratch = vec![fill; len + extra];
     if let Some(tail) = scratch.get_mut(len..) {
         tail.fill(TAIL);
     }
-    let r = plan.mutual_information(t, y, ids, &mut scratch);
+    let r = Layer::new(t, y, ids).and_then(|l| plan.estimate(&l, &mut scratch));
     assert!(
         scratch
             .get(len..)
             .is_some_and(|t| t.iter().all(|&v| v == TAIL)),
-        "scratch past scratch_len() was written"
+        "scratch past scratch_req() was written"
     );
     r
 }
@@ -158,7 +160,10 @@ fuzz_target!(|input: Input| -> Corpus {
             return Corpus::Reject;
         }
     };
-    assert!(plan.scratch_len() >= n, "scratch_len below one key per row");
+    assert!(
+        plan.scratch_req().words() >= n,
+        "scratch below one key per row"
+    );
     let data = cycled(&input.values, n * d, Value::get, 0.0f32);
     let labels = cycled(&input.labels, n, Label::get, 0u32);
     let ids: Option<Vec<u32>> = input.x_ids.as_ref().map(|v| cycled(v, n, u32::from, 0u32));
@@ -192,10 +197,11 @@ fuzz_target!(|input: Input| -> Corpus {
                 assert!(i_ty <= i_xt + 1e-9, "I(T;Y) = {i_ty} > H(T) = {i_xt}");
             }
             // One element short must be reported, not panic or read out of bounds.
-            let mut short = vec![0u64; plan.scratch_len() - 1];
+            let mut short = vec![0u64; plan.scratch_req().words() - 1];
             assert!(
                 matches!(
-                    plan.mutual_information(t, &labels, ids.as_deref(), &mut short),
+                    Layer::new(t, &labels, ids.as_deref())
+                        .and_then(|l| plan.estimate(&l, &mut short)),
                     Err(Error::ScratchTooSmall { .. })
                 ),
                 "short scratch accepted"

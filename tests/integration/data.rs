@@ -202,15 +202,11 @@ fn label_rule_recounted_from_the_graph() {
 }
 
 #[test]
-fn matches_the_original_var_u_csv_when_present() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/tishby_var_u/var_u.csv"
-    );
-    let Ok(text) = std::fs::read_to_string(path) else {
-        println!("note: {path} is absent; skipping the row-by-row comparison with var_u.mat");
+fn matches_the_original_var_u_csv() {
+    let Some(path) = fixtures::shared_data("tishby_var_u/var_u.csv") else {
         return;
     };
+    let text = std::fs::read_to_string(&path).unwrap();
     let (x, y) = fixtures::tishby();
     let mut lines = text.lines();
     let header = lines.next().expect("header");

@@ -1,10 +1,13 @@
 //! The shared harness: every estimator in the core's registry through one table of cases,
-//! in the manner of RustFFT's `check_fft_algorithm`. A new estimator is checked here by
+//! in the manner of `RustFFT`'s `check_fft_algorithm`. A new estimator is checked here by
 //! registering it; nothing in this file names an estimator.
 //!
 //! Cases: closed forms (separated clusters, one class, input groups that repeat or not, one
 //! input repeated), settings errors naming their parameter, dirty scratch, short scratch,
 //! split work against one call, class relabelling.
+
+// Fixture sizes are small counts, and f64 draws become f32 data on purpose.
+#![allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
 
 use infoplane_core::estimator::{
     Estimator, Kind, Layer, Param, Part, Partial, Plan, REGISTRY, Settings,

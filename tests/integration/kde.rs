@@ -1,6 +1,9 @@
 //! The KDE bounds against the `f64` double loop of `infoplane_tests::reference`, their
 //! closed-form limits, their pruning modes, split work, input groups and errors.
 
+// Fixture sizes are small counts, and f64 draws become f32 data on purpose.
+#![allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+
 use infoplane_core::estimator::{Layer, Part, RowSums};
 use infoplane_core::kde::{CUTOFF_REL, KdeBound, KdePlan, Pruning};
 use infoplane_core::{Error, MatRef, PlanePoint, Stream, StreamRng, math};

@@ -22,6 +22,7 @@ mod compile;
 mod data;
 mod errors;
 mod estimators;
+mod experiment;
 mod golden;
 mod kde;
 mod mlp;

@@ -95,3 +95,51 @@ fn validation() {
         [0]
     );
 }
+
+#[test]
+fn written_forms_round_trip() {
+    use infoplane_core::schedule::ScheduleSpec;
+    for spec in [
+        ScheduleSpec::Every(1),
+        ScheduleSpec::Every(4_294_967_295),
+        ScheduleSpec::Log(400),
+        ScheduleSpec::Saxe,
+        ScheduleSpec::SaxeMnist,
+        ScheduleSpec::List(vec![0]),
+        ScheduleSpec::List(vec![0, 5, 9, 1000]),
+    ] {
+        let text = spec.to_string();
+        assert_eq!(ScheduleSpec::parse(&text), Ok(spec.clone()), "{text}");
+        // The borrowed schedule writes the same text.
+        assert_eq!(spec.as_schedule().to_string(), text);
+        assert_eq!(ScheduleSpec::from(spec.as_schedule()), spec);
+    }
+    // Spaces are allowed and written away.
+    for (given, canonical) in [
+        (" every: 20 ", "every:20"),
+        ("list: 0, 5 ,9", "list:0,5,9"),
+        ("log:400", "log:400"),
+        (" saxe", "saxe"),
+    ] {
+        assert_eq!(ScheduleSpec::parse(given).unwrap().to_string(), canonical);
+    }
+    for bad in [
+        "",
+        "every",
+        "every:",
+        "every:-1",
+        "every:1.5",
+        "log:x",
+        "list:",
+        "list:1,,2",
+        "saxe:1",
+        "linear:3",
+        "every:4294967296",
+    ] {
+        assert_eq!(
+            ScheduleSpec::parse(bad),
+            Err(Error::InvalidParameter { name: "schedule" }),
+            "{bad:?}"
+        );
+    }
+}

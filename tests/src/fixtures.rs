@@ -111,3 +111,34 @@ pub fn tishby() -> (Vec<f32>, Vec<u32>) {
     );
     (x, y)
 }
+
+/// The project's shared reference data (Tishby's `var_u` files, the MNIST test set): the
+/// directory named by `INFOPLANE_SHARED_DATA`, else `shared/data` beside the checkout. Tests
+/// that compare with these files call this; when the file is absent they are skipped with a
+/// note, except under `INFOPLANE_REQUIRE_SHARED_DATA=1` (set by `.ci/run`), where a missing
+/// file fails the test instead of letting it pass silently.
+///
+/// # Panics
+/// Under `INFOPLANE_REQUIRE_SHARED_DATA=1`, when `relative` is not in the directory.
+#[must_use]
+pub fn shared_data(relative: &str) -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("INFOPLANE_SHARED_DATA").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
+        std::path::PathBuf::from,
+    );
+    let path = dir.join(relative);
+    if path.is_file() {
+        return Some(path);
+    }
+    let required = std::env::var_os("INFOPLANE_REQUIRE_SHARED_DATA").is_some_and(|v| v == "1");
+    assert!(
+        !required,
+        "{} is missing and INFOPLANE_REQUIRE_SHARED_DATA=1: point INFOPLANE_SHARED_DATA at the shared data directory",
+        path.display()
+    );
+    println!(
+        "note: {} is absent; skipping this comparison",
+        path.display()
+    );
+    None
+}

@@ -72,7 +72,7 @@ pub const OPT_UPDATE_REL: f64 = 2e-6;
 pub const KDE_TERM: f64 = 1e-6;
 
 /// |core − f64 reference| for a KDE I(X;T) or I(T;Y), in bits: means and differences of
-/// per-row terms each within [`KDE_TERM`] nats, so within 2·KDE_TERM/ln 2 ≈ 2.9e-6 bits in
+/// per-row terms each within [`KDE_TERM`] nats, so within `2·KDE_TERM/ln 2` ≈ 2.9e-6 bits in
 /// the worst case; measured below 3e-7. The target is 1e-6 bits.
 pub const KDE_MI_BITS: f64 = 1e-6;
 

@@ -52,10 +52,10 @@ impl EstimatorArgs {
     #[must_use]
     pub fn given(&self, name: &str) -> Option<String> {
         match name {
-            "bins" => self.bins.map(|v| v.to_string()),
+            "bins" => self.bins.map(|v| format!("{v:?}")),
             "range" => self.range.clone(),
-            "bin_size" => self.bin_size.map(|v| v.to_string()),
-            "noise_var" => self.noise_var.map(|v| v.to_string()),
+            "bin_size" => self.bin_size.map(|v| format!("{v:?}")),
+            "noise_var" => self.noise_var.map(|v| format!("{v:?}")),
             _ => None,
         }
     }

@@ -151,11 +151,11 @@ impl RunConfig {
 fn given(a: &RunArgs, name: &str) -> Option<String> {
     match name {
         "layers" => a.layers.clone(),
-        "lr" => a.lr.map(|v| v.to_string()),
-        "momentum" => a.momentum.map(|v| v.to_string()),
+        "lr" => a.lr.map(|v| format!("{v:?}")),
+        "momentum" => a.momentum.map(|v| format!("{v:?}")),
         "batch" => a.batch.clone(),
-        "epochs" => a.epochs.map(|v| v.to_string()),
-        "train_frac" => a.train_frac.map(|v| v.to_string()),
+        "epochs" => a.epochs.map(|v| format!("{v:?}")),
+        "train_frac" => a.train_frac.map(|v| format!("{v:?}")),
         "schedule" => a.schedule.clone(),
         _ => a.settings.given(name),
     }

@@ -50,7 +50,7 @@ impl RowSums {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::float_cmp)]
+    #![allow(clippy::float_cmp, clippy::indexing_slicing)]
     use super::*;
 
     #[test]

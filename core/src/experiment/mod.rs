@@ -212,8 +212,8 @@ impl Experiment {
     }
 
     /// Does the next thing: captures the snapshot the planner asked for if training has
-    /// reached it (before the epoch's update with [`Capture::Before`], after it with
-    /// [`Capture::After`]), else trains one epoch.
+    /// reached it (before the epoch's update with [`Capture::Before`](crate::Capture::Before), after it with
+    /// [`Capture::After`](crate::Capture::After)), else trains one epoch.
     ///
     /// # Errors
     /// As [`Trainer::epoch`]; [`Error::Overflow`] when training diverges;

@@ -373,7 +373,7 @@ impl KdePlan {
         let leaves = bound_of(part.index)..bound_of(part.index + 1);
         let mut sums = RowSums::default();
         self.run(layer, leaves, &|_| true, scratch, &mut |_, terms| {
-            sums.push(terms)
+            sums.push(terms);
         })?;
         Ok(sums)
     }

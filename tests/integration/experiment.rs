@@ -1,0 +1,429 @@
+//! The run driver: capture points, planners that decide from measurements, release order
+//! under any delivery order, the metrics' values, configuration errors, data sets of bytes,
+//! and pooled snapshots (the as-if-random set-up) against the `f64` KDE reference.
+
+// Fixture sizes are small counts, and f64 draws become f32 data on purpose.
+#![allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+
+use infoplane_core::dataset::Dataset;
+use infoplane_core::estimator::{Layer, Settings};
+use infoplane_core::experiment::{
+    Action, Experiment, ExperimentConfig, Measurement, Next, Planner, Run, Snapshot, Step,
+    estimators,
+};
+use infoplane_core::kde::{KdeBound, KdePlan};
+use infoplane_core::preset::{SAXE, TISHBY};
+use infoplane_core::schedule::ScheduleSpec;
+use infoplane_core::{Capture, Error, Init, MatRef, MlpPlan, Optimizer, Stream, StreamRng};
+use infoplane_tests::fixtures;
+use infoplane_tests::reference::{kde_mi_from_terms, kde_row_terms_f64, mlp_forward_f64};
+use infoplane_tests::tolerance::{KDE_MI_BITS, NLL_REL};
+use std::sync::Arc;
+
+fn tishby(epochs: u32, schedule: &str, capture: Capture) -> ExperimentConfig {
+    let mut c = ExperimentConfig::from_preset(&TISHBY).unwrap();
+    c.epochs = epochs;
+    c.schedule = ScheduleSpec::parse(schedule).unwrap();
+    c.capture = capture;
+    c
+}
+
+fn data() -> Arc<Dataset> {
+    Arc::new(Dataset::tishby())
+}
+
+/// Every snapshot of a run, in order.
+fn snapshots(cfg: ExperimentConfig) -> Vec<Snapshot> {
+    let mut exp = Experiment::new(cfg, data()).unwrap();
+    let mut out = Vec::new();
+    loop {
+        match exp.step().unwrap() {
+            Step::Snapshot(s) => out.push(s),
+            Step::Trained(_) => {}
+            Step::Wait => panic!("a fixed schedule never waits"),
+            Step::Done => return out,
+        }
+    }
+}
+
+/// A whole run measured inline: its measurements in release order.
+fn measure_all(mut run: Run) -> Vec<Measurement> {
+    let mut m = run.experiment().measurer().unwrap();
+    let mut out = Vec::new();
+    loop {
+        match run.next_action().unwrap() {
+            Action::Measure(t, s) => run.deliver(t, m.measure(&s).unwrap()),
+            Action::Trained(_) => {}
+            Action::Deliver => panic!("nothing is in flight"),
+            Action::Done => return out,
+        }
+        while let Some(r) = run.release() {
+            out.push(r);
+        }
+    }
+}
+
+#[test]
+fn capture_before_starts_at_the_initial_weights_and_after_is_one_epoch_later() {
+    let before = snapshots(tishby(12, "every:1", Capture::Before));
+    let after = snapshots(tishby(12, "every:1", Capture::After));
+    assert_eq!(before.len(), 12);
+    assert_eq!(after.len(), 12);
+    // Epoch 0 before the update is the initialisation itself.
+    let exp = Experiment::new(tishby(12, "every:1", Capture::Before), data()).unwrap();
+    let plan = MlpPlan::new(exp.shape().clone(), 1).unwrap();
+    let mut init = vec![0.0f32; exp.shape().param_len()];
+    plan.init(
+        Init::TruncatedNormalFanIn,
+        &mut init,
+        &mut StreamRng::new(0, Stream::Init),
+    )
+    .unwrap();
+    assert_eq!(before[0].params, init);
+    assert_eq!(before[0].epoch, 0);
+    // "After epoch e" is "before epoch e + 1": the same weights, one epoch apart.
+    for e in 0..11 {
+        assert_eq!(after[e].epoch, e as u32);
+        assert_eq!(after[e].params, before[e + 1].params, "epoch {e}");
+    }
+    assert_ne!(before[0].params, after[0].params);
+    // A sparse schedule takes the same snapshots as the dense one at its epochs.
+    let sparse = snapshots(tishby(12, "list:0,5,11", Capture::After));
+    assert_eq!(
+        sparse.iter().map(|s| s.epoch).collect::<Vec<_>>(),
+        [0, 5, 11]
+    );
+    assert_eq!(sparse[1], after[5]);
+    assert_eq!(sparse[2], after[11]);
+}
+
+#[test]
+fn release_order_and_bytes_do_not_depend_on_delivery_order() {
+    let mut cfg = ExperimentConfig::from_preset(&SAXE).unwrap();
+    cfg.epochs = 40;
+    cfg.schedule = ScheduleSpec::parse("every:3").unwrap();
+    cfg.estimators = estimators(&["binning-size", "binning-range"], SAXE.settings).unwrap();
+    let inline = measure_all(Run::new(Experiment::new(cfg.clone(), data()).unwrap(), 1));
+    assert_eq!(
+        inline.iter().map(|m| m.epoch).collect::<Vec<_>>(),
+        (0..40).step_by(3).collect::<Vec<_>>()
+    );
+    // Up to five snapshots in flight, delivered newest first.
+    let mut run = Run::new(Experiment::new(cfg, data()).unwrap(), 5);
+    let mut m = run.experiment().measurer().unwrap();
+    let mut held: Vec<(u64, Snapshot)> = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        match run.next_action().unwrap() {
+            Action::Measure(t, s) => held.push((t, s)),
+            Action::Trained(_) => {}
+            Action::Deliver => {
+                while let Some((t, s)) = held.pop() {
+                    let r = m.measure(&s).unwrap();
+                    run.deliver(t, r);
+                }
+            }
+            Action::Done => break,
+        }
+        while let Some(r) = run.release() {
+            out.push(r);
+        }
+    }
+    assert!(held.is_empty());
+    assert_eq!(out, inline);
+}
+
+/// A planner that decides from results: it measures epoch 0, then doubles its stride while
+/// layer 1's I(X;T) moves by less than 0.05 bits between measurements, and halves it (down
+/// to 1) otherwise. It must wait for each result before choosing the next epoch.
+#[derive(Debug)]
+struct Doubling {
+    total: u32,
+    next: Option<u32>,
+    stride: u32,
+    pending: bool,
+    last: Option<f64>,
+    log: Vec<(u32, u32)>,
+}
+
+impl Planner for Doubling {
+    fn next(&mut self) -> Next {
+        if self.pending {
+            return Next::Wait;
+        }
+        match self.next {
+            Some(e) if e < self.total => {
+                self.pending = true;
+                Next::Epoch(e)
+            }
+            _ => Next::Done,
+        }
+    }
+
+    fn observe(&mut self, m: &Measurement) {
+        let ixt = m.points[0].point.i_xt.in_bits();
+        self.stride = match self.last {
+            Some(prev) if (ixt - prev).abs() < 0.05 => self.stride * 2,
+            Some(_) => (self.stride / 2).max(1),
+            None => 1,
+        };
+        self.log.push((m.epoch, self.stride));
+        self.last = Some(ixt);
+        self.next = Some(m.epoch + self.stride);
+        self.pending = false;
+    }
+}
+
+#[test]
+fn a_planner_can_decide_from_the_measurements() {
+    let cfg = tishby(150, "every:1", Capture::Before);
+    let planner = Doubling {
+        total: 150,
+        next: Some(0),
+        stride: 1,
+        pending: false,
+        last: None,
+        log: Vec::new(),
+    };
+    let exp = Experiment::with_planner(cfg.clone(), data(), Box::new(planner)).unwrap();
+    let got = measure_all(Run::new(exp, 4));
+    let epochs: Vec<u32> = got.iter().map(|m| m.epoch).collect();
+    assert_eq!(epochs[0], 0);
+    assert!(epochs.windows(2).all(|w| w[0] < w[1]), "{epochs:?}");
+    assert!(epochs.len() < 150 && epochs.len() > 5, "{epochs:?}");
+    // The same epochs as a fixed list give the same measurements.
+    let mut fixed = cfg;
+    fixed.schedule = ScheduleSpec::List(epochs.clone());
+    let listed = measure_all(Run::new(Experiment::new(fixed, data()).unwrap(), 1));
+    assert_eq!(listed, got);
+    // A planner that waits with nothing in flight is an error, not a hang.
+    #[derive(Debug)]
+    struct Stuck;
+    impl Planner for Stuck {
+        fn next(&mut self) -> Next {
+            Next::Wait
+        }
+        fn observe(&mut self, _: &Measurement) {}
+    }
+    let exp = Experiment::with_planner(
+        tishby(5, "every:1", Capture::Before),
+        data(),
+        Box::new(Stuck),
+    )
+    .unwrap();
+    assert_eq!(
+        Run::new(exp, 1).next_action(),
+        Err(Error::InvalidParameter { name: "schedule" })
+    );
+}
+
+#[test]
+fn metrics_match_the_f64_network_on_the_train_and_test_rows() {
+    let mut cfg = ExperimentConfig::from_preset(&SAXE).unwrap();
+    cfg.epochs = 5;
+    cfg.schedule = ScheduleSpec::parse("list:0,4").unwrap();
+    let exp = Experiment::new(cfg, data()).unwrap();
+    let widths = exp.shape().widths().to_vec();
+    let is_train = exp.is_train().to_vec();
+    let (x, y) = fixtures::tishby();
+    let got = measure_all(Run::new(exp, 1));
+    let snaps = snapshots({
+        let mut c = ExperimentConfig::from_preset(&SAXE).unwrap();
+        c.epochs = 5;
+        c.schedule = ScheduleSpec::parse("list:0,4").unwrap();
+        c
+    });
+    assert_eq!(is_train.iter().filter(|&&t| t).count(), 3277);
+    for (m, s) in got.iter().zip(&snaps) {
+        let p: Vec<f64> = s.params.iter().map(|&v| f64::from(v)).collect();
+        let f = mlp_forward_f64(&widths, infoplane_core::Activation::Tanh, &p, &x, &y).unwrap();
+        let probs = f.layers.last().unwrap();
+        let (mut sums, mut counts, mut correct) = ([0.0f64; 2], [0usize; 2], [0usize; 2]);
+        for (r, &tr) in is_train.iter().enumerate() {
+            let k = usize::from(tr);
+            sums[k] += f.nll[r];
+            counts[k] += 1;
+            let row = &probs[2 * r..2 * r + 2];
+            let pred = usize::from(row[1] > row[0]);
+            correct[k] += usize::from(pred == y[r] as usize);
+        }
+        let loss = |k: usize| sums[k] / counts[k] as f64;
+        let acc = |k: usize| correct[k] as f64 / counts[k] as f64;
+        let test = m.metrics.test.unwrap();
+        assert_eq!(m.metrics.train.rows, 3277);
+        assert_eq!(test.rows, 819);
+        for (got, want) in [(m.metrics.train.loss, loss(1)), (test.loss, loss(0))] {
+            assert!(
+                (got - want).abs() <= NLL_REL * want.max(1.0),
+                "{got} vs {want}"
+            );
+        }
+        // Accuracy can differ only by rows whose two probabilities are within f32 rounding.
+        for (got, want, n) in [
+            (m.metrics.train.accuracy, acc(1), 3277.0),
+            (test.accuracy, acc(0), 819.0),
+        ] {
+            assert!((got - want).abs() <= 2.0 / n, "{got} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn configuration_errors_name_the_setting() {
+    let d = data();
+    let bad = |f: &dyn Fn(&mut ExperimentConfig)| {
+        let mut c = ExperimentConfig::from_preset(&TISHBY).unwrap();
+        c.epochs = 10;
+        c.schedule = ScheduleSpec::Every(2);
+        f(&mut c);
+        Experiment::new(c, Arc::clone(&d)).map(|_| ()).unwrap_err()
+    };
+    let name = |n| Error::InvalidParameter { name: n };
+    assert_eq!(bad(&|c| c.hidden.clear()), name("layers"));
+    assert_eq!(bad(&|c| c.hidden = vec![3; 16]), name("layers"));
+    assert_eq!(bad(&|c| c.hidden = vec![4, 0, 2]), name("layers"));
+    assert_eq!(bad(&|c| c.hidden = vec![100_000, 100_000]), name("layers"));
+    assert_eq!(bad(&|c| c.optimizer = Optimizer::adam(-1.0)), name("lr"));
+    assert_eq!(
+        bad(&|c| c.optimizer = Optimizer::Sgd {
+            lr: 0.1,
+            momentum: 1.0
+        }),
+        name("momentum")
+    );
+    assert_eq!(bad(&|c| c.batch = Some(0)), name("batch"));
+    assert_eq!(bad(&|c| c.epochs = 0), name("epochs"));
+    assert_eq!(bad(&|c| c.train_frac = 1.5), name("train_frac"));
+    assert_eq!(bad(&|c| c.train_frac = 1e-6), name("train_frac"));
+    assert_eq!(
+        bad(&|c| c.schedule = ScheduleSpec::Every(0)),
+        name("schedule")
+    );
+    assert_eq!(
+        bad(&|c| c.schedule = ScheduleSpec::List(vec![3, 10])),
+        name("schedule")
+    );
+    assert_eq!(bad(&|c| c.estimators.clear()), name("estimators"));
+    // An estimator setting fails before the run starts: the issue's --noise-var 1e-39.
+    let tiny = Settings {
+        noise_var: 1e-39,
+        ..Settings::DEFAULT
+    };
+    assert_eq!(
+        estimators(&["kde-upper"], tiny).unwrap_err(),
+        name("noise_var")
+    );
+    for n in [
+        "layers",
+        "lr",
+        "momentum",
+        "batch",
+        "epochs",
+        "train_frac",
+        "schedule",
+        "noise_var",
+        "bins",
+    ] {
+        assert!(infoplane_core::experiment::accepts(n).is_some(), "{n}");
+    }
+}
+
+#[test]
+fn byte_inputs_train_exactly_like_the_same_values_in_f32() {
+    // 300 rows of 6 random bytes, two classes, some rows repeated.
+    let mut r = StreamRng::new(5, Stream::Noise);
+    let mut bytes: Vec<u8> = (0..300 * 6).map(|_| (r.next_u32() >> 24) as u8).collect();
+    bytes.copy_within(0..6 * 10, 6 * 290); // rows 290..300 repeat rows 0..10
+    let labels: Vec<u32> = (0..300).map(|i| u32::from(bytes[6 * i] > 127)).collect();
+    let floats: Vec<f32> = bytes.iter().map(|&b| f32::from(b) / 255.0).collect();
+    let du8 = Dataset::from_u8("bytes", bytes, 6, 255.0, labels.clone(), 2).unwrap();
+    let df32 = Dataset::from_f32("floats", floats, 6, labels, 2).unwrap();
+    let groups = du8.groups().unwrap();
+    assert_eq!(Some(groups), df32.groups());
+    assert_eq!(groups[295], groups[5]);
+    assert_ne!(groups[1], groups[2]);
+    let mut cfg = ExperimentConfig::from_preset(&SAXE).unwrap();
+    cfg.hidden = vec![5, 3];
+    cfg.epochs = 20;
+    cfg.schedule = ScheduleSpec::Every(5);
+    cfg.estimators = estimators(&["binning-size", "kde-lower"], SAXE.settings).unwrap();
+    let a = measure_all(Run::new(
+        Experiment::new(cfg.clone(), Arc::new(du8)).unwrap(),
+        1,
+    ));
+    let b = measure_all(Run::new(Experiment::new(cfg, Arc::new(df32)).unwrap(), 1));
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 4);
+    // Bad data sets.
+    assert_eq!(
+        Dataset::from_u8("x", vec![1, 2], 1, 255.0, vec![0, 2], 2).unwrap_err(),
+        Error::InvalidParameter { name: "classes" }
+    );
+    assert_eq!(
+        Dataset::from_f32("x", vec![1.0, f32::NAN], 1, vec![0, 1], 2).unwrap_err(),
+        Error::NonFinite { index: 1 }
+    );
+}
+
+#[test]
+fn pooled_snapshots_match_the_f64_reference() {
+    // The as-if-random set-up: 512 inputs, each seen under 8 consecutive late snapshots of a
+    // trained network, pooled into 4096 rows whose input groups are the 512 inputs. Layer 3
+    // (5 units), KDE upper bound at σ² = 1e-3.
+    let cfg = tishby(200, "list:192,193,194,195,196,197,198,199", Capture::After);
+    let exp = Experiment::new(cfg, data()).unwrap();
+    let shape = exp.shape().clone();
+    let snaps = snapshots(tishby(
+        200,
+        "list:192,193,194,195,196,197,198,199",
+        Capture::After,
+    ));
+    assert_eq!(snaps.len(), 8);
+    let (x, y) = fixtures::tishby();
+    let inputs: Vec<usize> = (0..4096).step_by(8).collect();
+    let xs: Vec<f32> = inputs
+        .iter()
+        .flat_map(|&i| x[i * 12..(i + 1) * 12].to_vec())
+        .collect();
+    let ys: Vec<u32> = inputs.iter().map(|&i| y[i]).collect();
+    let eval = MlpPlan::new(shape.clone(), 512).unwrap();
+    let (mut t, mut labels, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+    for s in &snaps {
+        let mut acts = vec![0.0f32; 512 * shape.activation_len()];
+        let mut nll = vec![0.0f32; 512];
+        eval.evaluate(
+            &s.params,
+            MatRef::new(&xs, 512, 12).unwrap(),
+            &ys,
+            &mut acts,
+            &mut nll,
+            &mut vec![0.0f32; eval.scratch_len()],
+        )
+        .unwrap();
+        let start = 512 * (10 + 7);
+        t.extend_from_slice(&acts[start..start + 512 * 5]);
+        labels.extend_from_slice(&ys);
+        groups.extend(0..512u32);
+    }
+    let n = 4096;
+    let plan = KdePlan::new(n, 5, KdeBound::Upper, 1e-3).unwrap();
+    let mut s = vec![0u64; plan.scratch_req().words()];
+    let pooled = Layer::new(MatRef::new(&t, n, 5).unwrap(), &labels, Some(&groups)).unwrap();
+    let p = plan.estimate(&pooled, &mut s).unwrap();
+    let terms = kde_row_terms_f64(&t, 5, &labels, Some(&groups), 1e-3, true);
+    let (want_xt, want_ty) = kde_mi_from_terms(&terms, &labels, Some(&groups));
+    assert!(
+        (p.i_xt.in_bits() - want_xt).abs() <= KDE_MI_BITS,
+        "{} vs {want_xt}",
+        p.i_xt.in_bits()
+    );
+    assert!((p.i_ty.in_bits() - want_ty).abs() <= KDE_MI_BITS);
+    // Pooling without groups would credit the snapshots' spread to X.
+    let ungrouped = Layer::new(MatRef::new(&t, n, 5).unwrap(), &labels, None).unwrap();
+    let q = plan.estimate(&ungrouped, &mut s).unwrap();
+    assert!(q.i_xt.in_bits() > p.i_xt.in_bits(), "{q:?} vs {p:?}");
+    assert!(
+        p.i_xt.in_bits() <= 9.0 + 1e-12,
+        "at most log2 512 = 9 bits: {p:?}"
+    );
+}
