@@ -7,7 +7,7 @@ use core::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
-    /// The scratch slice is shorter than the plan's `scratch_len()`.
+    /// The scratch is shorter than the plan's requirement (`scratch_req()` or `scratch_len()`).
     ScratchTooSmall {
         /// Elements the kernel needs.
         needed: usize,

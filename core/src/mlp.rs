@@ -561,10 +561,10 @@ fn gather(
     n: usize,
 ) -> Result<(), Error> {
     let cols = x.cols();
-    for (s, r) in rows.enumerate() {
-        let bad_row = Error::InvalidParameter { name: "rows" };
-        match x {
-            Inputs::F32(m) => {
+    let bad_row = Error::InvalidParameter { name: "rows" };
+    match x {
+        Inputs::F32(m) => {
+            for (s, r) in rows.enumerate() {
                 let row = m.row(r).ok_or(bad_row)?;
                 for (i, &v) in row.iter().enumerate() {
                     if !v.is_finite() {
@@ -577,13 +577,15 @@ fn gather(
                     }
                 }
             }
-            Inputs::U8(m) => {
+        }
+        Inputs::U8(m) => {
+            let div = m.divisor();
+            for (s, r) in rows.enumerate() {
                 let start = r.checked_mul(cols).ok_or(Error::TooLarge)?;
                 let row = m
                     .as_slice()
                     .get(start..start.checked_add(cols).ok_or(Error::TooLarge)?)
                     .ok_or(bad_row)?;
-                let div = m.divisor();
                 for (i, &b) in row.iter().enumerate() {
                     if let Some(slot) = a0.get_mut(i * n + s) {
                         *slot = f32::from(b) / div;

@@ -7,6 +7,7 @@ use infoplane_core::{
 };
 
 const fn send_sync<T: Send + Sync>() {}
+const fn send<T: Send>() {}
 const fn error_type<T: std::error::Error + Send + Sync + 'static>() {}
 
 const _: () = {
@@ -22,6 +23,20 @@ const _: () = {
     send_sync::<MatRef<'static>>();
     send_sync::<Info>();
     send_sync::<PlanePoint>();
+    send_sync::<infoplane_core::KdePlan>();
+    send_sync::<infoplane_core::estimator::Plan>();
+    send_sync::<infoplane_core::estimator::Estimator>();
+    send_sync::<infoplane_core::estimator::Settings>();
+    send_sync::<infoplane_core::estimator::Partial>();
+    send_sync::<infoplane_core::ScratchReq>();
+    send_sync::<infoplane_core::Workspace>();
+    send_sync::<infoplane_core::dataset::Dataset>();
+    send_sync::<infoplane_core::experiment::Measurer>();
+    send_sync::<infoplane_core::experiment::Snapshot>();
+    send_sync::<infoplane_core::experiment::Measurement>();
+    // A run moves to another thread whole (its planner is `Send`, not `Sync`).
+    send::<infoplane_core::experiment::Experiment>();
+    send::<infoplane_core::experiment::Run>();
     // The error can be boxed into `Box<dyn Error + Send + Sync>` by callers.
     error_type::<Error>();
 };
