@@ -237,6 +237,7 @@ pub fn rint_f64(x: f64) -> f64 {
 /// `Σ_s a[s]·b[s]` with eight fixed accumulator lanes (sample s goes to lane s mod 8), then
 /// ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)). The order is part of the determinism contract:
 /// it is the same on every target and lets the compiler use SIMD without reassociating.
+#[inline]
 #[must_use]
 pub fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
@@ -254,6 +255,7 @@ pub fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// `Σ_s a[s]` with the same eight-lane order as [`lane_dot`].
+#[inline]
 #[must_use]
 pub fn lane_sum(a: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
@@ -267,6 +269,7 @@ pub fn lane_sum(a: &[f32]) -> f32 {
 }
 
 /// `((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7))`: how eight f32 lanes are combined.
+#[inline]
 #[must_use]
 pub fn reduce_lanes(l: [f32; 8]) -> f32 {
     let [a, b, c, d, e, f, g, h] = l;
@@ -274,6 +277,7 @@ pub fn reduce_lanes(l: [f32; 8]) -> f32 {
 }
 
 /// [`reduce_lanes`] for eight `f64` lanes, in the same order.
+#[inline]
 #[must_use]
 pub fn reduce_lanes_f64(l: [f64; 8]) -> f64 {
     let [a, b, c, d, e, f, g, h] = l;
