@@ -3,6 +3,8 @@
 // The worker (worker.js) trains one Session of the wasm module and streams
 //   points:  Float64Array, flat groups of 5: [epoch, layer (1-based), estimatorIndex, i_xt_bits, i_ty_bits]
 //   metrics: Float64Array, flat groups of 5: [epoch, train_loss, train_acc, test_loss, test_acc]
+// The presets, activations and estimators come from the wasm module's catalogue (`catalog()`,
+// the core's own lists), so the form offers exactly what the core implements.
 // This file only draws them. Hooks for automation (see ../browser-check.sh):
 //   * query parameters preset, activation, estimators (comma-separated), seed, epochs, schedule,
 //     autostart=1 fill the form and start training on load;
@@ -13,23 +15,25 @@
 
 const SVGNS = "http://www.w3.org/2000/svg";
 
-/** Preset defaults, for placeholders and for the estimator the preset's paper used. */
-const PRESETS = {
-  tishby: {
-    epochs: 8000, schedule: "log:400", estimator: "binning",
-    note: "IDNNs code: 12-10-7-5-4-3-2, Adam 4e-4, batch 512, 8000 epochs, log schedule.",
-  },
-  "tishby-paper": {
-    epochs: 10000, schedule: "log:1800", estimator: "binning",
-    note: "2017 scripts: full batch, 10000 epochs, 50 bin edges, random 85 % split.",
-  },
-  saxe: {
-    epochs: 10000, schedule: "saxe", estimator: "binning-size",
-    note: "Saxe et al. (ibsgd): fan-out init, batch 256, 10000 epochs, bins of 0.07.",
-  },
-};
-const ACTIVATIONS = ["tanh", "relu", "sigmoid", "linear", "leaky-relu", "softsign", "softplus"];
-const ESTIMATORS = ["binning", "binning-size", "binning-range", "kde-upper", "kde-lower"];
+/**
+ * The core's catalogue, read from the wasm module on load: `presets` (every default: epochs,
+ * schedule, estimators, …, and a `summary`), `estimators` ({name, summary, params}),
+ * `activations`, `schedules` (the accepted forms, in words).
+ */
+let CATALOG = { presets: [], estimators: [], activations: [], schedules: "" };
+
+/** The preset called `name`, or the first one. */
+function presetNamed(name) {
+  return CATALOG.presets.find((p) => p.name === name) ?? CATALOG.presets[0];
+}
+
+/** Names of the catalogue's estimators, in registry order. */
+function estimatorNames() {
+  return CATALOG.estimators.map((e) => e.name);
+}
+
+/** Epochs of the first preset: the charts' extent before anything is known. */
+const FALLBACK_EPOCHS = 8000;
 
 /** Viridis at 9 even stops (as cli/src/plot.rs), interpolated linearly in sRGB. */
 const VIRIDIS = [
@@ -149,7 +153,7 @@ class PlaneView {
     this.width = 0;
     this.frame = svgEl("g", { class: "frame" }, svg);
     this.curvesG = svgEl("g", { class: "curves" }, svg);
-    this.reset([], PRESETS.tishby.epochs - 1);
+    this.reset([], FALLBACK_EPOCHS - 1);
     this.installHover();
   }
 
@@ -444,7 +448,7 @@ class MetricsView {
       { svg: accSvg, kind: "acc", width: 0 },
       { svg: lossSvg, kind: "loss", width: 0 },
     ];
-    this.reset(PRESETS.tishby.epochs - 1, true);
+    this.reset(FALLBACK_EPOCHS - 1, true);
   }
 
   reset(maxEpoch, logX) {
@@ -548,7 +552,8 @@ const ui = {
   planeCsv: $("plane-csv"),
   metricsCsv: $("metrics-csv"),
 };
-const estimatorBoxes = [...form.querySelectorAll('input[name="estimator"]')];
+/** The estimator checkboxes, built from the catalogue by `buildForm`. */
+let estimatorBoxes = [];
 
 const plane = new PlaneView($("plane"), $("plane-wrap"), $("tip"));
 const charts = new MetricsView($("acc"), $("loss"));
@@ -568,7 +573,7 @@ const run = {
 /** Web Worker (default) or the page's own thread (?worker=0, for headless checks). */
 let useWorker = true;
 /** Estimator order: as given in the URL (so the CSV matches the CLI's flag order), then the rest. */
-let estimatorOrder = [...ESTIMATORS];
+let estimatorOrder = [];
 /** True once the user picks estimators by hand; until then they follow the preset. */
 let estimatorsTouched = false;
 
@@ -600,7 +605,7 @@ function applyProgress(msg) {
 }
 
 function updateStatus(word) {
-  const total = run.total || (Number(ui.epochs.value) || PRESETS[ui.preset.value]?.epochs || 0);
+  const total = run.total || (Number(ui.epochs.value) || presetNamed(ui.preset.value)?.epochs || 0);
   ui.progress.max = Math.max(1, total);
   ui.progress.value = Math.min(run.epochsDone, total);
   let s = `epochs ${run.epochsDone}/${total}`;
@@ -612,12 +617,13 @@ function updateStatus(word) {
 }
 
 function updatePlaceholders() {
-  const p = PRESETS[ui.preset.value] ?? PRESETS.tishby;
+  const p = presetNamed(ui.preset.value);
+  if (!p) return;
   ui.epochs.placeholder = String(p.epochs);
   ui.schedule.placeholder = p.schedule;
-  $("preset-note").textContent = p.note;
+  $("preset-note").textContent = p.summary;
   if (!estimatorsTouched) {
-    for (const b of estimatorBoxes) b.checked = b.value === p.estimator;
+    for (const b of estimatorBoxes) b.checked = p.estimators.includes(b.value);
   }
   if (document.body.dataset.state === "idle") {
     const ests = estimatorBoxes.filter((b) => b.checked).map((b) => b.value).join(", ") || "no estimator";
@@ -671,7 +677,7 @@ function start() {
   stopWorker();
   showError("");
   run.settings = s;
-  run.total = s.epochs || PRESETS[s.preset].epochs;
+  run.total = s.epochs || presetNamed(s.preset).epochs;
   run.epochsDone = 0;
   run.elapsedMs = 0;
   run.trainMs = 0;
@@ -682,7 +688,7 @@ function start() {
   ui.metricsCsv.textContent = "";
   const names = s.estimators.split(",");
   plane.reset(names, run.total - 1);
-  charts.reset(run.total - 1, !(s.schedule || PRESETS[s.preset].schedule).startsWith("every:"));
+  charts.reset(run.total - 1, !(s.schedule || presetNamed(s.preset).schedule).startsWith("every:"));
   buildEstimatorView(names);
   setPlaneTitle(names[0]);
   ui.share.href = settingsQuery(s, true);
@@ -883,12 +889,6 @@ ui.preset.addEventListener("change", updatePlaceholders);
 ui.epochs.addEventListener("input", updatePlaceholders);
 ui.schedule.addEventListener("input", updatePlaceholders);
 ui.activation.addEventListener("change", updatePlaceholders);
-for (const b of estimatorBoxes) {
-  b.addEventListener("change", () => {
-    estimatorsTouched = true;
-    updatePlaceholders();
-  });
-}
 new ResizeObserver(() => scheduleRender()).observe($("plane-wrap"));
 new ResizeObserver(() => scheduleRender()).observe($("acc").parentNode);
 
@@ -902,19 +902,20 @@ function applyQuery() {
     if (allowed && !allowed.includes(v)) problems.push(`unknown ${key} '${v}' (expected ${allowed.join(", ")})`);
     else input.value = v;
   };
-  pick("preset", ui.preset, Object.keys(PRESETS));
-  pick("activation", ui.activation, ACTIVATIONS);
+  pick("preset", ui.preset, CATALOG.presets.map((p) => p.name));
+  pick("activation", ui.activation, CATALOG.activations);
   pick("seed", ui.seed);
   pick("epochs", ui.epochs);
   pick("schedule", ui.schedule);
   if (q.has("estimators") || q.has("estimator")) {
     const list = (q.get("estimators") ?? q.get("estimator")).split(",").map((s) => s.trim()).filter(Boolean);
-    const bad = list.filter((e) => !ESTIMATORS.includes(e));
-    if (bad.length) problems.push(`unknown estimator '${bad[0]}' (expected ${ESTIMATORS.join(", ")})`);
+    const known = estimatorNames();
+    const bad = list.filter((e) => !known.includes(e));
+    if (bad.length) problems.push(`unknown estimator '${bad[0]}' (expected ${known.join(", ")})`);
     else if (list.length) {
       estimatorsTouched = true;
       for (const b of estimatorBoxes) b.checked = list.includes(b.value);
-      estimatorOrder = [...new Set([...list, ...ESTIMATORS])];
+      estimatorOrder = [...new Set([...list, ...known])];
     }
   }
   if (problems.length) showError(`Link settings ignored: ${problems.join("; ")}.`);
@@ -923,20 +924,75 @@ function applyQuery() {
   return { autostart: auto === "1" || auto === "true", ok: problems.length === 0 };
 }
 
-const query = applyQuery();
-setState("idle");
-updatePlaceholders();
-ui.share.href = (() => {
-  try {
-    return settingsQuery(readSettings(), true);
-  } catch {
-    return "?autostart=1";
-  }
-})();
-if (query.autostart && query.ok) {
-  start();
-} else {
-  flushRender();
-  // An automated run that cannot start must not look idle forever.
-  if (query.autostart) setState("error");
+/** Options of a <select>: one per name, with an optional tooltip. */
+function fillSelect(select, items) {
+  select.replaceChildren(...items.map(({ name, title }) => {
+    const o = document.createElement("option");
+    o.value = name;
+    o.textContent = name;
+    if (title) o.title = title;
+    return o;
+  }));
 }
+
+/** Builds the preset and activation menus and the estimator checkboxes from the catalogue. */
+function buildForm() {
+  fillSelect(ui.preset, CATALOG.presets.map((p) => ({ name: p.name, title: p.summary })));
+  fillSelect(ui.activation, CATALOG.activations.map((name) => ({ name })));
+  const first = CATALOG.presets[0];
+  if (first) ui.activation.value = first.activation;
+  const fieldset = $("estimators");
+  fieldset.querySelectorAll("label").forEach((l) => l.remove());
+  estimatorBoxes = CATALOG.estimators.map((e) => {
+    const label = document.createElement("label");
+    const params = e.params.map((p) => `${p.name}: ${p.help}`).join("; ");
+    label.title = params ? `${e.summary} (settings from the preset: ${params})` : e.summary;
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = "estimator";
+    box.value = e.name;
+    box.addEventListener("change", () => {
+      estimatorsTouched = true;
+      updatePlaceholders();
+    });
+    label.append(box, ` ${e.name}`);
+    fieldset.appendChild(label);
+    return box;
+  });
+  estimatorOrder = estimatorNames();
+  $("schedule-label").title = `Accepted: ${CATALOG.schedules}`;
+}
+
+/** Loads the wasm module's catalogue, builds the form, and applies the link's settings. */
+async function init() {
+  try {
+    const mod = await import("./pkg/infoplane_wasm.js");
+    await mod.default();
+    CATALOG = JSON.parse(mod.catalog());
+  } catch (e) {
+    showError(`Could not load the WebAssembly module (pkg/infoplane_wasm.js): ${e.message || e}`);
+    updateStatus("error");
+    setState("error");
+    return;
+  }
+  buildForm();
+  const query = applyQuery();
+  setState("idle");
+  updatePlaceholders();
+  ui.share.href = (() => {
+    try {
+      return settingsQuery(readSettings(), true);
+    } catch {
+      return "?autostart=1";
+    }
+  })();
+  if (query.autostart && query.ok) {
+    start();
+  } else {
+    flushRender();
+    // An automated run that cannot start must not look idle forever.
+    if (query.autostart) setState("error");
+  }
+}
+
+init();
