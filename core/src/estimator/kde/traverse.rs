@@ -145,7 +145,7 @@ fn add_leaf<const GROUPS: bool>(
     k: &Kernel,
     acc: &mut [Lanes; LANES],
 ) {
-    let leaf = tree.leaf(l);
+    let coords = tree.coords(l);
     let mut live_q = [0u32; LANES];
     for (bit, m) in live_q.iter_mut().enumerate() {
         *m = u32::from(alive >> bit & 1).wrapping_neg();
@@ -157,8 +157,7 @@ fn add_leaf<const GROUPS: bool>(
     };
     let mut dist = [[0.0f32; LANES]; LANES];
     let mut check = 2usize;
-    for (j, (col, qcol)) in leaf
-        .coords
+    for (j, (col, qcol)) in coords
         .chunks_exact(LANES)
         .zip(qcoords.chunks_exact(LANES))
         .enumerate()
@@ -180,9 +179,10 @@ fn add_leaf<const GROUPS: bool>(
             check *= 2;
         }
     }
+    let (labels, groups, valid) = (tree.labels(l), tree.groups(l), tree.valid(l));
     let mut live = [0u32; LANES];
     for (lane, m) in live.iter_mut().enumerate() {
-        *m = u32::from(lane < leaf.valid).wrapping_neg();
+        *m = u32::from(lane < valid).wrapping_neg();
     }
     for (((row, q), lanes), &lq) in dist.iter().zip(query).zip(acc.iter_mut()).zip(&live_q) {
         let Some(q) = *q else {
@@ -202,8 +202,8 @@ fn add_leaf<const GROUPS: bool>(
             .zip(kc.iter_mut())
             .zip(kg.iter_mut())
             .zip(row)
-            .zip(leaf.labels)
-            .zip(leaf.groups)
+            .zip(labels)
+            .zip(groups)
             .zip(&live)
         {
             let e = math::exp_neg(-(dl * k.scale)).to_bits() & lv;

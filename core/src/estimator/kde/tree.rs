@@ -165,22 +165,40 @@ impl<'s> Tree<'s> {
         })
     }
 
+    /// Leaf `l`'s coordinates (`8 · d`, coordinate-major).
+    #[inline]
+    pub(super) fn coords(&self, l: usize) -> &'s [f32] {
+        self.coords
+            .get(l * LANES * self.d..(l + 1) * LANES * self.d)
+            .unwrap_or(&[])
+    }
+
+    /// Leaf `l`'s labels.
+    #[inline]
+    pub(super) fn labels(&self, l: usize) -> &'s [u32; LANES] {
+        lanes(self.labels, l)
+    }
+
+    /// Leaf `l`'s input groups.
+    #[inline]
+    pub(super) fn groups(&self, l: usize) -> &'s [u32; LANES] {
+        lanes(self.groups, l)
+    }
+
+    /// How many of leaf `l`'s lanes hold real rows.
+    #[inline]
+    pub(super) fn valid(&self, l: usize) -> usize {
+        self.n.saturating_sub(l * LANES).min(LANES)
+    }
+
     /// Leaf `l`.
     pub(super) fn leaf(&self, l: usize) -> Leaf<'s> {
-        let lanes = |v: &'s [u32]| {
-            v.get(l * LANES..(l + 1) * LANES)
-                .and_then(|s| <&[u32; LANES]>::try_from(s).ok())
-                .unwrap_or(&NO_LANES)
-        };
         Leaf {
-            coords: self
-                .coords
-                .get(l * LANES * self.d..(l + 1) * LANES * self.d)
-                .unwrap_or(&[]),
-            labels: lanes(self.labels),
-            rows: lanes(self.rows),
-            groups: lanes(self.groups),
-            valid: self.n.saturating_sub(l * LANES).min(LANES),
+            coords: self.coords(l),
+            labels: self.labels(l),
+            rows: lanes(self.rows, l),
+            groups: self.groups(l),
+            valid: self.valid(l),
         }
     }
 
@@ -190,6 +208,14 @@ impl<'s> Tree<'s> {
         let bx = self.boxes.get(id * 2 * d..(id + 1) * 2 * d).unwrap_or(&[]);
         bx.split_at(d.min(bx.len()))
     }
+}
+
+/// The eight `u32`s of leaf `l` in a per-slot array.
+#[inline]
+fn lanes(v: &[u32], l: usize) -> &[u32; LANES] {
+    v.get(l * LANES..(l + 1) * LANES)
+        .and_then(|s| <&[u32; LANES]>::try_from(s).ok())
+        .unwrap_or(&NO_LANES)
 }
 
 /// Pushes onto a fixed stack; `false` if it is full.
