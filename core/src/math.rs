@@ -114,7 +114,8 @@ const TANH_SAT: f32 = 9.1;
 ///   scaled by 2^n built from the exponent bits; then E = e^y − 1, exact enough since e^y > 3.
 ///
 /// Both branches are evaluated and one is selected, so a loop over a slice vectorises. Only
-/// `+ - * /` and bit operations are used, so every IEEE-754 target gives the same bits.
+/// `+ - * /`, comparisons and bit operations are used (no float-to-int conversion), so every
+/// IEEE-754 target gives the same bits.
 #[inline]
 #[must_use]
 pub fn tanh(x: f32) -> f32 {
@@ -137,11 +138,15 @@ pub fn tanh(x: f32) -> f32 {
     // ln 2 = LN2_HI + LN2_LO with LN2_HI exact in 16 bits, so n * LN2_HI is exact for n < 2^8.
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
-    // y ≥ 0, so truncation of y·log2(e) + 0.5 is round-to-nearest; y ≤ 18.2 keeps n ≤ 27.
-    #[allow(clippy::cast_possible_truncation)] // 0 ≤ value ≤ 27 by the clamp above
-    let n = (y * LOG2_E + 0.5) as i32;
-    #[allow(clippy::cast_precision_loss)] // n ≤ 27 is exact in f32
-    let nf = n as f32;
+    // n = ⌊y·log2(e) + 0.5⌋ (y ≥ 0, so round half up; y ≤ 18.2 keeps n ≤ 27), without a
+    // float-to-int conversion, which compiles to scalar code with fix-ups and stops the loop
+    // from vectorising: adding and subtracting 1.5·2²³ rounds t to an integer (ties to even),
+    // and one step down where that rounded up gives the floor, exactly, for 0 ≤ t < 2²².
+    const MAGIC: f32 = 12_582_912.0;
+    const MAGIC_BITS_MINUS_BIAS: u32 = 0x4B40_0000 - 127;
+    let t = y * LOG2_E + 0.5;
+    let rounded = (t + MAGIC) - MAGIC;
+    let nf = if rounded > t { rounded - 1.0 } else { rounded };
     let r = (y - nf * LN2_HI) - nf * LN2_LO;
     let mut p = 1.0 + r * (1.0 / 7.0);
     p = 1.0 + r * (1.0 / 6.0) * p;
@@ -150,8 +155,8 @@ pub fn tanh(x: f32) -> f32 {
     p = 1.0 + r * (1.0 / 3.0) * p;
     p = 1.0 + r * 0.5 * p;
     p = 1.0 + r * p;
-    #[allow(clippy::cast_sign_loss)] // n + 127 is in 127..=154
-    let scale = f32::from_bits(((n + 127) as u32) << 23);
+    // 2^n from the exponent bits: bits(n + MAGIC) − bits(MAGIC) + 127 = n + 127 ∈ 127..=154.
+    let scale = f32::from_bits((nf + MAGIC).to_bits().wrapping_sub(MAGIC_BITS_MINUS_BIAS) << 23);
     let e_large = p * scale - 1.0;
     let e = if ax <= TANH_SMALL { e_small } else { e_large };
     let t = e / (e + 2.0);
