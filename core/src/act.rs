@@ -61,9 +61,10 @@ impl Activation {
     }
 
     /// Applies the activation to every element in place.
+    #[inline(always)]
     pub fn apply(self, values: &mut [f32]) {
         match self {
-            Self::Tanh => values.iter_mut().for_each(|v| *v = math::tanh(*v)),
+            Self::Tanh => math::tanh_slice(values),
             Self::Relu => values.iter_mut().for_each(|v| *v = v.max(0.0)),
             Self::Sigmoid => values.iter_mut().for_each(|v| *v = math::sigmoid(*v)),
             Self::Linear => {}
@@ -81,10 +82,15 @@ impl Activation {
     /// expressed through the activation's *output* `out` (so the pre-activations need not be
     /// kept): tanh' = 1 − a², sigmoid' = a(1 − a), softsign' = (1 − |a|)²,
     /// softplus' = 1 − e^{−a}, relu' and leaky' from the sign of a.
+    #[inline(always)]
     pub fn backprop(self, out: &[f32], grad: &mut [f32]) {
         let pairs = grad.iter_mut().zip(out);
         match self {
-            Self::Tanh => pairs.for_each(|(g, &a)| *g *= 1.0 - a * a),
+            Self::Tanh => {
+                for (g, &a) in pairs {
+                    *g *= 1.0 - a * a;
+                }
+            }
             Self::Relu => pairs.for_each(|(g, &a)| *g = if a > 0.0 { *g } else { 0.0 }),
             Self::Sigmoid => pairs.for_each(|(g, &a)| *g *= a * (1.0 - a)),
             Self::Linear => {}

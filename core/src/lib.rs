@@ -52,8 +52,10 @@
 //! * All transcendental functions go through [`math`] (libm, plus a deterministic
 //!   [`math::tanh`] and [`math::exp_neg`] in plain f32 arithmetic).
 //! * Reductions run in one documented order (see [`math::lane_dot`]); no parallel
-//!   reductions, no CPU-feature dispatch, no fused multiply-add. Sums split across threads
-//!   are exact ([`estimator::RowSums`]).
+//!   reductions, no fused multiply-add. Sums split across threads are exact
+//!   ([`estimator::RowSums`]).
+//! * The hot kernels are compiled for several x86-64 levels and the best one the CPU has runs
+//!   ([`simd`]); every level computes the same lanes in the same order, so only speed changes.
 //! * Randomness comes from named, seeded streams ([`rng`]).
 //! * NaN never reaches an output: inputs are checked at the boundary.
 //!
@@ -107,6 +109,7 @@ pub mod schedule;
 mod scratch;
 #[cfg(feature = "serde")]
 mod serde_impls;
+pub mod simd;
 pub mod train;
 
 pub use act::Activation;
@@ -122,4 +125,5 @@ pub use schedule::{Capture, Schedule};
 #[cfg(feature = "alloc")]
 pub use scratch::Workspace;
 pub use scratch::{Scratch, ScratchReq};
+pub use simd::Isa;
 pub use train::{BatchOrder, Trainer};

@@ -116,12 +116,49 @@ const TANH_SAT: f32 = 9.1;
 /// Both branches are evaluated and one is selected, so a loop over a slice vectorises. Only
 /// `+ - * /`, comparisons and bit operations are used (no float-to-int conversion), so every
 /// IEEE-754 target gives the same bits.
-#[inline]
+#[inline(always)]
 #[must_use]
 pub fn tanh(x: f32) -> f32 {
     let ax = abs(x).min(TANH_SAT);
     let y = ax + ax;
-    // Small branch: expm1(y) = y(1 + y/2(1 + y/3(1 + … (1 + y/11)))).
+    let e = if ax <= TANH_SMALL {
+        expm1_small(y)
+    } else {
+        expm1_large(y)
+    };
+    tanh_from_expm1(e, x)
+}
+
+/// [`tanh`] of every element in place, bit for bit. Blocks of eight whose elements all take
+/// the same branch of `tanh` compute only that branch.
+#[inline(always)]
+pub fn tanh_slice(values: &mut [f32]) {
+    let mut blocks = values.chunks_exact_mut(8);
+    for b in &mut blocks {
+        let small = b.iter().filter(|v| abs(**v) <= TANH_SMALL).count();
+        if small == 0 {
+            for v in b.iter_mut() {
+                let y = abs(*v).min(TANH_SAT) * 2.0;
+                *v = tanh_from_expm1(expm1_large(y), *v);
+            }
+        } else if small == 8 {
+            for v in b.iter_mut() {
+                let ax = abs(*v);
+                *v = tanh_from_expm1(expm1_small(ax + ax), *v);
+            }
+        } else {
+            b.iter_mut().for_each(|v| *v = tanh(*v));
+        }
+    }
+    blocks
+        .into_remainder()
+        .iter_mut()
+        .for_each(|v| *v = tanh(*v));
+}
+
+/// e^y − 1 for 0 ≤ y ≤ 2·[`TANH_SMALL`]: y(1 + y/2(1 + y/3(1 + … (1 + y/11)))).
+#[inline(always)]
+fn expm1_small(y: f32) -> f32 {
     let mut s = 1.0 + y * (1.0 / 11.0);
     s = 1.0 + y * (1.0 / 10.0) * s;
     s = 1.0 + y * (1.0 / 9.0) * s;
@@ -132,8 +169,12 @@ pub fn tanh(x: f32) -> f32 {
     s = 1.0 + y * (1.0 / 4.0) * s;
     s = 1.0 + y * (1.0 / 3.0) * s;
     s = 1.0 + y * 0.5 * s;
-    let e_small = y * s;
-    // Large branch: e^y = 2^n e^r.
+    y * s
+}
+
+/// e^y − 1 for 2·[`TANH_SMALL`] < y ≤ 2·[`TANH_SAT`], as e^y = 2^n e^r.
+#[inline(always)]
+fn expm1_large(y: f32) -> f32 {
     const LOG2_E: f32 = core::f32::consts::LOG2_E;
     // ln 2 = LN2_HI + LN2_LO with LN2_HI exact in 16 bits, so n * LN2_HI is exact for n < 2^8.
     const LN2_HI: f32 = 0.693_145_75;
@@ -157,8 +198,12 @@ pub fn tanh(x: f32) -> f32 {
     p = 1.0 + r * p;
     // 2^n from the exponent bits: bits(n + MAGIC) − bits(MAGIC) + 127 = n + 127 ∈ 127..=154.
     let scale = f32::from_bits((nf + MAGIC).to_bits().wrapping_sub(MAGIC_BITS_MINUS_BIAS) << 23);
-    let e_large = p * scale - 1.0;
-    let e = if ax <= TANH_SMALL { e_small } else { e_large };
+    p * scale - 1.0
+}
+
+/// tanh |x| = e/(e + 2) with e = e^{2|x|} − 1, with the sign of `x`.
+#[inline(always)]
+fn tanh_from_expm1(e: f32, x: f32) -> f32 {
     let t = e / (e + 2.0);
     f32::from_bits(t.to_bits() | (x.to_bits() & 0x8000_0000))
 }
@@ -242,39 +287,101 @@ pub fn rint_f64(x: f64) -> f64 {
 /// `Σ_s a[s]·b[s]` with eight fixed accumulator lanes (sample s goes to lane s mod 8), then
 /// ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)). The order is part of the determinism contract:
 /// it is the same on every target and lets the compiler use SIMD without reassociating.
-#[inline]
+#[inline(always)]
 #[must_use]
 pub fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
-        for ((s, &p), &q) in acc.iter_mut().zip(x).zip(y) {
-            *s += p * q;
+        if let (Ok(x), Ok(y)) = (<&[f32; 8]>::try_from(x), <&[f32; 8]>::try_from(y)) {
+            lanes8_mul_add(&mut acc, x, y);
         }
     }
-    for ((s, &p), &q) in acc.iter_mut().zip(ra).zip(rb) {
-        *s += p * q;
-    }
+    // Zero-padded tails: adding +0 products leaves every lane's bits (see lane_dot4).
+    lanes8_mul_add(&mut acc, &pad8(ra), &pad8(rb));
     reduce_lanes(acc)
 }
 
+/// `t` in the first lanes of eight, the rest +0.
+#[inline(always)]
+fn pad8(t: &[f32]) -> [f32; 8] {
+    let mut p = [0.0f32; 8];
+    p.iter_mut().zip(t).for_each(|(d, &v)| *d = v);
+    p
+}
+
+/// Four [`lane_dot`]s of `a` with `b[0..4]`, all of one length, each bit for bit the same as
+/// on its own; computed together so `a` is loaded once and the four sums hide each other's
+/// latency. (Slices of different lengths are cut to the shortest.)
+#[inline(always)]
+#[must_use]
+pub fn lane_dot4(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
+    let n = b.iter().fold(a.len(), |m, y| m.min(y.len()));
+    fn cut(y: &[f32], n: usize) -> core::slice::ChunksExact<'_, f32> {
+        y.get(..n).unwrap_or_default().chunks_exact(8)
+    }
+    let ca = cut(a, n);
+    let [c0, c1, c2, c3] = b.map(|y| cut(y, n));
+    let tails = [
+        c0.remainder(),
+        c1.remainder(),
+        c2.remainder(),
+        c3.remainder(),
+    ];
+    let ra = ca.remainder();
+    let (mut l0, mut l1, mut l2, mut l3) = ([0.0f32; 8], [0.0f32; 8], [0.0f32; 8], [0.0f32; 8]);
+    for (x, ((y0, y1), (y2, y3))) in ca.zip(c0.zip(c1).zip(c2.zip(c3))) {
+        // Chunks of exactly eight as arrays, so the lanes are one fixed-size operation.
+        if let (Ok(x), Ok(y0), Ok(y1), Ok(y2), Ok(y3)) = (
+            <&[f32; 8]>::try_from(x),
+            <&[f32; 8]>::try_from(y0),
+            <&[f32; 8]>::try_from(y1),
+            <&[f32; 8]>::try_from(y2),
+            <&[f32; 8]>::try_from(y3),
+        ) {
+            lanes8_mul_add(&mut l0, x, y0);
+            lanes8_mul_add(&mut l1, x, y1);
+            lanes8_mul_add(&mut l2, x, y2);
+            lanes8_mul_add(&mut l3, x, y3);
+        }
+    }
+    // The tail, zero-padded to eight: a lane never holds −0 (it starts at +0 and x + (−0) =
+    // x, (+0) + (−0) = +0), so adding the padding's +0 products leaves every lane's bits.
+    let x = pad8(ra);
+    let [t0, t1, t2, t3] = tails.map(pad8);
+    lanes8_mul_add(&mut l0, &x, &t0);
+    lanes8_mul_add(&mut l1, &x, &t1);
+    lanes8_mul_add(&mut l2, &x, &t2);
+    lanes8_mul_add(&mut l3, &x, &t3);
+    [l0, l1, l2, l3].map(reduce_lanes)
+}
+
+/// `l[i] += x[i]·y[i]`, eight lanes.
+#[inline(always)]
+fn lanes8_mul_add(l: &mut [f32; 8], x: &[f32; 8], y: &[f32; 8]) {
+    for ((s, &p), &q) in l.iter_mut().zip(x).zip(y) {
+        *s += p * q;
+    }
+}
+
 /// `Σ_s a[s]` with the same eight-lane order as [`lane_dot`].
-#[inline]
+#[inline(always)]
 #[must_use]
 pub fn lane_sum(a: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let ca = a.chunks_exact(8);
     let ra = ca.remainder();
-    for x in ca {
-        acc.iter_mut().zip(x).for_each(|(s, &p)| *s += p);
+    for x in ca.chain(core::iter::once(&pad8(ra)[..])) {
+        if let Ok(x) = <&[f32; 8]>::try_from(x) {
+            acc.iter_mut().zip(x).for_each(|(s, &p)| *s += p);
+        }
     }
-    acc.iter_mut().zip(ra).for_each(|(s, &p)| *s += p);
     reduce_lanes(acc)
 }
 
 /// `((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7))`: how eight f32 lanes are combined.
-#[inline]
+#[inline(always)]
 #[must_use]
 pub fn reduce_lanes(l: [f32; 8]) -> f32 {
     let [a, b, c, d, e, f, g, h] = l;

@@ -17,6 +17,7 @@ use crate::mat::Inputs;
 use crate::math;
 use crate::rng::StreamRng;
 use crate::scratch::Carver;
+use crate::simd::{Isa, Kernel};
 
 /// The most weight layers a network may have.
 pub const MAX_LAYERS: usize = 16;
@@ -296,7 +297,54 @@ impl MlpPlan {
         grads: &mut [f32],
         scratch: &mut [f32],
     ) -> Result<(), Error> {
-        let x = x.into();
+        /// The call, as a kernel for [`Isa::run`].
+        struct Gradient<'a, 'x> {
+            plan: &'a MlpPlan,
+            params: &'a [f32],
+            x: Inputs<'x>,
+            labels: &'a [u32],
+            rows: &'a [u32],
+            grads: &'a mut [f32],
+            scratch: &'a mut [f32],
+        }
+        impl Kernel for Gradient<'_, '_> {
+            type Output = Result<(), Error>;
+            #[inline(always)]
+            fn call(self) -> Self::Output {
+                let Self {
+                    plan,
+                    params,
+                    x,
+                    labels,
+                    rows,
+                    grads,
+                    scratch,
+                } = self;
+                plan.gradient_at(params, x, labels, rows, grads, scratch)
+            }
+        }
+        Isa::active().run(Gradient {
+            plan: self,
+            params,
+            x: x.into(),
+            labels,
+            rows,
+            grads,
+            scratch,
+        })
+    }
+
+    /// [`MlpPlan::gradient`]'s body, inlined into each instruction-set level's copy.
+    #[inline(always)]
+    fn gradient_at(
+        &self,
+        params: &[f32],
+        x: Inputs<'_>,
+        labels: &[u32],
+        rows: &[u32],
+        grads: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<(), Error> {
         self.check_io(params, x, labels)?;
         check_len(grads.len(), self.shape.param_len)?;
         let n = rows.len();
@@ -365,21 +413,30 @@ impl MlpPlan {
                 .zip(d_cur.chunks_exact(n))
             {
                 *gbj = math::lane_sum(d_row);
-                for (g, a_row) in gw_row.iter_mut().zip(input.chunks_exact(n)) {
+                // Four inputs at a time share the loads of δ_j and hide the add latency; each
+                // sum keeps lane_dot's lanes and order.
+                let mut g4 = gw_row.chunks_exact_mut(4);
+                let mut a4 = input.chunks_exact(4 * n);
+                for (g, a) in (&mut g4).zip(&mut a4) {
+                    let mut r = a.chunks_exact(n);
+                    if let (Some(a0), Some(a1), Some(a2), Some(a3)) =
+                        (r.next(), r.next(), r.next(), r.next())
+                    {
+                        g.copy_from_slice(&math::lane_dot4(d_row, [a0, a1, a2, a3]));
+                    }
+                }
+                for (g, a_row) in g4
+                    .into_remainder()
+                    .iter_mut()
+                    .zip(a4.remainder().chunks_exact(n))
+                {
                     *g = math::lane_dot(d_row, a_row);
                 }
             }
             if l > 0 {
                 // δ_{l−1}[i] = (Σ_j W[j][i] δ_l[j]) · act'(a_{l−1}[i]), j ascending.
                 let d_prev = delta_prev.get_mut(..fan_in * n).ok_or(Error::TooLarge)?;
-                d_prev.fill(0.0);
-                for (w_row, d_row) in w.chunks_exact(fan_in).zip(d_cur.chunks_exact(n)) {
-                    for (&wji, p_row) in w_row.iter().zip(d_prev.chunks_exact_mut(n)) {
-                        for (p, &d) in p_row.iter_mut().zip(d_row) {
-                            *p += wji * d;
-                        }
-                    }
-                }
+                dense_backward(w, d_cur, d_prev, n);
                 self.shape.hidden.backprop(input, d_prev);
                 core::mem::swap(&mut delta, &mut delta_prev);
             }
@@ -413,7 +470,54 @@ impl MlpPlan {
         nll: &mut [f32],
         scratch: &mut [f32],
     ) -> Result<(), Error> {
-        let x = x.into();
+        /// The call, as a kernel for [`Isa::run`].
+        struct Evaluate<'a, 'x> {
+            plan: &'a MlpPlan,
+            params: &'a [f32],
+            x: Inputs<'x>,
+            labels: &'a [u32],
+            layers: &'a mut [f32],
+            nll: &'a mut [f32],
+            scratch: &'a mut [f32],
+        }
+        impl Kernel for Evaluate<'_, '_> {
+            type Output = Result<(), Error>;
+            #[inline(always)]
+            fn call(self) -> Self::Output {
+                let Self {
+                    plan,
+                    params,
+                    x,
+                    labels,
+                    layers,
+                    nll,
+                    scratch,
+                } = self;
+                plan.evaluate_at(params, x, labels, layers, nll, scratch)
+            }
+        }
+        Isa::active().run(Evaluate {
+            plan: self,
+            params,
+            x: x.into(),
+            labels,
+            layers,
+            nll,
+            scratch,
+        })
+    }
+
+    /// [`MlpPlan::evaluate`]'s body, inlined into each instruction-set level's copy.
+    #[inline(always)]
+    fn evaluate_at(
+        &self,
+        params: &[f32],
+        x: Inputs<'_>,
+        labels: &[u32],
+        layers: &mut [f32],
+        nll: &mut [f32],
+        scratch: &mut [f32],
+    ) -> Result<(), Error> {
         self.check_io(params, x, labels)?;
         let rows = x.rows();
         let total = rows
@@ -468,6 +572,7 @@ impl MlpPlan {
 
     /// Forward pass over a block already gathered into `acts[0]`. With `nll`, also writes each
     /// sample's cross-entropy (needs the labels; a label out of range is an error).
+    #[inline(always)]
     fn forward(
         &self,
         params: &[f32],
@@ -488,16 +593,7 @@ impl MlpPlan {
                 .first_mut()
                 .map(|a| &mut **a)
                 .ok_or(Error::EmptyInput)?;
-            // z_j = b_j + Σ_i W[j][i] a_i, i ascending, vectorised across the block.
-            for ((o_row, w_row), &bj) in out.chunks_exact_mut(n).zip(w.chunks_exact(fan_in)).zip(b)
-            {
-                o_row.fill(bj);
-                for (&wji, a_row) in w_row.iter().zip(input.chunks_exact(n)) {
-                    for (o, &a) in o_row.iter_mut().zip(a_row) {
-                        *o += wji * a;
-                    }
-                }
-            }
+            dense_forward(w, b, input, out, n);
             if l + 1 < n_layers {
                 self.shape.hidden.apply(out);
             } else {
@@ -511,6 +607,7 @@ impl MlpPlan {
 /// In-place softmax of each sample (column) of a unit-major `units × n` block:
 /// `p_j` = `e^{z_j` − m} / `Σ_k` `e^{z_k` − m} with m = `max_k` `z_k` (max subtraction keeps every
 /// exponent ≤ 0). With labels, also writes −ln `p_y` = ln `Σ_k` `e^{z_k` − m} − (`z_y` − m).
+#[inline(always)]
 fn softmax_columns(
     z: &mut [f32],
     n: usize,
@@ -554,6 +651,7 @@ fn softmax_columns(
 
 /// Copies rows `rows` of `x` into the unit-major block `a0` (`cols × n`): `f32` inputs
 /// checked finite, bytes scaled by their divisor (always finite).
+#[inline(always)]
 fn gather(
     x: Inputs<'_>,
     rows: impl Iterator<Item = usize>,
@@ -595,6 +693,71 @@ fn gather(
         }
     }
     Ok(())
+}
+
+/// Samples one accumulator block of [`dense_forward`] holds (in registers: 4 AVX2 or 8 SSE
+/// vectors).
+const BLOCK: usize = 32;
+
+/// One dense layer on a unit-major block of `n` samples: `out[j][s] = b_j + Σ_i W[j][i]·in[i][s]`,
+/// the sum taken with `i` ascending, starting from `b_j`. Samples go in blocks of [`BLOCK`]
+/// whose sums stay in registers across `i`; the rest one at a time in the same order.
+#[inline(always)]
+fn dense_forward(w: &[f32], b: &[f32], input: &[f32], out: &mut [f32], n: usize) {
+    let fan_in = input.len() / n.max(1);
+    for ((o_row, w_row), &bj) in out.chunks_exact_mut(n).zip(w.chunks_exact(fan_in)).zip(b) {
+        let mut o_blocks = o_row.chunks_exact_mut(BLOCK);
+        for (k, o) in (&mut o_blocks).enumerate() {
+            let mut acc = [bj; BLOCK];
+            for (&wji, a_row) in w_row.iter().zip(input.chunks_exact(n)) {
+                if let Some(a) = a_row.get(k * BLOCK..(k + 1) * BLOCK) {
+                    for (s, &v) in acc.iter_mut().zip(a) {
+                        *s += wji * v;
+                    }
+                }
+            }
+            o.copy_from_slice(&acc);
+        }
+        let done = n - n % BLOCK;
+        for (s, o) in o_blocks.into_remainder().iter_mut().enumerate() {
+            let mut acc = bj;
+            for (&wji, a_row) in w_row.iter().zip(input.chunks_exact(n)) {
+                acc += wji * a_row.get(done + s).copied().unwrap_or(0.0);
+            }
+            *o = acc;
+        }
+    }
+}
+
+/// The deltas one layer down on a unit-major block of `n` samples:
+/// `d_prev[i][s] = 0 + Σ_j W[j][i]·d[j][s]`, `j` ascending (`W` is `fan_out × fan_in`
+/// row-major). Blocks of [`BLOCK`] samples keep their sums in registers across `j`.
+#[inline(always)]
+fn dense_backward(w: &[f32], d: &[f32], d_prev: &mut [f32], n: usize) {
+    let fan_in = d_prev.len() / n.max(1);
+    for (i, p_row) in d_prev.chunks_exact_mut(n).enumerate() {
+        let w_col = || w.iter().skip(i).step_by(fan_in.max(1));
+        let mut p_blocks = p_row.chunks_exact_mut(BLOCK);
+        for (k, p) in (&mut p_blocks).enumerate() {
+            let mut acc = [0.0f32; BLOCK];
+            for (&wji, d_row) in w_col().zip(d.chunks_exact(n)) {
+                if let Some(dj) = d_row.get(k * BLOCK..(k + 1) * BLOCK) {
+                    for (s, &v) in acc.iter_mut().zip(dj) {
+                        *s += wji * v;
+                    }
+                }
+            }
+            p.copy_from_slice(&acc);
+        }
+        let done = n - n % BLOCK;
+        for (s, p) in p_blocks.into_remainder().iter_mut().enumerate() {
+            let mut acc = 0.0f32;
+            for (&wji, d_row) in w_col().zip(d.chunks_exact(n)) {
+                acc += wji * d_row.get(done + s).copied().unwrap_or(0.0);
+            }
+            *p = acc;
+        }
+    }
 }
 
 /// [`Error::Overflow`] if any computed value is not finite (R17).
