@@ -16,6 +16,19 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Vector instructions for the kernels: `auto` (the best this CPU has), or a level to
+    /// force. Every level gives the same bytes; only speed differs. Default: the environment
+    /// variable `INFOPLANE_SIMD`, else `auto`.
+    #[arg(long, global = true, value_parser = simd_levels())]
+    pub simd: Option<String>,
+}
+
+/// `--simd` values: `auto` and the core's levels.
+fn simd_levels() -> PossibleValuesParser {
+    PossibleValuesParser::new(
+        core::iter::once(PossibleValue::new("auto"))
+            .chain(infoplane_core::Isa::ALL.map(|i| PossibleValue::new(i.name()))),
+    )
 }
 
 /// The subcommands.

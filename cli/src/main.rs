@@ -7,6 +7,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = infoplane_cli::choose_simd(cli.simd.as_deref()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let result = match &cli.command {
         Command::Run(a) => cmd::run::run(a),
         Command::Estimate(a) => cmd::estimate::estimate(a, &mut std::io::stdout().lock()),

@@ -233,7 +233,7 @@ pub const EXP_NEG_MIN: f32 = -87.0;
 ///
 /// Only `+ − ×`, comparisons and bit operations on f32/u32 are used (no fused multiply-add, no
 /// table, no float-to-int conversion), so every IEEE-754 target gives the same bits.
-#[inline]
+#[inline(always)]
 #[must_use]
 pub fn exp_neg(x: f32) -> f32 {
     const LOG2_E: f32 = core::f32::consts::LOG2_E;
@@ -389,7 +389,7 @@ pub fn reduce_lanes(l: [f32; 8]) -> f32 {
 }
 
 /// [`reduce_lanes`] for eight `f64` lanes, in the same order.
-#[inline]
+#[inline(always)]
 #[must_use]
 pub fn reduce_lanes_f64(l: [f64; 8]) -> f64 {
     let [a, b, c, d, e, f, g, h] = l;

@@ -11,6 +11,7 @@ use infoplane_core::{
     Activation, BatchOrder, BinRule, BinningPlan, Init, MatRef, MlpPlan, MlpShape, Optimizer,
     Stream, StreamRng, Trainer, math,
 };
+use infoplane_core::{Isa, simd};
 use infoplane_tests::fixtures::{self, IDS_SEED, LABEL_SEED, LAYER_SEED, RUN_SEED};
 use infoplane_tests::golden::{Entry, differences, fingerprint_f32, parse, render};
 use std::path::PathBuf;
@@ -150,6 +151,30 @@ fn golden_random_streams_and_math() {
 /// information plane with IDNNs-mode binning (30 edges on [−1, 1]).
 #[test]
 fn golden_tishby_short_run() {
+    each_level(tishby_short_run);
+}
+
+/// Serialises the tests that force an instruction-set level (the level is process-wide).
+static LEVELS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `f` at every instruction-set level this CPU has (each must give the golden bits),
+/// then returns to the best.
+fn each_level(f: fn()) {
+    let _guard = LEVELS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let levels: Vec<Isa> = Isa::ALL.into_iter().filter(|i| i.is_available()).collect();
+    assert!(levels.contains(&Isa::Baseline) && levels.contains(&Isa::best()));
+    for isa in levels {
+        eprintln!("instruction-set level: {isa}");
+        simd::force(Some(isa)).unwrap();
+        assert_eq!(Isa::active(), isa);
+        f();
+    }
+    simd::force(None).unwrap();
+}
+
+fn tishby_short_run() {
     const WIDTHS: [u32; 7] = [12, 10, 7, 5, 4, 3, 2];
     let (x, y) = fixtures::tishby();
     let xm = MatRef::new(&x, TISHBY_ROWS, TISHBY_BITS).unwrap();
@@ -281,6 +306,10 @@ fn golden_format_round_trips() {
 
 #[test]
 fn golden_kde() {
+    each_level(kde);
+}
+
+fn kde() {
     check(
         "kde.txt",
         &[

@@ -355,6 +355,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         config: exp_cfg,
         measured_epochs: sink.measured,
         threads: cfg.threads,
+        simd: infoplane_core::Isa::active().name(),
         wall_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
         plane_csv_sha256: sha256_file(&sink.plane_path)?,
         metrics_csv_sha256: sha256_file(&sink.metrics_path)?,
@@ -380,6 +381,8 @@ struct Manifest<'a> {
     config: &'a ExperimentConfig,
     measured_epochs: usize,
     threads: usize,
+    /// The kernels' instruction-set level (speed only: every level gives the same bytes).
+    simd: &'static str,
     wall_seconds: f64,
     plane_csv_sha256: String,
     metrics_csv_sha256: String,

@@ -100,8 +100,8 @@
 //! adds, so a row's terms (and their bits) depend on the data alone. The tree depends on the
 //! data and its row order. The combination adds the terms in 2⁻⁶⁴-nat fixed point
 //! ([`RowSums`]), which is exact and so independent of order: an estimate split into parts
-//! ([`KdePlan::estimate_part`]) has the bits of one call. No fused multiply-add, no CPU-feature
-//! dispatch.
+//! ([`KdePlan::estimate_part`]) has the bits of one call. No fused multiply-add; the traversal
+//! runs at the best instruction-set level the CPU has ([`crate::simd`]), with the same bits.
 
 mod traverse;
 mod tree;
@@ -111,6 +111,7 @@ use crate::Error;
 use crate::info::{Info, PlanePoint};
 use crate::math;
 use crate::scratch::{Scratch, ScratchReq};
+use crate::simd::{self, Isa};
 use core::ops::Range;
 use traverse::{Kernel, query_leaf};
 use tree::{LANES, Tree, TreeBufs};
@@ -520,16 +521,49 @@ impl KdePlan {
             prune: tau.is_finite(),
         };
         let leaves = query_leaves.start..query_leaves.end.min(self.leaves);
-        if layer.inputs().is_some() {
+        Isa::active().run(Queries {
+            tree: &tree,
+            leaves,
+            groups: layer.inputs().is_some(),
+            wanted,
+            k: &k,
+            sink,
+        });
+        Ok(())
+    }
+}
+
+/// The query leaves of one call, as a kernel for [`Isa::run`].
+struct Queries<'a, 's, W, S> {
+    tree: &'a Tree<'s>,
+    leaves: Range<usize>,
+    groups: bool,
+    wanted: &'a W,
+    k: &'a Kernel,
+    sink: &'a mut S,
+}
+
+impl<W: Fn(usize) -> bool, S: FnMut(usize, [f64; 3])> simd::Kernel for Queries<'_, '_, W, S> {
+    type Output = ();
+    #[inline(always)]
+    fn call(self) {
+        let Self {
+            tree,
+            leaves,
+            groups,
+            wanted,
+            k,
+            sink,
+        } = self;
+        if groups {
             for ql in leaves {
-                query_leaf::<true>(&tree, ql, wanted, &k, sink);
+                query_leaf::<true>(tree, ql, wanted, k, sink);
             }
         } else {
             for ql in leaves {
-                query_leaf::<false>(&tree, ql, wanted, &k, sink);
+                query_leaf::<false>(tree, ql, wanted, k, sink);
             }
         }
-        Ok(())
     }
 }
 

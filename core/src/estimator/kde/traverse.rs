@@ -43,6 +43,7 @@ struct Lanes {
 /// a row drops out of a subtree as soon as the subtree's box is beyond `τ` for it, and the
 /// walk ends where no row is left. Depth-first, left child first, so the leaves a row adds
 /// come in ascending order.
+#[inline(always)]
 pub(super) fn query_leaf<const GROUPS: bool>(
     tree: &Tree<'_>,
     ql: usize,
@@ -136,6 +137,7 @@ pub(super) fn query_leaf<const GROUPS: bool>(
 /// same in every call. With `τ = 87` every skipped value is exactly 0. The partial sums of
 /// `D` never decrease, so the block stops early, after 2, 4, 8, … coordinates, once every
 /// query row would skip.
+#[inline(always)]
 fn add_leaf<const GROUPS: bool>(
     tree: &Tree<'_>,
     l: usize,
@@ -234,7 +236,7 @@ fn add_leaf<const GROUPS: bool>(
 /// `[lo, hi]`: `D·s` from each row to the box, summed in ascending coordinate order from 0
 /// like `D`. Rounding is monotone, so no point of the box is closer in f32 than the box: a
 /// row dropped here would skip every leaf below the node anyway.
-#[inline]
+#[inline(always)]
 fn points_box_alive(qcoords: &[f32], lo: &[f32], hi: &[f32], alive: u8, k: &Kernel) -> u8 {
     let mut s = [0.0f32; LANES];
     for ((col, &l), &h) in qcoords.chunks_exact(LANES).zip(lo).zip(hi) {
