@@ -7,7 +7,7 @@
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use infoplane_benches::{BENCH_SEED, TISHBY_BATCH, TISHBY_LR, TishbyNet};
-use infoplane_core::{BatchOrder, Optimizer, Stream, StreamRng, Trainer};
+use infoplane_core::{BatchOrder, Isa, Optimizer, Stream, StreamRng, Trainer, simd};
 use std::hint::black_box;
 
 /// `MlpPlan::gradient` of the mean cross-entropy over one batch of 512 training rows.
@@ -25,18 +25,25 @@ fn gradient(c: &mut Criterion) {
         .expect("gradient succeeds");
     let mut g = c.benchmark_group("gradient");
     g.throughput(Throughput::Elements(TISHBY_BATCH as u64));
-    g.bench_function(BenchmarkId::new("tishby-net", "batch=512"), |b| {
-        b.iter(|| {
-            black_box(net.plan.gradient(
-                black_box(&net.params),
-                black_box(x),
-                black_box(&net.labels),
-                black_box(rows),
-                black_box(&mut grads),
-                black_box(&mut scratch),
-            ))
+    // Once per instruction-set level this CPU has (the same bits on each, only the time
+    // differs): `tishby-net/<level>/batch=512`.
+    for isa in Isa::ALL.into_iter().filter(|i| i.is_available()) {
+        simd::force(Some(isa)).expect("an available level");
+        let id = BenchmarkId::new(format!("tishby-net/{isa}"), "batch=512");
+        g.bench_function(id, |b| {
+            b.iter(|| {
+                black_box(net.plan.gradient(
+                    black_box(&net.params),
+                    black_box(x),
+                    black_box(&net.labels),
+                    black_box(rows),
+                    black_box(&mut grads),
+                    black_box(&mut scratch),
+                ))
+            });
         });
-    });
+    }
+    simd::force(None).expect("back to the best level");
     g.finish();
 }
 

@@ -297,40 +297,13 @@ impl MlpPlan {
         grads: &mut [f32],
         scratch: &mut [f32],
     ) -> Result<(), Error> {
-        /// The call, as a kernel for [`Isa::run`].
-        struct Gradient<'a, 'x> {
-            plan: &'a MlpPlan,
-            params: &'a [f32],
-            x: Inputs<'x>,
-            labels: &'a [u32],
-            rows: &'a [u32],
-            grads: &'a mut [f32],
-            scratch: &'a mut [f32],
-        }
-        impl Kernel for Gradient<'_, '_> {
-            type Output = Result<(), Error>;
-            #[inline(always)]
-            fn call(self) -> Self::Output {
-                let Self {
-                    plan,
-                    params,
-                    x,
-                    labels,
-                    rows,
-                    grads,
-                    scratch,
-                } = self;
-                plan.gradient_at(params, x, labels, rows, grads, scratch)
-            }
-        }
-        Isa::active().run(Gradient {
+        Isa::active().run(NetCall {
             plan: self,
             params,
             x: x.into(),
             labels,
-            rows,
-            grads,
             scratch,
+            what: What::Gradient { rows, grads },
         })
     }
 
@@ -470,40 +443,13 @@ impl MlpPlan {
         nll: &mut [f32],
         scratch: &mut [f32],
     ) -> Result<(), Error> {
-        /// The call, as a kernel for [`Isa::run`].
-        struct Evaluate<'a, 'x> {
-            plan: &'a MlpPlan,
-            params: &'a [f32],
-            x: Inputs<'x>,
-            labels: &'a [u32],
-            layers: &'a mut [f32],
-            nll: &'a mut [f32],
-            scratch: &'a mut [f32],
-        }
-        impl Kernel for Evaluate<'_, '_> {
-            type Output = Result<(), Error>;
-            #[inline(always)]
-            fn call(self) -> Self::Output {
-                let Self {
-                    plan,
-                    params,
-                    x,
-                    labels,
-                    layers,
-                    nll,
-                    scratch,
-                } = self;
-                plan.evaluate_at(params, x, labels, layers, nll, scratch)
-            }
-        }
-        Isa::active().run(Evaluate {
+        Isa::active().run(NetCall {
             plan: self,
             params,
             x: x.into(),
             labels,
-            layers,
-            nll,
             scratch,
+            what: What::Evaluate { layers, nll },
         })
     }
 
@@ -693,6 +639,52 @@ fn gather(
         }
     }
     Ok(())
+}
+
+/// A call of [`MlpPlan::gradient`] or [`MlpPlan::evaluate`] with its arguments, as a kernel
+/// for [`Isa::run`].
+struct NetCall<'a, 'x> {
+    plan: &'a MlpPlan,
+    params: &'a [f32],
+    x: Inputs<'x>,
+    labels: &'a [u32],
+    scratch: &'a mut [f32],
+    what: What<'a>,
+}
+
+/// Which call, with its own arguments.
+enum What<'a> {
+    Gradient {
+        rows: &'a [u32],
+        grads: &'a mut [f32],
+    },
+    Evaluate {
+        layers: &'a mut [f32],
+        nll: &'a mut [f32],
+    },
+}
+
+impl Kernel for NetCall<'_, '_> {
+    type Output = Result<(), Error>;
+    #[inline(always)]
+    fn call(self) -> Self::Output {
+        let Self {
+            plan,
+            params,
+            x,
+            labels,
+            scratch,
+            what,
+        } = self;
+        match what {
+            What::Gradient { rows, grads } => {
+                plan.gradient_at(params, x, labels, rows, grads, scratch)
+            }
+            What::Evaluate { layers, nll } => {
+                plan.evaluate_at(params, x, labels, layers, nll, scratch)
+            }
+        }
+    }
 }
 
 /// Samples one accumulator block of [`dense_forward`] holds (in registers: 4 AVX2 or 8 SSE
