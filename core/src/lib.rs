@@ -77,7 +77,8 @@
 //! MNIST parsing, delta skip.
 //!
 //! ## MSRV
-//! Rust 1.87.
+//! Rust 1.89 (the AVX-512 target features the x86-64 dispatch compiles for were stabilised in
+//! 1.89).
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
