@@ -520,3 +520,45 @@ fn bits_columns(csv: &str) -> Vec<Vec<f64>> {
         })
         .collect()
 }
+
+#[test]
+fn every_simd_level_gives_the_same_bytes_and_a_missing_one_is_an_error() {
+    let (p0, m0) = short_run(&tmp("simd-auto"), "2", &[]);
+    let mut ran = 0;
+    for level in infoplane_core::Isa::ALL {
+        if level.is_available() {
+            let d = tmp(&format!("simd-{level}"));
+            let (p, m) = short_run(&d, "2", &["--simd", level.name()]);
+            assert_eq!(p, p0, "plane.csv at {level}");
+            assert_eq!(m, m0, "metrics.csv at {level}");
+            let manifest = std::fs::read_to_string(d.join("manifest.json")).unwrap();
+            assert!(
+                manifest.contains(&format!("\"simd\": \"{level}\"")),
+                "{manifest}"
+            );
+            ran += 1;
+        } else {
+            let err = run_err(&["--simd", level.name(), "run", "--epochs", "1"]);
+            assert!(
+                err.contains("--simd") && err.contains("cannot run"),
+                "{err}"
+            );
+        }
+    }
+    assert!(ran >= 1);
+    let err = run_err(&["run", "--simd", "sse9", "--epochs", "1"]);
+    assert!(err.contains("--simd"), "{err}");
+    // The environment variable, named when it is the source.
+    let out = bin()
+        .args(["run", "--epochs", "1", "--quiet", "--out"])
+        .arg(tmp("simd-env"))
+        .env("INFOPLANE_SIMD", "sse9")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("INFOPLANE_SIMD") && stderr.contains("sse9"),
+        "{stderr}"
+    );
+}
