@@ -91,10 +91,10 @@ fn assign(
     let mut id = 0u32;
     let mut prev: Option<u64> = None;
     for &i in idx.iter() {
-        if let Some(p) = prev {
-            if cmp(ix(p), ix(i)) != Ordering::Equal {
-                id += 1;
-            }
+        if let Some(p) = prev
+            && cmp(ix(p), ix(i)) != Ordering::Equal
+        {
+            id += 1;
         }
         if let Some(slot) = ids.get_mut(ix(i)) {
             *slot = id;

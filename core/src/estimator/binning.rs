@@ -752,10 +752,10 @@ fn rank_rows(binner: &Binner<'_>, t: MatRef<'_>, keys: &mut [u64], idx: &mut [u6
     let mut rank = 0u64;
     let mut prev: Option<u64> = None;
     for &i in idx.iter() {
-        if let Some(p) = prev {
-            if cmp(p, i) != Ordering::Equal {
-                rank += 1;
-            }
+        if let Some(p) = prev
+            && cmp(p, i) != Ordering::Equal
+        {
+            rank += 1;
         }
         if let Some(k) = keys.get_mut(ix(i)) {
             *k = rank;
