@@ -186,9 +186,10 @@ const TANH_SAT: f32 = 9.1;
 ///   part exact in f32 and a remainder), e^r by Taylor to degree 7 (truncation < 0.05 ulp),
 ///   scaled by 2^n built from the exponent bits; then E = e^y − 1, exact enough since e^y > 3.
 ///
-/// Both branches are evaluated and one is selected, so a loop over a slice vectorises. Only
-/// `+ - * /`, comparisons and bit operations are used (no float-to-int conversion), so every
-/// IEEE-754 target gives the same bits.
+/// The branch is a selection between two values, so a loop over a slice may compute both and
+/// vectorise; [`tanh_slice`] computes only the one a block of eight needs. Only `+ - * /`,
+/// comparisons and bit operations are used (no float-to-int conversion), so every IEEE-754
+/// target gives the same bits.
 #[inline(always)]
 #[must_use]
 pub fn tanh(x: f32) -> f32 {
