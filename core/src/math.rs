@@ -221,13 +221,16 @@ pub fn tanh_slice(values: &mut [f32]) {
                 *v = tanh_from_expm1(expm1_small(ax + ax), *v);
             }
         } else {
-            b.iter_mut().for_each(|v| *v = tanh(*v));
+            // Both branches, then a per-lane selection: a plain `for_each` here was left
+            // out of line, outside the caller's instruction-set level.
+            for v in b.iter_mut() {
+                *v = tanh(*v);
+            }
         }
     }
-    blocks
-        .into_remainder()
-        .iter_mut()
-        .for_each(|v| *v = tanh(*v));
+    for v in blocks.into_remainder() {
+        *v = tanh(*v);
+    }
 }
 
 /// e^y − 1 for 0 ≤ y ≤ 2·[`TANH_SMALL`]: y(1 + y/2(1 + y/3(1 + … (1 + y/11)))).
