@@ -193,7 +193,7 @@ const TANH_SAT: f32 = 9.1;
 #[inline(always)]
 #[must_use]
 pub fn tanh(x: f32) -> f32 {
-    let ax = abs(x).min(TANH_SAT);
+    let ax = clamp_sat(abs(x));
     let y = ax + ax;
     let e = if ax <= TANH_SMALL {
         expm1_small(y)
@@ -212,7 +212,7 @@ pub fn tanh_slice(values: &mut [f32]) {
         let small = b.iter().filter(|v| abs(**v) <= TANH_SMALL).count();
         if small == 0 {
             for v in b.iter_mut() {
-                let y = abs(*v).min(TANH_SAT) * 2.0;
+                let y = clamp_sat(abs(*v)) * 2.0;
                 *v = tanh_from_expm1(expm1_large(y), *v);
             }
         } else if small == 8 {
@@ -231,6 +231,13 @@ pub fn tanh_slice(values: &mut [f32]) {
     for v in blocks.into_remainder() {
         *v = tanh(*v);
     }
+}
+
+/// `min(a, TANH_SAT)` for `a = |x|` as one select (`f32::min` adds NaN fix-ups to every
+/// vector): NaN gives `TANH_SAT`, as `f32::min` does.
+#[inline(always)]
+fn clamp_sat(a: f32) -> f32 {
+    if a < TANH_SAT { a } else { TANH_SAT }
 }
 
 /// e^y − 1 for 0 ≤ y ≤ 2·[`TANH_SMALL`]: y(1 + y/2(1 + y/3(1 + … (1 + y/11)))).
@@ -375,7 +382,8 @@ pub fn lane_dot(a: &[f32], b: &[f32]) -> f32 {
             lanes8_mul_add(&mut acc, x, y);
         }
     }
-    // Zero-padded tails: adding +0 products leaves every lane's bits (see lane_dot4).
+    // The tails, zero-padded to eight: a lane never holds −0 (it starts at +0 and x + (−0) =
+    // x, (+0) + (−0) = +0), so adding the padding's +0 products leaves every lane's bits.
     lanes8_mul_add(&mut acc, &pad8(ra), &pad8(rb));
     reduce_lanes(acc)
 }
@@ -388,50 +396,70 @@ fn pad8(t: &[f32]) -> [f32; 8] {
     p
 }
 
-/// Four [`lane_dot`]s of `a` with `b[0..4]`, all of one length, each bit for bit the same as
-/// on its own; computed together so `a` is loaded once and the four sums hide each other's
-/// latency. (Slices of different lengths are cut to the shortest.)
+/// The `R × C` [`lane_dot`]s of `a[r]` with `b[c]`, each bit for bit the same as on its own:
+/// computed together so each block of eight values is loaded once for the whole tile and the
+/// `R·C` sums hide each other's latency (the weight gradient's register tile). All slices
+/// are cut to the shortest.
 #[inline(always)]
 #[must_use]
-pub fn lane_dot4(a: &[f32], b: [&[f32]; 4]) -> [f32; 4] {
-    let n = b.iter().fold(a.len(), |m, y| m.min(y.len()));
-    fn cut(y: &[f32], n: usize) -> core::slice::ChunksExact<'_, f32> {
-        y.get(..n).unwrap_or_default().chunks_exact(8)
+pub fn lane_dot_tile<const R: usize, const C: usize>(
+    a: [&[f32]; R],
+    b: [&[f32]; C],
+) -> [[f32; C]; R] {
+    let n = a.iter().chain(&b).fold(usize::MAX, |m, y| m.min(y.len()));
+    let n = if R + C == 0 { 0 } else { n };
+    let mut acc = [[[0.0f32; 8]; C]; R];
+    let full = n - n % 8;
+    // Plain loops over the arrays: `array::map` here was left out of line.
+    let (mut xs, mut ys) = ([[0.0f32; 8]; R], [[0.0f32; 8]; C]);
+    let mut k = 0;
+    while k < full {
+        for (x, y) in xs.iter_mut().zip(&a) {
+            *x = eight(y, k);
+        }
+        for (x, y) in ys.iter_mut().zip(&b) {
+            *x = eight(y, k);
+        }
+        tile_mul_add(&mut acc, &xs, &ys);
+        k += 8;
     }
-    let ca = cut(a, n);
-    let [c0, c1, c2, c3] = b.map(|y| cut(y, n));
-    let tails = [
-        c0.remainder(),
-        c1.remainder(),
-        c2.remainder(),
-        c3.remainder(),
-    ];
-    let ra = ca.remainder();
-    let (mut l0, mut l1, mut l2, mut l3) = ([0.0f32; 8], [0.0f32; 8], [0.0f32; 8], [0.0f32; 8]);
-    for (x, ((y0, y1), (y2, y3))) in ca.zip(c0.zip(c1).zip(c2.zip(c3))) {
-        // Chunks of exactly eight as arrays, so the lanes are one fixed-size operation.
-        if let (Ok(x), Ok(y0), Ok(y1), Ok(y2), Ok(y3)) = (
-            <&[f32; 8]>::try_from(x),
-            <&[f32; 8]>::try_from(y0),
-            <&[f32; 8]>::try_from(y1),
-            <&[f32; 8]>::try_from(y2),
-            <&[f32; 8]>::try_from(y3),
-        ) {
-            lanes8_mul_add(&mut l0, x, y0);
-            lanes8_mul_add(&mut l1, x, y1);
-            lanes8_mul_add(&mut l2, x, y2);
-            lanes8_mul_add(&mut l3, x, y3);
+    // Zero-padded tails, as in lane_dot.
+    for (x, y) in xs.iter_mut().zip(&a) {
+        *x = pad8(y.get(full..n).unwrap_or_default());
+    }
+    for (x, y) in ys.iter_mut().zip(&b) {
+        *x = pad8(y.get(full..n).unwrap_or_default());
+    }
+    tile_mul_add(&mut acc, &xs, &ys);
+    let mut out = [[0.0f32; C]; R];
+    for (o, row) in out.iter_mut().zip(&acc) {
+        for (o, l) in o.iter_mut().zip(row) {
+            *o = reduce_lanes(*l);
         }
     }
-    // The tail, zero-padded to eight: a lane never holds −0 (it starts at +0 and x + (−0) =
-    // x, (+0) + (−0) = +0), so adding the padding's +0 products leaves every lane's bits.
-    let x = pad8(ra);
-    let [t0, t1, t2, t3] = tails.map(pad8);
-    lanes8_mul_add(&mut l0, &x, &t0);
-    lanes8_mul_add(&mut l1, &x, &t1);
-    lanes8_mul_add(&mut l2, &x, &t2);
-    lanes8_mul_add(&mut l3, &x, &t3);
-    [l0, l1, l2, l3].map(reduce_lanes)
+    out
+}
+
+/// `acc[r][c] += xs[r]·ys[c]`, lane by lane.
+#[inline(always)]
+fn tile_mul_add<const R: usize, const C: usize>(
+    acc: &mut [[[f32; 8]; C]; R],
+    xs: &[[f32; 8]; R],
+    ys: &[[f32; 8]; C],
+) {
+    for (row, x) in acc.iter_mut().zip(xs) {
+        for (l, y) in row.iter_mut().zip(ys) {
+            lanes8_mul_add(l, x, y);
+        }
+    }
+}
+
+/// The eight values of `y` from `k` (zeros where `y` is shorter).
+#[inline(always)]
+fn eight(y: &[f32], k: usize) -> [f32; 8] {
+    y.get(k..k + 8)
+        .and_then(|c| <[f32; 8]>::try_from(c).ok())
+        .unwrap_or([0.0; 8])
 }
 
 /// `l[i] += x[i]·y[i]`, eight lanes.
@@ -447,12 +475,16 @@ fn lanes8_mul_add(l: &mut [f32; 8], x: &[f32; 8], y: &[f32; 8]) {
 #[must_use]
 pub fn lane_sum(a: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
-    let ca = a.chunks_exact(8);
-    let ra = ca.remainder();
-    for x in ca.chain(core::iter::once(&pad8(ra)[..])) {
-        if let Ok(x) = <&[f32; 8]>::try_from(x) {
-            acc.iter_mut().zip(x).for_each(|(s, &p)| *s += p);
+    let full = a.len() - a.len() % 8;
+    let mut k = 0;
+    while k < full {
+        for (s, p) in acc.iter_mut().zip(eight(a, k)) {
+            *s += p;
         }
+        k += 8;
+    }
+    for (s, p) in acc.iter_mut().zip(pad8(a.get(full..).unwrap_or_default())) {
+        *s += p;
     }
     reduce_lanes(acc)
 }
@@ -476,6 +508,43 @@ pub fn reduce_lanes_f64(l: [f64; 8]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every tile shape gives each of its sums the bits of `lane_dot` on its own, for
+    /// lengths around the 8-lane blocks, with signed zeros and mixed magnitudes.
+    #[test]
+    fn lane_dot_tile_is_lane_dot_bit_for_bit() {
+        fn value(i: usize) -> f32 {
+            let v = ((i.wrapping_mul(2_654_435_761) % 2001) as f32 - 1000.0) / 37.0;
+            match i % 11 {
+                0 => -0.0,
+                5 => v * 1e6,
+                _ => v,
+            }
+        }
+        fn check<const R: usize, const C: usize>(n: usize) {
+            let rows: std::vec::Vec<std::vec::Vec<f32>> = (0..R + C)
+                .map(|r| (0..n).map(|s| value(r * 977 + s * 13 + n)).collect())
+                .collect();
+            let a: [&[f32]; R] = core::array::from_fn(|r| rows[r].as_slice());
+            let b: [&[f32]; C] = core::array::from_fn(|c| rows[R + c].as_slice());
+            let t = lane_dot_tile(a, b);
+            for r in 0..R {
+                for c in 0..C {
+                    assert_eq!(t[r][c].to_bits(), lane_dot(a[r], b[c]).to_bits(), "{R}x{C} n={n}");
+                }
+            }
+        }
+        for n in (0..42).chain([511, 512, 513, 4096]) {
+            check::<1, 1>(n);
+            check::<1, 4>(n);
+            check::<2, 1>(n);
+            check::<2, 4>(n);
+            check::<3, 2>(n);
+        }
+        // Slices of different lengths are cut to the shortest.
+        let (x, y) = ([1.0f32; 20], [2.0f32; 9]);
+        assert_eq!(lane_dot_tile([&x[..]], [&y[..]]), [[18.0]]);
+    }
 
     fn ulp_distance(a: f32, b: f32) -> u32 {
         let (ia, ib) = (a.to_bits() as i32, b.to_bits() as i32);

@@ -380,32 +380,10 @@ impl MlpPlan {
             end = w_start;
             let input = acts.get(l).map(|a| &**a).ok_or(Error::EmptyInput)?;
             let d_cur = delta.get(..fan_out * n).ok_or(Error::TooLarge)?;
-            for ((gw_row, gbj), d_row) in gw
-                .chunks_exact_mut(fan_in)
-                .zip(gb.iter_mut())
-                .zip(d_cur.chunks_exact(n))
-            {
+            for (gbj, d_row) in gb.iter_mut().zip(d_cur.chunks_exact(n)) {
                 *gbj = math::lane_sum(d_row);
-                // Four inputs at a time share the loads of δ_j and hide the add latency; each
-                // sum keeps lane_dot's lanes and order.
-                let mut g4 = gw_row.chunks_exact_mut(4);
-                let mut a4 = input.chunks_exact(4 * n);
-                for (g, a) in (&mut g4).zip(&mut a4) {
-                    let mut r = a.chunks_exact(n);
-                    if let (Some(a0), Some(a1), Some(a2), Some(a3)) =
-                        (r.next(), r.next(), r.next(), r.next())
-                    {
-                        g.copy_from_slice(&math::lane_dot4(d_row, [a0, a1, a2, a3]));
-                    }
-                }
-                for (g, a_row) in g4
-                    .into_remainder()
-                    .iter_mut()
-                    .zip(a4.remainder().chunks_exact(n))
-                {
-                    *g = math::lane_dot(d_row, a_row);
-                }
             }
+            weight_gradient(gw, d_cur, input, fan_in, n);
             if l > 0 {
                 // δ_{l−1}[i] = (Σ_j W[j][i] δ_l[j]) · act'(a_{l−1}[i]), j ascending.
                 let d_prev = delta_prev.get_mut(..fan_in * n).ok_or(Error::TooLarge)?;
@@ -718,6 +696,56 @@ fn dense_forward(w: &[f32], b: &[f32], input: &[f32], out: &mut [f32], n: usize)
             }
             *o = acc;
         }
+    }
+}
+
+/// `gw[j][i] = Σ_s δ[j][s]·a[i][s]` ([`math::lane_dot`] order) for a `fan_out × fan_in`
+/// row-major `gw` over unit-major `δ` and `a` of `n` samples, in register tiles of two
+/// outputs × four inputs (and the 2 × 1, 1 × 4, 1 × 1 tiles at the edges): every
+/// block of eight samples of a tile's six rows is loaded once for its eight sums.
+#[inline(always)]
+fn weight_gradient(gw: &mut [f32], d: &[f32], a: &[f32], fan_in: usize, n: usize) {
+    let mut d_pairs = d.chunks_exact(2 * n);
+    let mut g_pairs = gw.chunks_exact_mut(2 * fan_in);
+    for (dd, gg) in (&mut d_pairs).zip(&mut g_pairs) {
+        let (d0, d1) = dd.split_at(n);
+        let (g0, g1) = gg.split_at_mut(fan_in);
+        tile_row::<2>([d0, d1], [g0, g1], a, n);
+    }
+    if let (Some(d0), Some(g0)) = (
+        d_pairs.remainder().get(..n),
+        g_pairs.into_remainder().get_mut(..fan_in),
+    ) {
+        tile_row::<1>([d0], [g0], a, n);
+    }
+}
+
+/// One row of tiles of [`weight_gradient`]: `R` outputs against every input, four at a time.
+#[inline(always)]
+fn tile_row<const R: usize>(d: [&[f32]; R], mut g: [&mut [f32]; R], a: &[f32], n: usize) {
+    let mut a4 = a.chunks_exact(4 * n);
+    let mut col = 0;
+    for a in &mut a4 {
+        let mut r = a.chunks_exact(n);
+        if let (Some(a0), Some(a1), Some(a2), Some(a3)) = (r.next(), r.next(), r.next(), r.next())
+        {
+            let t = math::lane_dot_tile(d, [a0, a1, a2, a3]);
+            for (g, t) in g.iter_mut().zip(t) {
+                if let Some(g) = g.get_mut(col..col + 4) {
+                    g.copy_from_slice(&t);
+                }
+            }
+        }
+        col += 4;
+    }
+    for a_row in a4.remainder().chunks_exact(n) {
+        let t = math::lane_dot_tile(d, [a_row]);
+        for (g, [t]) in g.iter_mut().zip(t) {
+            if let Some(g) = g.get_mut(col) {
+                *g = t;
+            }
+        }
+        col += 1;
     }
 }
 
