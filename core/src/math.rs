@@ -512,6 +512,7 @@ mod tests {
     /// Every tile shape gives each of its sums the bits of `lane_dot` on its own, for
     /// lengths around the 8-lane blocks, with signed zeros and mixed magnitudes.
     #[test]
+    #[allow(clippy::indexing_slicing, clippy::cast_precision_loss)]
     fn lane_dot_tile_is_lane_dot_bit_for_bit() {
         fn value(i: usize) -> f32 {
             let v = ((i.wrapping_mul(2_654_435_761) % 2001) as f32 - 1000.0) / 37.0;
