@@ -531,7 +531,11 @@ mod tests {
             let t = lane_dot_tile(a, b);
             for r in 0..R {
                 for c in 0..C {
-                    assert_eq!(t[r][c].to_bits(), lane_dot(a[r], b[c]).to_bits(), "{R}x{C} n={n}");
+                    assert_eq!(
+                        t[r][c].to_bits(),
+                        lane_dot(a[r], b[c]).to_bits(),
+                        "{R}x{C} n={n}"
+                    );
                 }
             }
         }

@@ -727,8 +727,7 @@ fn tile_row<const R: usize>(d: [&[f32]; R], mut g: [&mut [f32]; R], a: &[f32], n
     let mut col = 0;
     for a in &mut a4 {
         let mut r = a.chunks_exact(n);
-        if let (Some(a0), Some(a1), Some(a2), Some(a3)) = (r.next(), r.next(), r.next(), r.next())
-        {
+        if let (Some(a0), Some(a1), Some(a2), Some(a3)) = (r.next(), r.next(), r.next(), r.next()) {
             let t = math::lane_dot_tile(d, [a0, a1, a2, a3]);
             for (g, t) in g.iter_mut().zip(t) {
                 if let Some(g) = g.get_mut(col..col + 4) {
