@@ -578,7 +578,7 @@ fn softmax_columns(
 #[inline(always)]
 fn gather(
     x: Inputs<'_>,
-    rows: impl Iterator<Item = usize>,
+    rows: impl Iterator<Item = usize> + Clone,
     a0: &mut [f32],
     n: usize,
 ) -> Result<(), Error> {
@@ -586,16 +586,50 @@ fn gather(
     let bad_row = Error::InvalidParameter { name: "rows" };
     match x {
         Inputs::F32(m) => {
-            for (s, r) in rows.enumerate() {
-                let row = m.row(r).ok_or(bad_row)?;
-                for (i, &v) in row.iter().enumerate() {
-                    if !v.is_finite() {
+            // Copy, then one branch-free pass over the block for non-finite values (a
+            // branch per value cost 8 % of a tishby run); only an error looks for where.
+            // Eight rows at a time, so each column gets eight contiguous values (one store
+            // per row and column, `n` apart, was a third of the copy's time).
+            let mut it = rows.clone();
+            let mut s = 0;
+            loop {
+                let mut block: [&[f32]; 8] = [&[]; 8];
+                let mut k = 0;
+                for slot in &mut block {
+                    let Some(r) = it.next() else { break };
+                    *slot = m.row(r).ok_or(bad_row)?;
+                    k += 1;
+                }
+                if k == 0 {
+                    break;
+                }
+                for i in 0..cols {
+                    let mut v = [0.0f32; 8];
+                    for (d, row) in v.iter_mut().zip(&block) {
+                        *d = row.get(i).copied().unwrap_or(0.0);
+                    }
+                    let at = i * n + s;
+                    if let Some(dst) = a0.get_mut(at..at + k) {
+                        if let Ok(dst) = <&mut [f32; 8]>::try_from(&mut *dst) {
+                            *dst = v;
+                        } else {
+                            dst.iter_mut().zip(v).for_each(|(d, x)| *d = x);
+                        }
+                    }
+                }
+                s += k;
+            }
+            let exp_bits = 0x7f80_0000u32;
+            let any_bad = a0
+                .iter()
+                .fold(0u32, |m, v| m | u32::from(v.to_bits() & exp_bits == exp_bits));
+            if any_bad != 0 {
+                for r in rows {
+                    let row = m.row(r).ok_or(bad_row)?;
+                    if let Some(i) = row.iter().position(|v| !v.is_finite()) {
                         return Err(Error::NonFinite {
                             index: r * cols + i,
                         });
-                    }
-                    if let Some(slot) = a0.get_mut(i * n + s) {
-                        *slot = v;
                     }
                 }
             }
