@@ -620,9 +620,9 @@ fn gather(
                 s += k;
             }
             let exp_bits = 0x7f80_0000u32;
-            let any_bad = a0
-                .iter()
-                .fold(0u32, |m, v| m | u32::from(v.to_bits() & exp_bits == exp_bits));
+            let any_bad = a0.iter().fold(0u32, |m, v| {
+                m | u32::from(v.to_bits() & exp_bits == exp_bits)
+            });
             if any_bad != 0 {
                 for r in rows {
                     let row = m.row(r).ok_or(bad_row)?;
