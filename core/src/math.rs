@@ -327,7 +327,10 @@ pub fn exp_neg(x: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0;
     // Bit pattern of MAGIC minus the f32 exponent bias: bits(MAGIC + n) − this = n + 127.
     const MAGIC_BITS_MINUS_BIAS: u32 = 0x4B40_0000 - 127;
-    let xc = x.clamp(EXP_NEG_MIN, 0.0);
+    // `x.clamp(EXP_NEG_MIN, 0.0)` as plain selections (no NaN fix-ups in the vector code;
+    // a NaN passes through either way and is sent to 0 below).
+    let xc = if x < EXP_NEG_MIN { EXP_NEG_MIN } else { x };
+    let xc = if xc > 0.0 { 0.0 } else { xc };
     let k = xc * LOG2_E + MAGIC;
     let nf = k - MAGIC;
     let r = (xc - nf * LN2_HI) - nf * LN2_LO;

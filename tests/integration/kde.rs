@@ -455,8 +455,9 @@ fn errors() {
         Err(_) => panic!(),
     };
     // 24 slots: 72 coordinates (36 words), three u32 per slot (3 × 12), 5 node boxes of 6
-    // (15 words), then a key and an index per row (9 + 9).
-    assert_eq!(P.scratch_req().words(), 36 + 36 + 15 + 9 + 9);
+    // (15 words), a key and an index per row (9 + 9), then the sums of one block of query
+    // leaves (all 3 here): 24 f64 per slot (576 words).
+    assert_eq!(P.scratch_req().words(), 36 + 36 + 15 + 9 + 9 + 576);
     assert_eq!((P.n(), P.d(), P.bound()), (17, 3, KdeBound::Lower));
 
     let (n, d) = (10usize, 2usize);

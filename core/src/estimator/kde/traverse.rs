@@ -7,8 +7,9 @@
 //! the row and the leaf, so a row's terms do not depend on which rows share its query leaf
 //! or on how the work is split.
 
-use super::tree::{LANES, STACK, Tree, pop, push};
+use super::tree::{LANES, Leaf, STACK, Tree, pop, push};
 use crate::math;
+use core::ops::Range;
 
 /// Per-call kernel parameters.
 #[derive(Debug, Clone, Copy)]
@@ -21,67 +22,118 @@ pub(super) struct Kernel {
     pub prune: bool,
 }
 
-/// A query row: its index, label and input group.
+/// A query row: its label and input group.
 #[derive(Debug, Clone, Copy)]
 struct Query {
-    row: usize,
     label: u32,
     group: u32,
 }
 
-/// The eight `f64` lane accumulators of one row's three sums.
-#[derive(Clone, Copy)]
-struct Lanes {
-    all: [f64; LANES],
-    class: [f64; LANES],
-    group: [f64; LANES],
+/// One row's three sums in eight `f64` lanes each: over all rows (`[0..8]`), over the row's
+/// class (`[8..16]`), over its input group (`[16..24]`). Plain arrays, so a block of them
+/// can live in `f64` scratch.
+pub(super) type RowAcc = [f64; 3 * LANES];
+
+/// A leaf's eight [`RowAcc`]s while its rows receive pushed blocks, transposed: entry
+/// `[s·8 + j][r]` is lane `j` of sum `s` of the leaf's row `r`, so the kernel values of one
+/// pushing row `j` (one per row `r`) add as one vector. The same values, added in the same
+/// order, as the `[r][s·8 + j]` of the rows' own [`RowAcc`]s.
+pub(super) type PushAcc = [[f64; LANES]; 3 * LANES];
+
+/// The leaf's sums from the row layout to the pushed layout (`push`) or back.
+#[inline(always)]
+pub(super) fn transpose_sums(leaf: &mut [RowAcc; LANES], push: bool) {
+    if push {
+        let rows = *leaf;
+        let t: &mut PushAcc = bytemuck::cast_mut(leaf);
+        for (c, tc) in t.iter_mut().enumerate() {
+            for (v, row) in tc.iter_mut().zip(&rows) {
+                *v = row.get(c).copied().unwrap_or(0.0);
+            }
+        }
+    } else {
+        let t: PushAcc = *bytemuck::cast_ref::<_, PushAcc>(leaf);
+        for (r, row) in leaf.iter_mut().enumerate() {
+            for (v, tc) in row.iter_mut().zip(&t) {
+                *v = tc.get(r).copied().unwrap_or(0.0);
+            }
+        }
+    }
 }
 
-/// Computes the terms of the rows of leaf `ql` that `wanted` accepts and hands
-/// `(row, [a, b, c])` to `sink`: `a` the log-sum over all rows, `b` over the row's class, `c`
-/// over its input group (0 unless `GROUPS`). The leaf's rows share one walk down the tree;
-/// a row drops out of a subtree as soon as the subtree's box is beyond `τ` for it, and the
-/// walk ends where no row is left. Depth-first, left child first, so the leaves a row adds
-/// come in ascending order.
+/// The three lane sets of a [`RowAcc`].
 #[inline(always)]
-pub(super) fn query_leaf<const GROUPS: bool>(
+fn lanes(a: &mut RowAcc) -> (&mut [f64; LANES], &mut [f64; LANES], &mut [f64; LANES]) {
+    let (all, rest) = a
+        .split_first_chunk_mut::<LANES>()
+        .unwrap_or_else(|| unreachable!());
+    let (class, group) = rest
+        .split_first_chunk_mut::<LANES>()
+        .unwrap_or_else(|| unreachable!());
+    let group: &mut [f64; LANES] = group.try_into().unwrap_or_else(|_| unreachable!());
+    (all, class, group)
+}
+
+/// The per-row terms `[a, b, c]` from a finished [`RowAcc`]: each sum's lanes combined as
+/// `((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7))`, then `ln` (`c` = 0 unless `GROUPS`).
+#[inline(always)]
+pub(super) fn row_terms<const GROUPS: bool>(acc: &mut RowAcc) -> [f64; 3] {
+    let (all, class, group) = lanes(acc);
+    let c = if GROUPS {
+        math::ln_f64(math::reduce_lanes_f64(*group))
+    } else {
+        0.0
+    };
+    [
+        math::ln_f64(math::reduce_lanes_f64(*all)),
+        math::ln_f64(math::reduce_lanes_f64(*class)),
+        c,
+    ]
+}
+
+/// One walk of query leaf `ql` down the tree over the leaves `visit`, adding each visited
+/// leaf (by the skip rule of [`add_leaf`]) to the query rows' sums `acc`.
+///
+/// Leaves `push_start..push_start + pushed.len() / 8` (after `ql`, inside `visit`) are
+/// *pushed*: their 8 × 8 block of kernel values, computed once, is also added to their own
+/// rows' sums in `pushed`, as those rows would add leaf `ql` in a walk of their own
+/// (distances and kernel values are symmetric bit for bit, and so is the skip rule). The
+/// caller arranges the walks so that every row still receives its leaves in ascending order
+/// (see `Queries` in the parent module).
+///
+/// The leaf's rows share one walk: a row drops out of a subtree as soon as the subtree's box
+/// is beyond `τ` for it, and the walk ends where no row is left. Depth-first, left child
+/// first, so the leaves come in ascending order.
+#[inline(always)]
+pub(super) fn walk<const GROUPS: bool>(
     tree: &Tree<'_>,
     ql: usize,
-    wanted: &impl Fn(usize) -> bool,
+    visit: Range<usize>,
     k: &Kernel,
-    sink: &mut impl FnMut(usize, [f64; 3]),
+    acc: &mut [RowAcc; LANES],
+    pushed: &mut [RowAcc],
+    push_start: usize,
 ) {
     let qleaf = tree.leaf(ql);
     let mut query: [Option<Query>; LANES] = [None; LANES];
-    for (lane, slot) in query.iter_mut().enumerate().take(qleaf.valid) {
-        let row = qleaf.rows.get(lane).map_or(usize::MAX, |&r| r as usize);
-        if wanted(row) {
-            *slot = Some(Query {
-                row,
-                label: qleaf.labels.get(lane).copied().unwrap_or(0),
-                group: qleaf.groups.get(lane).copied().unwrap_or(0),
-            });
-        }
-    }
-    if query.iter().all(Option::is_none) {
-        return;
-    }
-    let zero = Lanes {
-        all: [0.0; LANES],
-        class: [0.0; LANES],
-        group: [0.0; LANES],
-    };
-    let mut acc = [zero; LANES];
     let mut alive0 = 0u8;
-    for (bit, q) in query.iter().enumerate() {
-        if q.is_some() {
-            alive0 |= 1 << bit;
-        }
+    for (lane, slot) in query.iter_mut().enumerate().take(qleaf.valid) {
+        *slot = Some(Query {
+            label: qleaf.labels.get(lane).copied().unwrap_or(0),
+            group: qleaf.groups.get(lane).copied().unwrap_or(0),
+        });
+        alive0 |= 1 << lane;
+    }
+    if alive0 == 0 || visit.is_empty() {
+        return;
     }
     let mut stack = [(0usize, 0usize, 0usize, 0u8); STACK];
     let mut top = 0usize;
     push(&mut stack, &mut top, (0, 0, tree.n_leaves, alive0));
     while let Some((id, a, b, alive)) = pop(&stack, &mut top) {
+        if b <= visit.start || a >= visit.end {
+            continue;
+        }
         let (lo, hi) = tree.node_box(id);
         let alive = if k.prune {
             points_box_alive(qleaf.coords, lo, hi, alive, k)
@@ -92,7 +144,8 @@ pub(super) fn query_leaf<const GROUPS: bool>(
             continue;
         }
         if b - a == 1 {
-            add_leaf::<GROUPS>(tree, a, qleaf.coords, &query, alive, k, &mut acc);
+            let target = pushed_leaf(pushed, push_start, a);
+            add_leaf::<GROUPS>(tree, a, &qleaf, &query, alive, k, acc, target);
         } else {
             let m = a + (b - a) / 2;
             if !push(&mut stack, &mut top, (id + 2 * (m - a), m, b, alive))
@@ -101,51 +154,51 @@ pub(super) fn query_leaf<const GROUPS: bool>(
                 // Unreachable (depth ≤ 30 < STACK). Add every leaf below this node in order:
                 // each leaf still decides for each row whether it is added, so the result is
                 // unchanged.
-                for l in a..b {
-                    add_leaf::<GROUPS>(tree, l, qleaf.coords, &query, alive, k, &mut acc);
+                for l in a.max(visit.start)..b.min(visit.end) {
+                    let target = pushed_leaf(pushed, push_start, l);
+                    add_leaf::<GROUPS>(tree, l, &qleaf, &query, alive, k, acc, target);
                 }
             }
         }
     }
-    for (q, lanes) in query.iter().zip(&acc) {
-        if let Some(q) = *q {
-            let c = if GROUPS {
-                math::ln_f64(math::reduce_lanes_f64(lanes.group))
-            } else {
-                0.0
-            };
-            sink(
-                q.row,
-                [
-                    math::ln_f64(math::reduce_lanes_f64(lanes.all)),
-                    math::ln_f64(math::reduce_lanes_f64(lanes.class)),
-                    c,
-                ],
-            );
-        }
-    }
 }
 
-/// Adds leaf `l` to the sums of the query rows (lanes of `qcoords`), as an 8 × 8 block: `D`
+/// Leaf `l`'s sums in `pushed` (which holds leaves `push_start..`), in the pushed layout;
+/// `None` for a leaf outside it.
+#[inline(always)]
+fn pushed_leaf(pushed: &mut [RowAcc], push_start: usize, l: usize) -> Option<&mut PushAcc> {
+    let i = l.checked_sub(push_start)?;
+    let t = pushed.get_mut(i * LANES..(i + 1) * LANES)?;
+    <&mut [RowAcc; LANES]>::try_from(t)
+        .ok()
+        .map(bytemuck::cast_mut::<_, PushAcc>)
+}
+
+/// Adds leaf `l` to the sums of the query rows (lanes of `qleaf`), as an 8 × 8 block: `D`
 /// over coordinates in ascending order, one [`math::exp_neg`] per pair, lanes past the last
-/// row masked to 0. Written over fixed `[_; 8]` arrays with bit masks instead of branches,
-/// so it vectorises.
+/// row masked to 0; with `pushed`, also the query leaf to the sums of leaf `l`'s rows (the
+/// same block, transposed). Written over fixed `[_; 8]` arrays with bit masks instead of
+/// branches, so it vectorises.
 ///
-/// **The skip rule**, which defines each row's sum: a row skips the leaf when each of the
+/// **The skip rule**, which defines each row's sum: a row skips a leaf when each of the
 /// leaf's eight `D·s` exceeds `τ`. It depends only on the row and the leaf (padding lanes
 /// repeat a real row of the leaf), never on which rows share the query leaf, so it is the
-/// same in every call. With `τ = 87` every skipped value is exactly 0. The partial sums of
-/// `D` never decrease, so the block stops early, after 2, 4, 8, … coordinates, once every
-/// query row would skip.
+/// same in every call, and it is symmetric: a row of leaf `l` skips the query leaf exactly
+/// when its column of the block is beyond `τ`. With `τ = 87` every skipped value is exactly
+/// 0. The partial sums of `D` never decrease, so the block stops early, after 2, 4, 8, …
+/// coordinates, once every live query row would skip (rows the walk dropped are beyond `τ`
+/// of the whole subtree, so then every row of leaf `l` skips the query leaf too).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn add_leaf<const GROUPS: bool>(
     tree: &Tree<'_>,
     l: usize,
-    qcoords: &[f32],
+    qleaf: &Leaf<'_>,
     query: &[Option<Query>; LANES],
     alive: u8,
     k: &Kernel,
-    acc: &mut [Lanes; LANES],
+    acc: &mut [RowAcc; LANES],
+    pushed: Option<&mut PushAcc>,
 ) {
     let coords = tree.coords(l);
     let mut live_q = [0u32; LANES];
@@ -161,14 +214,17 @@ fn add_leaf<const GROUPS: bool>(
     let mut check = 2usize;
     for (j, (col, qcol)) in coords
         .chunks_exact(LANES)
-        .zip(qcoords.chunks_exact(LANES))
+        .zip(qleaf.coords.chunks_exact(LANES))
         .enumerate()
     {
+        let (Ok(col), Ok(qcol)) = (
+            <&[f32; LANES]>::try_from(col),
+            <&[f32; LANES]>::try_from(qcol),
+        ) else {
+            continue;
+        };
         for (row, &x) in dist.iter_mut().zip(qcol) {
-            for (s, &v) in row.iter_mut().zip(col) {
-                let diff = x - v;
-                *s += diff * diff;
-            }
+            *row = add_sq(*row, x, col);
         }
         if k.prune && j + 1 == check {
             let any = dist
@@ -186,7 +242,51 @@ fn add_leaf<const GROUPS: bool>(
     for (lane, m) in live.iter_mut().enumerate() {
         *m = u32::from(lane < valid).wrapping_neg();
     }
-    for (((row, q), lanes), &lq) in dist.iter().zip(query).zip(acc.iter_mut()).zip(&live_q) {
+    if let Some(pushed) = pushed {
+        // Leaf l's rows that keep the query leaf: some entry of their column within τ.
+        let mut col_keep = [0u32; LANES];
+        for row in &dist {
+            for (m, &v) in col_keep.iter_mut().zip(row) {
+                *m |= u32::from(!k.prune || v * k.scale <= k.tau);
+            }
+        }
+        let mut col_mask = [0u32; LANES];
+        for ((m, &c), &lv) in col_mask.iter_mut().zip(&col_keep).zip(&live) {
+            *m = c.wrapping_neg() & lv;
+        }
+        let (p_all, rest) = pushed.split_at_mut(LANES);
+        let (p_class, p_group) = rest.split_at_mut(LANES);
+        // The whole block of kernel values first, as one run of f32 vector work.
+        let mut e = [[0.0f32; LANES]; LANES];
+        for (er, row) in e.iter_mut().zip(&dist) {
+            *er = exp_row(row, k.scale);
+        }
+        for (((((row, er), q), a), &lq), ((pa, pc), pg)) in dist
+            .iter()
+            .zip(&e)
+            .zip(query)
+            .zip(acc.iter_mut())
+            .zip(&live_q)
+            .zip(
+                p_all
+                    .iter_mut()
+                    .zip(p_class.iter_mut())
+                    .zip(p_group.iter_mut()),
+            )
+        {
+            let Some(q) = *q else {
+                continue;
+            };
+            if lq != 0 && !(k.prune && keeps(row) == 0) {
+                add_row::<GROUPS>(a, er, labels, groups, &live, q.label, q.group);
+            }
+            // This row's values to leaf l's rows, in its lane of each: masked by which rows
+            // keep the query leaf.
+            add_pushed::<GROUPS>(pa, pc, pg, er, labels, groups, &col_mask, q.label, q.group);
+        }
+        return;
+    }
+    for (((row, q), a), &lq) in dist.iter().zip(query).zip(acc.iter_mut()).zip(&live_q) {
         let Some(q) = *q else {
             continue;
         };
@@ -196,38 +296,126 @@ fn add_leaf<const GROUPS: bool>(
         if k.prune && keeps(row) == 0 {
             continue;
         }
-        let mut kv = [0.0f32; LANES];
-        let mut kc = [0.0f32; LANES];
-        let mut kg = [0.0f32; LANES];
-        for ((((((all, class), group), &dl), &lab), &grp), &lv) in kv
-            .iter_mut()
-            .zip(kc.iter_mut())
-            .zip(kg.iter_mut())
-            .zip(row)
-            .zip(labels)
-            .zip(groups)
-            .zip(&live)
-        {
-            let e = math::exp_neg(-(dl * k.scale)).to_bits() & lv;
-            // All-ones when the lane holds a row of the query's class (group), else zero.
-            let same_class = u32::from(lab == q.label).wrapping_neg();
-            *all = f32::from_bits(e);
-            *class = f32::from_bits(e & same_class);
-            if GROUPS {
-                let same_group = u32::from(grp == q.group).wrapping_neg();
-                *group = f32::from_bits(e & same_group);
-            }
-        }
-        for (s, &v) in lanes.all.iter_mut().zip(&kv) {
-            *s += f64::from(v);
-        }
-        for (s, &v) in lanes.class.iter_mut().zip(&kc) {
-            *s += f64::from(v);
-        }
+        let er = exp_row(row, k.scale);
+        add_row::<GROUPS>(a, &er, labels, groups, &live, q.label, q.group);
+    }
+}
+
+/// `acc + (x − col)²`, lane by lane, by value (so the row stays in a register).
+#[inline(always)]
+fn add_sq(acc: [f32; LANES], x: f32, col: &[f32; LANES]) -> [f32; LANES] {
+    let mut out = acc;
+    for (s, &v) in out.iter_mut().zip(col) {
+        let diff = x - v;
+        *s += diff * diff;
+    }
+    out
+}
+
+/// `exp_neg(−(D·s))` of eight distances.
+#[inline(always)]
+fn exp_row(row: &[f32; LANES], scale: f32) -> [f32; LANES] {
+    let [d0, d1, d2, d3, d4, d5, d6, d7] = *row;
+    // Straight-line, one lane each, so the vectoriser takes all eight lanes at once.
+    let e = |d: f32| math::exp_neg(-(d * scale));
+    [e(d0), e(d1), e(d2), e(d3), e(d4), e(d5), e(d6), e(d7)]
+}
+
+/// Adds one pushing row's eight kernel values `e` (lane `r` for the other leaf's row `r`)
+/// to lane `j` of those rows' sums, in the pushed layout (`pa`, `pc`, `pg`: lane `j` of the
+/// sums over all rows, the class, the group, for the eight rows): masked by `mask` (rows
+/// that keep the pushing leaf, and are real), by the rows' labels against `label` and
+/// groups against `group`. Adding a masked +0 leaves a lane's bits (lanes never hold −0).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn add_pushed<const GROUPS: bool>(
+    pa: &mut [f64; LANES],
+    pc: &mut [f64; LANES],
+    pg: &mut [f64; LANES],
+    e: &[f32; LANES],
+    labels: &[u32; LANES],
+    groups: &[u32; LANES],
+    mask: &[u32; LANES],
+    label: u32,
+    group: u32,
+) {
+    let mut kv = [0.0f32; LANES];
+    let mut kc = [0.0f32; LANES];
+    let mut kg = [0.0f32; LANES];
+    for ((((((all, class), grp_v), &ev), &lab), &grp), &m) in kv
+        .iter_mut()
+        .zip(kc.iter_mut())
+        .zip(kg.iter_mut())
+        .zip(e)
+        .zip(labels)
+        .zip(groups)
+        .zip(mask)
+    {
+        let e = ev.to_bits() & m;
+        *all = f32::from_bits(e);
+        *class = f32::from_bits(e & u32::from(lab == label).wrapping_neg());
         if GROUPS {
-            for (s, &v) in lanes.group.iter_mut().zip(&kg) {
-                *s += f64::from(v);
-            }
+            *grp_v = f32::from_bits(e & u32::from(grp == group).wrapping_neg());
+        }
+    }
+    for (s, &v) in pa.iter_mut().zip(&kv) {
+        *s += f64::from(v);
+    }
+    for (s, &v) in pc.iter_mut().zip(&kc) {
+        *s += f64::from(v);
+    }
+    if GROUPS {
+        for (s, &v) in pg.iter_mut().zip(&kg) {
+            *s += f64::from(v);
+        }
+    }
+}
+
+/// Adds one row's eight kernel values `e` (lane `j` from the other leaf's row `j`) to its
+/// sums: all of them (masked by `live`), those of its class `label`, those of its input
+/// group `group` (if `GROUPS`).
+#[inline(always)]
+fn add_row<const GROUPS: bool>(
+    a: &mut RowAcc,
+    e: &[f32; LANES],
+    labels: &[u32; LANES],
+    groups: &[u32; LANES],
+    live: &[u32; LANES],
+    label: u32,
+    group: u32,
+) {
+    let mut kv = [0.0f32; LANES];
+    let mut kc = [0.0f32; LANES];
+    let mut kg = [0.0f32; LANES];
+    for ((((((all, class), grp_v), &ev), &lab), &grp), &lv) in kv
+        .iter_mut()
+        .zip(kc.iter_mut())
+        .zip(kg.iter_mut())
+        .zip(e)
+        .zip(labels)
+        .zip(groups)
+        .zip(live)
+    {
+        let e = ev.to_bits() & lv;
+        // All-ones when the lane holds a row of the row's class (group), else zero.
+        let same_class = u32::from(lab == label).wrapping_neg();
+        *all = f32::from_bits(e);
+        *class = f32::from_bits(e & same_class);
+        if GROUPS {
+            let same_group = u32::from(grp == group).wrapping_neg();
+            *grp_v = f32::from_bits(e & same_group);
+        }
+    }
+    let (sa, sc, sg) = lanes(a);
+    for (s, &v) in sa.iter_mut().zip(&kv) {
+        *s += f64::from(v);
+    }
+    for (s, &v) in sc.iter_mut().zip(&kc) {
+        *s += f64::from(v);
+    }
+    if GROUPS {
+        for (s, &v) in sg.iter_mut().zip(&kg) {
+            *s += f64::from(v);
         }
     }
 }
@@ -240,9 +428,8 @@ fn add_leaf<const GROUPS: bool>(
 fn points_box_alive(qcoords: &[f32], lo: &[f32], hi: &[f32], alive: u8, k: &Kernel) -> u8 {
     let mut s = [0.0f32; LANES];
     for ((col, &l), &h) in qcoords.chunks_exact(LANES).zip(lo).zip(hi) {
-        for (acc, &x) in s.iter_mut().zip(col) {
-            let g = (l - x).max(x - h).max(0.0);
-            *acc += g * g;
+        if let Ok(col) = <&[f32; LANES]>::try_from(col) {
+            s = add_gap_sq(s, l, h, col);
         }
     }
     let mut keep = 0u8;
@@ -250,4 +437,18 @@ fn points_box_alive(qcoords: &[f32], lo: &[f32], hi: &[f32], alive: u8, k: &Kern
         keep |= u8::from(v * k.scale <= k.tau) << bit;
     }
     keep & alive
+}
+
+/// `acc + g²` lane by lane, `g` the distance from `x` to `[l, h]` (0 inside), by value. The
+/// maxima are plain selections: coordinates are finite, and `g²` is the same for ±0.
+#[inline(always)]
+fn add_gap_sq(acc: [f32; LANES], l: f32, h: f32, col: &[f32; LANES]) -> [f32; LANES] {
+    let mut out = acc;
+    for (s, &x) in out.iter_mut().zip(col) {
+        let (below, above) = (l - x, x - h);
+        let g = if below > above { below } else { above };
+        let g = if g > 0.0 { g } else { 0.0 };
+        *s += g * g;
+    }
+    out
 }
