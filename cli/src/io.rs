@@ -112,19 +112,7 @@ fn parse_plain(text: &str, path: &Path) -> Result<Table, CliError> {
             ));
         }
         for (c, cell) in Cells(Some(raw)).enumerate() {
-            let cell = cell.trim();
-            let v: f32 = cell.parse().map_err(|_| {
-                CliError::data(path, line, Some(c + 1), format!("{cell:?} is not a number"))
-            })?;
-            if !v.is_finite() {
-                return Err(CliError::data(
-                    path,
-                    line,
-                    Some(c + 1),
-                    format!("{cell:?} is not finite"),
-                ));
-            }
-            data.push(v);
+            data.push(parse_cell(cell.trim(), path, line, c)?);
         }
         rows += 1;
     }
@@ -137,6 +125,23 @@ fn parse_plain(text: &str, path: &Path) -> Result<Table, CliError> {
         cols: cols.unwrap_or(0),
         header,
     })
+}
+
+/// Cell `c` (0-based) of `line` as a finite `f32`, or the error naming both.
+fn parse_cell(cell: &str, path: &Path, line: Option<u64>, c: usize) -> Result<f32, CliError> {
+    let v: f32 = cell.parse().map_err(|_| {
+        CliError::data(path, line, Some(c + 1), format!("{cell:?} is not a number"))
+    })?;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(CliError::data(
+            path,
+            line,
+            Some(c + 1),
+            format!("{cell:?} is not finite"),
+        ))
+    }
 }
 
 /// The comma-separated cells of a line, found by a plain byte loop (`str::split` calls
@@ -194,18 +199,7 @@ fn read_table_csv<R: Read>(input: R, path: &Path) -> Result<Table, CliError> {
             ));
         }
         for (c, cell) in rec.iter().enumerate() {
-            let v: f32 = cell.parse().map_err(|_| {
-                CliError::data(path, line, Some(c + 1), format!("{cell:?} is not a number"))
-            })?;
-            if !v.is_finite() {
-                return Err(CliError::data(
-                    path,
-                    line,
-                    Some(c + 1),
-                    format!("{cell:?} is not finite"),
-                ));
-            }
-            data.push(v);
+            data.push(parse_cell(cell, path, line, c)?);
         }
         rows += 1;
     }

@@ -326,6 +326,7 @@ fn exp_row(row: &[f32; LANES], scale: f32) -> [f32; LANES] {
 /// sums over all rows, the class, the group, for the eight rows): masked by `mask` (rows
 /// that keep the pushing leaf, and are real), by the rows' labels against `label` and
 /// groups against `group`. Adding a masked +0 leaves a lane's bits (lanes never hold −0).
+/// [`add_row`] is the same with one row's own three lane sets.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn add_pushed<const GROUPS: bool>(
@@ -384,40 +385,8 @@ fn add_row<const GROUPS: bool>(
     label: u32,
     group: u32,
 ) {
-    let mut kv = [0.0f32; LANES];
-    let mut kc = [0.0f32; LANES];
-    let mut kg = [0.0f32; LANES];
-    for ((((((all, class), grp_v), &ev), &lab), &grp), &lv) in kv
-        .iter_mut()
-        .zip(kc.iter_mut())
-        .zip(kg.iter_mut())
-        .zip(e)
-        .zip(labels)
-        .zip(groups)
-        .zip(live)
-    {
-        let e = ev.to_bits() & lv;
-        // All-ones when the lane holds a row of the row's class (group), else zero.
-        let same_class = u32::from(lab == label).wrapping_neg();
-        *all = f32::from_bits(e);
-        *class = f32::from_bits(e & same_class);
-        if GROUPS {
-            let same_group = u32::from(grp == group).wrapping_neg();
-            *grp_v = f32::from_bits(e & same_group);
-        }
-    }
     let (sa, sc, sg) = lanes(a);
-    for (s, &v) in sa.iter_mut().zip(&kv) {
-        *s += f64::from(v);
-    }
-    for (s, &v) in sc.iter_mut().zip(&kc) {
-        *s += f64::from(v);
-    }
-    if GROUPS {
-        for (s, &v) in sg.iter_mut().zip(&kg) {
-            *s += f64::from(v);
-        }
-    }
+    add_pushed::<GROUPS>(sa, sc, sg, e, labels, groups, live, label, group);
 }
 
 /// The subset of `alive` (bit `a` = query lane `a`) whose rows are within `τ` of the box
