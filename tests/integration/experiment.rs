@@ -427,3 +427,65 @@ fn pooled_snapshots_match_the_f64_reference() {
         "at most log2 512 = 9 bits: {p:?}"
     );
 }
+
+/// A measurer computes the two KDE bounds in one walk (they share work) and writes the rows
+/// of each estimator as if each ran alone, in the order the estimators were given. The data:
+/// 600 rows of the 12-bit task, the first 100 repeated, so inputs form groups.
+#[test]
+fn shared_kde_work_writes_the_rows_of_each_estimator_alone() {
+    let (x, y) = fixtures::tishby();
+    let rows: Vec<usize> = (0..500).chain(0..100).collect();
+    let xs: Vec<f32> = rows
+        .iter()
+        .flat_map(|&r| x[12 * r..12 * r + 12].to_vec())
+        .collect();
+    let ys: Vec<u32> = rows.iter().map(|&r| y[r]).collect();
+    let small = Arc::new(Dataset::from_f32("small", xs, 12, ys, 2).unwrap());
+    assert!(small.groups().is_some());
+    let names = ["kde-lower", "binning-size", "kde-upper"];
+    let settings = Settings {
+        noise_var: 0.01,
+        ..Settings::DEFAULT
+    };
+    let mut cfg = tishby(30, "list:0,29", Capture::After);
+    cfg.hidden = vec![6, 3];
+    cfg.estimators = estimators(&names, settings).unwrap();
+    let mut exp = Experiment::new(cfg.clone(), Arc::clone(&small)).unwrap();
+    let mut together = exp.measurer().unwrap();
+    let mut measured = 0;
+    while let Ok(step) = exp.step() {
+        let s = match step {
+            Step::Snapshot(s) => s,
+            Step::Trained(_) => continue,
+            Step::Wait | Step::Done => break,
+        };
+        measured += 1;
+        let m = together.measure(&s).unwrap();
+        let mut got = String::new();
+        m.write_plane_rows(0, &names, &mut got).unwrap();
+        // The same snapshot measured by each estimator on its own.
+        let mut want_rows: Vec<(u32, usize, String)> = Vec::new();
+        for (k, name) in names.iter().enumerate() {
+            let mut one = cfg.clone();
+            one.estimators = estimators(&[name], settings).unwrap();
+            let mut alone = Experiment::new(one, Arc::clone(&small))
+                .unwrap()
+                .measurer()
+                .unwrap();
+            let mut rows = String::new();
+            alone
+                .measure(&s)
+                .unwrap()
+                .write_plane_rows(0, &[name], &mut rows)
+                .unwrap();
+            for (layer, row) in (1u32..).zip(rows.lines()) {
+                want_rows.push((layer, k, row.to_string()));
+            }
+        }
+        want_rows.sort_by_key(|(layer, k, _)| (*layer, *k));
+        let want: String = want_rows.iter().map(|(_, _, r)| format!("{r}\n")).collect();
+        assert_eq!(got, want, "epoch {}", s.epoch);
+        assert_eq!(got.lines().count(), 3 * names.len());
+    }
+    assert_eq!(measured, 2);
+}

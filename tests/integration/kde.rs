@@ -5,7 +5,7 @@
 #![allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
 
 use infoplane_core::estimator::{Layer, Part, RowSums};
-use infoplane_core::kde::{CUTOFF_REL, KdeBound, KdePlan, Pruning};
+use infoplane_core::kde::{CUTOFF_REL, KdeBoth, KdeBound, KdePlan, Pruning};
 use infoplane_core::{Error, MatRef, PlanePoint, Stream, StreamRng, math};
 use infoplane_tests::fixtures::{self, IDS_SEED, LABEL_SEED, LAYER_SEED};
 use infoplane_tests::reference::{kde_mi_from_terms, kde_row_terms_f64};
@@ -198,6 +198,86 @@ fn ranges_and_parts_give_the_bits_of_one_call() {
             }
         }
     }
+}
+
+/// Both bounds in one walk give each bound's bits alone: every pruning mode, with and
+/// without input groups, on spread, clustered and saturated layers (2048 rows span several
+/// blocks of query leaves), whole and in parts.
+#[test]
+fn both_bounds_in_one_walk_have_the_bits_of_each_alone() {
+    let cases: [(usize, usize, f32, u32); 4] = [
+        (1, 3, 1e-3, 1),
+        (37, 1, 0.05, 2),
+        (173, 6, 0.01, 4),
+        (2100, 3, 1e-3, 8),
+    ];
+    for (n, d, var, protos) in cases {
+        let g = fixtures::ids(n, (n as u32 / 3).max(1), IDS_SEED);
+        let y = fixtures::labels(n, 3, LABEL_SEED);
+        // tanh of a wide spread: most values at ±1 within a few ulps, as saturated layers.
+        let saturated: Vec<f32> = fixtures::layer(n, d, LAYER_SEED)
+            .iter()
+            .map(|v| math::tanh(8.0 * v))
+            .collect();
+        for t in [
+            fixtures::layer(n, d, LAYER_SEED),
+            fixtures::clustered_layer(n, d, protos, LAYER_SEED),
+            saturated,
+        ] {
+            for groups in [None, Some(g.as_slice())] {
+                let layer = Layer::new(MatRef::new(&t, n, d).unwrap(), &y, groups).unwrap();
+                let modes: &[Pruning] = if n > 300 {
+                    &[Pruning::Cutoff]
+                } else {
+                    &[Pruning::Cutoff, Pruning::ExactZeros, Pruning::Nothing]
+                };
+                for &prune in modes {
+                    let both = KdeBoth::new(n, d, var).unwrap().with_pruning(prune);
+                    let mut s = vec![0u64; both.scratch_req().words()];
+                    let alone = BOUNDS.map(|b| {
+                        bits(
+                            plan(n, d, b, var)
+                                .with_pruning(prune)
+                                .estimate(&layer, &mut s)
+                                .unwrap(),
+                        )
+                    });
+                    let got = both.estimate(&layer, &mut s).unwrap().map(bits);
+                    assert_eq!(
+                        got,
+                        alone,
+                        "n {n} d {d} {prune:?} groups {}",
+                        groups.is_some()
+                    );
+                    for parts in [2usize, 5] {
+                        let mut sums = [RowSums::default(); 2];
+                        for index in 0..parts.min(both.max_parts()) {
+                            let count = parts.min(both.max_parts());
+                            let p = both
+                                .estimate_part(&layer, Part { index, count }, &mut s)
+                                .unwrap();
+                            sums = [sums[0].merge(p[0]), sums[1].merge(p[1])];
+                        }
+                        let got = both.finish(&layer, sums, &mut s).unwrap().map(bits);
+                        assert_eq!(got, alone, "{parts} parts");
+                    }
+                }
+            }
+        }
+    }
+    // Its scratch is checked like any plan's.
+    let both = KdeBoth::new(16, 2, 1e-3).unwrap();
+    let t = fixtures::layer(16, 2, LAYER_SEED);
+    let y = fixtures::labels(16, 2, LABEL_SEED);
+    let layer = Layer::new(MatRef::new(&t, 16, 2).unwrap(), &y, None).unwrap();
+    let short = both.scratch_req().words() - 1;
+    assert_eq!(
+        both.estimate(&layer, &mut vec![0u64; short]),
+        Err(Error::ScratchTooSmall {
+            needed: short + 1,
+            got: short
+        })
+    );
 }
 
 #[test]

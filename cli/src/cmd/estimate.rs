@@ -5,7 +5,7 @@ use crate::args::EstimateArgs;
 use crate::error::CliError;
 use crate::io::{read_labels, read_table};
 use infoplane_core::dataset::group_rows;
-use infoplane_core::estimator::{Estimator, Layer, Settings};
+use infoplane_core::estimator::{Estimator, Layer, Settings, group};
 use infoplane_core::{MatRef, Workspace};
 use std::io::Write;
 
@@ -73,11 +73,25 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
     writeln!(out, "{header}").map_err(stdout)?;
     let threads = threads(args.threads);
     let mut work = Workspace::new();
-    for est in &estimators {
-        let plan = est
-            .plan(t.rows, t.cols)
-            .map_err(|e| CliError::core(est.name(), e))?;
-        let p = estimate_parallel(&plan, &layer, threads, &mut work)?;
+    let plans = estimators
+        .iter()
+        .map(|est| {
+            est.plan(t.rows, t.cols)
+                .map_err(|e| CliError::core(est.name(), e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // Estimates that share work (the two KDE bounds) are computed together; rows still come
+    // in the order the estimators were given.
+    let mut points = vec![None; plans.len()];
+    for g in group(&plans) {
+        for (i, p) in estimate_parallel(&g, &layer, threads, &mut work)? {
+            if let Some(slot) = points.get_mut(i) {
+                *slot = Some(p);
+            }
+        }
+    }
+    for (est, p) in estimators.iter().zip(points) {
+        let p = p.ok_or_else(|| CliError::Other(format!("{}: not computed", est.name())))?;
         let (ix, iy) = (p.i_xt.in_bits(), p.i_ty.in_bits());
         if args.bits {
             writeln!(

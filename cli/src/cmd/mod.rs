@@ -9,7 +9,7 @@ use crate::args::EstimatorArgs;
 use crate::error::CliError;
 use infoplane_core::PlanePoint;
 use infoplane_core::Workspace;
-use infoplane_core::estimator::{Layer, Part, Partial, Plan, Settings};
+use infoplane_core::estimator::{Group, Layer, Part, Partial, Settings};
 
 /// Parses `LO,HI` for `--range` (the core checks LO < HI).
 ///
@@ -71,30 +71,49 @@ pub fn threads(requested: usize) -> usize {
     }
 }
 
-/// One estimate, split into at most `threads` parts run on scoped threads (each with its own
-/// workspace) when the estimator splits its work. Parts merge exactly, so the bits do not
-/// depend on `threads`.
+/// One group of estimates of a layer (one estimate, or two that share work), split into at
+/// most `threads` parts run on scoped threads (each with its own workspace) when the
+/// estimators split their work. Parts merge exactly, so the bits do not depend on
+/// `threads`. Returns each estimate's index in the list with its plane point.
 ///
 /// # Errors
 /// Core errors with the estimator's name as context.
 pub fn estimate_parallel(
-    plan: &Plan,
+    group: &Group,
     layer: &Layer<'_>,
     threads: usize,
     work: &mut Workspace,
-) -> Result<PlanePoint, CliError> {
-    let name = plan.estimator().name();
-    let ctx = |e| CliError::core(name, e);
-    let parts = threads.clamp(1, plan.max_parts());
-    let req = plan.scratch_req();
-    let merged = if parts == 1 {
+) -> Result<Vec<(usize, PlanePoint)>, CliError> {
+    let (name, req, max_parts, indices) = match group {
+        Group::One(i, p) => (
+            p.estimator().name().to_string(),
+            p.scratch_req(),
+            p.max_parts(),
+            vec![*i],
+        ),
+        Group::Two(ij, j) => {
+            let [a, b] = j.plans();
+            let name = format!("{}+{}", a.estimator().name(), b.estimator().name());
+            (name, j.scratch_req(), j.max_parts(), ij.to_vec())
+        }
+    };
+    let ctx = |e| CliError::core(&name, e);
+    let run_part =
+        |part: Part, scratch: &mut [u64]| -> Result<Vec<Partial>, infoplane_core::Error> {
+            match group {
+                Group::One(_, p) => Ok(vec![p.estimate_part(layer, part, scratch)?]),
+                Group::Two(_, j) => Ok(j.estimate_part(layer, part, scratch)?.to_vec()),
+            }
+        };
+    let parts = threads.clamp(1, max_parts);
+    let results: Vec<Result<Vec<Partial>, CliError>> = if parts == 1 {
         let mut s = work.scratch(req).map_err(ctx)?;
-        plan.estimate_part(layer, Part::WHOLE, s.u64(req.words()).map_err(ctx)?)
-            .map_err(ctx)?
+        vec![run_part(Part::WHOLE, s.u64(req.words()).map_err(ctx)?).map_err(ctx)]
     } else {
-        let results: Vec<Result<Partial, CliError>> = std::thread::scope(|scope| {
+        std::thread::scope(|scope| {
             let jobs: Vec<_> = (0..parts)
                 .map(|index| {
+                    let run_part = &run_part;
                     scope.spawn(move || {
                         let mut w = Workspace::with_req(req);
                         let mut s = w.scratch(req)?;
@@ -102,7 +121,7 @@ pub fn estimate_parallel(
                             index,
                             count: parts,
                         };
-                        plan.estimate_part(layer, part, s.u64(req.words())?)
+                        run_part(part, s.u64(req.words())?)
                     })
                 })
                 .collect();
@@ -112,18 +131,28 @@ pub fn estimate_parallel(
                     Err(_) => Err(CliError::Other(format!("{name}: a thread panicked"))),
                 })
                 .collect()
-        });
-        let mut merged: Option<Partial> = None;
-        for r in results {
-            let p = r?;
-            merged = Some(match merged {
-                None => p,
-                Some(m) => m.merge(p).map_err(ctx)?,
-            });
-        }
-        merged.ok_or_else(|| CliError::Other(format!("{name}: no parts")))?
+        })
     };
+    let mut merged: Option<Vec<Partial>> = None;
+    for r in results {
+        let p = r?;
+        merged = Some(match merged {
+            None => p,
+            Some(m) => m
+                .into_iter()
+                .zip(p)
+                .map(|(a, b)| a.merge(b))
+                .collect::<Result<_, _>>()
+                .map_err(ctx)?,
+        });
+    }
+    let merged = merged.ok_or_else(|| CliError::Other(format!("{name}: no parts")))?;
     let mut s = work.scratch(req).map_err(ctx)?;
-    plan.finish(layer, merged, s.u64(req.words()).map_err(ctx)?)
-        .map_err(ctx)
+    let scratch = s.u64(req.words()).map_err(ctx)?;
+    let points = match (group, merged.as_slice()) {
+        (Group::One(_, p), [m]) => vec![p.finish(layer, *m, scratch).map_err(ctx)?],
+        (Group::Two(_, j), [a, b]) => j.finish(layer, [*a, *b], scratch).map_err(ctx)?.to_vec(),
+        _ => return Err(CliError::Other(format!("{name}: parts do not match"))),
+    };
+    Ok(indices.into_iter().zip(points).collect())
 }

@@ -344,6 +344,36 @@ pub trait Kind: Sync + fmt::Debug {
         partial: Partial,
         scratch: &mut [u64],
     ) -> Result<PlanePoint, Error>;
+    /// The scratch for computing this estimate and `other`'s on one `n × d` layer together,
+    /// if the two share work ([`Plan::joint`]); `None` (the default) if they do not.
+    fn joint_scratch(
+        &self,
+        s: &Settings,
+        other: &Estimator,
+        n: usize,
+        d: usize,
+    ) -> Option<Result<ScratchReq, Error>> {
+        let _ = (s, other, n, d);
+        None
+    }
+    /// Part `part` of this estimate and of `other`'s, computed together, in that order:
+    /// each with the bits of its own [`Kind::part`]. Called only where
+    /// [`Kind::joint_scratch`] is `Some`.
+    ///
+    /// # Errors
+    /// As [`Kind::part`]; [`Error::InvalidParameter`] `"estimators"` for an `other` this kind
+    /// does not share work with.
+    fn joint_part(
+        &self,
+        s: &Settings,
+        other: &Estimator,
+        layer: &Layer<'_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<[Partial; 2], Error> {
+        let _ = (s, other, layer, part, scratch);
+        Err(Error::InvalidParameter { name: "estimators" })
+    }
 }
 
 /// A registered estimator with checked settings.
@@ -556,6 +586,169 @@ impl Plan {
             .kind
             .finish(&self.est.settings, layer, partial, need(scratch, self.req)?)
     }
+}
+
+impl Plan {
+    /// A plan computing this estimate and `other`'s together, when the two share work on
+    /// one layer, with the bits of each computed alone; `None` when they do not (or the
+    /// layer sizes differ). Today `kde-upper` and `kde-lower` of one noise variance share
+    /// their tree and walk ([`kde::KdeBoth`]): both cost about what the lower bound costs
+    /// alone.
+    ///
+    /// # Examples
+    /// ```
+    /// use infoplane_core::{MatRef, estimator::{Estimator, Layer, Settings}};
+    /// let s = Settings::DEFAULT;
+    /// let up = Estimator::new("kde-upper", s)?.plan(4, 1)?;
+    /// let lo = Estimator::new("kde-lower", s)?.plan(4, 1)?;
+    /// let joint = up.joint(&lo).expect("the two bounds share work");
+    /// let layer = Layer::new(MatRef::new(&[0.0, 0.01, 0.5, 0.52], 4, 1)?, &[0, 1, 0, 1], None)?;
+    /// let mut scratch = vec![0u64; joint.scratch_req().words()];
+    /// let [pu, pl] = joint.estimate(&layer, &mut scratch)?;
+    /// assert_eq!(pu, up.estimate(&layer, &mut scratch)?);
+    /// assert_eq!(pl, lo.estimate(&layer, &mut scratch)?);
+    /// // Binning shares nothing with KDE.
+    /// let bins = Estimator::new("binning", s)?.plan(4, 1)?;
+    /// assert!(up.joint(&bins).is_none());
+    /// # Ok::<(), infoplane_core::Error>(())
+    /// ```
+    #[must_use]
+    pub fn joint(&self, other: &Plan) -> Option<JointPlan> {
+        if (self.n, self.d) != (other.n, other.d) {
+            return None;
+        }
+        let req = self
+            .est
+            .kind
+            .joint_scratch(&self.est.settings, &other.est, self.n, self.d)?
+            .ok()?;
+        Some(JointPlan {
+            plans: [*self, *other],
+            req,
+        })
+    }
+}
+
+/// Two estimates of one layer computed together ([`Plan::joint`]), each with the bits of
+/// its own [`Plan::estimate`], in the order of [`JointPlan::plans`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JointPlan {
+    plans: [Plan; 2],
+    req: ScratchReq,
+}
+
+impl JointPlan {
+    /// The two plans, in the order the results come.
+    #[must_use]
+    pub const fn plans(&self) -> &[Plan; 2] {
+        &self.plans
+    }
+
+    /// The scratch every call needs. May change between versions: ask, do not hard-code.
+    #[must_use]
+    pub const fn scratch_req(&self) -> ScratchReq {
+        self.req
+    }
+
+    /// How many parts the work can usefully be split into.
+    #[must_use]
+    pub fn max_parts(&self) -> usize {
+        let [a, b] = &self.plans;
+        a.max_parts().min(b.max_parts())
+    }
+
+    /// Both plane points.
+    ///
+    /// # Errors
+    /// As [`Plan::estimate`].
+    pub fn estimate(
+        &self,
+        layer: &Layer<'_>,
+        scratch: &mut [u64],
+    ) -> Result<[PlanePoint; 2], Error> {
+        let parts = self.estimate_part(layer, Part::WHOLE, scratch)?;
+        self.finish(layer, parts, scratch)
+    }
+
+    /// Part `part` of both estimates; merge each plan's parts with [`Partial::merge`], then
+    /// [`JointPlan::finish`].
+    ///
+    /// # Errors
+    /// As [`Plan::estimate_part`].
+    pub fn estimate_part(
+        &self,
+        layer: &Layer<'_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<[Partial; 2], Error> {
+        let [a, b] = &self.plans;
+        layer.check_shape(a.n, a.d)?;
+        if part.index >= part.count || part.count > self.max_parts() {
+            return Err(Error::InvalidParameter { name: "parts" });
+        }
+        a.est.kind.joint_part(
+            &a.est.settings,
+            &b.est,
+            layer,
+            part,
+            need(scratch, self.req)?,
+        )
+    }
+
+    /// Both plane points from the merged parts.
+    ///
+    /// # Errors
+    /// As [`Plan::finish`].
+    pub fn finish(
+        &self,
+        layer: &Layer<'_>,
+        parts: [Partial; 2],
+        scratch: &mut [u64],
+    ) -> Result<[PlanePoint; 2], Error> {
+        let [a, b] = &self.plans;
+        let [pa, pb] = parts;
+        Ok([a.finish(layer, pa, scratch)?, b.finish(layer, pb, scratch)?])
+    }
+}
+
+/// Estimates of one layer as they are computed: alone, or two together.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Group {
+    /// One estimate: its index in the list, and its plan.
+    One(usize, Plan),
+    /// Two estimates that share work: their indices, in the order of [`JointPlan::plans`].
+    Two([usize; 2], JointPlan),
+}
+
+/// The plans of one layer grouped for computing: each plan is paired with the first later
+/// unpaired plan it shares work with ([`Plan::joint`]), else alone. Every index appears
+/// once; results go back to their indices, so the output order is the list's.
+#[cfg(feature = "alloc")]
+#[must_use]
+pub fn group(plans: &[Plan]) -> alloc::vec::Vec<Group> {
+    let mut used = alloc::vec![false; plans.len()];
+    let mut out = alloc::vec::Vec::with_capacity(plans.len());
+    for (i, p) in plans.iter().enumerate() {
+        if used.get(i).copied().unwrap_or(true) {
+            continue;
+        }
+        let partner = plans.iter().enumerate().skip(i + 1).find_map(|(j, q)| {
+            if used.get(j).copied().unwrap_or(true) {
+                return None;
+            }
+            p.joint(q).map(|jp| (j, jp))
+        });
+        match partner {
+            Some((j, jp)) => {
+                if let Some(u) = used.get_mut(j) {
+                    *u = true;
+                }
+                out.push(Group::Two([i, j], jp));
+            }
+            None => out.push(Group::One(i, *p)),
+        }
+    }
+    out
 }
 
 /// `scratch` if it holds `req`, else [`Error::ScratchTooSmall`].

@@ -3,11 +3,12 @@
 
 use super::{ExperimentConfig, Snapshot};
 use crate::dataset::Dataset;
-use crate::estimator::{Layer, Plan};
+use crate::estimator::{Group, Layer, group};
 use crate::metrics::{SplitMetrics, split_metrics};
 use crate::scratch::{Scratch, ScratchReq, Workspace};
 use crate::{Error, MatRef, MlpPlan, MlpShape, PlanePoint};
 use alloc::sync::Arc;
+use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
 
@@ -86,8 +87,11 @@ pub struct Measurer {
     data: Arc<Dataset>,
     is_train: Arc<[bool]>,
     net: MlpPlan,
-    /// Per layer after the input: width and one plan per estimator.
-    layers: Vec<(usize, Vec<Plan>)>,
+    /// Per layer after the input: width, and the estimators' plans grouped where they share
+    /// work ([`group`]).
+    layers: Vec<(usize, Vec<Group>)>,
+    /// Number of estimators.
+    estimators: usize,
     /// Activations of every layer on every row, then each row's loss.
     acts_len: usize,
     req: ScratchReq,
@@ -110,11 +114,16 @@ impl Measurer {
             let w = w as usize;
             let mut plans = Vec::with_capacity(cfg.estimators.len());
             for e in &cfg.estimators {
-                let p = e.plan(n, w)?;
-                phase = phase.any_of(p.scratch_req());
-                plans.push(p);
+                plans.push(e.plan(n, w)?);
             }
-            layers.push((w, plans));
+            let groups = group(&plans);
+            for g in &groups {
+                phase = phase.any_of(match g {
+                    Group::One(_, p) => p.scratch_req(),
+                    Group::Two(_, j) => j.scratch_req(),
+                });
+            }
+            layers.push((w, groups));
         }
         let acts_len = n
             .checked_mul(shape.activation_len())
@@ -128,6 +137,7 @@ impl Measurer {
             is_train,
             net,
             layers,
+            estimators: cfg.estimators.len(),
             acts_len,
             req,
             work: Workspace::new(),
@@ -166,19 +176,37 @@ impl Measurer {
         let mut points = Vec::new();
         let mut start = 0usize;
         let mut last = MatRef::EMPTY;
-        for (layer, (w, plans)) in (1u32..).zip(&self.layers) {
+        let mut slots = vec![None; self.estimators];
+        for (layer, (w, groups)) in (1u32..).zip(&self.layers) {
             let len = n * w;
             let t = MatRef::new(acts.get(start..start + len).unwrap_or(&[]), n, *w)?;
             start += len;
             last = t;
             let l = Layer::new(t, labels, self.data.groups())?;
-            for (estimator, plan) in plans.iter().enumerate() {
-                let point = plan.estimate(&l, rest)?;
-                points.push(LayerPoint {
-                    layer,
-                    estimator,
-                    point,
-                });
+            for g in groups {
+                match g {
+                    Group::One(i, plan) => {
+                        if let Some(s) = slots.get_mut(*i) {
+                            *s = Some(plan.estimate(&l, rest)?);
+                        }
+                    }
+                    Group::Two(ij, joint) => {
+                        for (i, point) in ij.iter().zip(joint.estimate(&l, rest)?) {
+                            if let Some(s) = slots.get_mut(*i) {
+                                *s = Some(point);
+                            }
+                        }
+                    }
+                }
+            }
+            for (estimator, slot) in slots.iter_mut().enumerate() {
+                if let Some(point) = slot.take() {
+                    points.push(LayerPoint {
+                        layer,
+                        estimator,
+                        point,
+                    });
+                }
             }
         }
         let metrics = split_metrics(last, nll, labels, &self.is_train)?;

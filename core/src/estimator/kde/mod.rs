@@ -106,14 +106,14 @@
 mod traverse;
 mod tree;
 
-use super::{Kind, Layer, Param, Part, Partial, RowSums, Settings};
+use super::{Estimator, Kind, Layer, Param, Part, Partial, RowSums, Settings};
 use crate::Error;
 use crate::info::{Info, PlanePoint};
 use crate::math;
 use crate::scratch::{Scratch, ScratchReq};
 use crate::simd::{self, Isa};
 use core::ops::Range;
-use traverse::{Kernel, RowAcc, row_terms, transpose_sums, walk};
+use traverse::{Kernel, LeafAcc, row_terms, transpose_sets, walk};
 use tree::{LANES, Tree, TreeBufs};
 
 /// Largest skipped kernel mass per row, relative to the row's sum (which is ≥ 1), with the
@@ -250,13 +250,8 @@ impl KdePlan {
         );
         let tree = tri!(tri!(tree.and(ScratchReq::f32(boxes))).and(ScratchReq::f32(n)));
         let tree = tri!(tree.and(ScratchReq::u32(n)));
-        // The sums of one block of query leaves (see `Queries`).
-        let block = if leaves < BLOCK_LEAVES {
-            leaves
-        } else {
-            BLOCK_LEAVES
-        };
-        let tree = tri!(tree.and(ScratchReq::f64(block * LANES * 3 * LANES)));
+        // The sums of one block of query leaves (see `Queries`), for one bound.
+        let tree = tri!(tree.and(ScratchReq::f64(block_sums(leaves, 1))));
         // Finishing reuses the region: the labels (or groups) sorted to count classes.
         let req = tree.any_of(ScratchReq::u32(n));
         Ok(Self {
@@ -371,19 +366,18 @@ impl KdePlan {
         part: Part,
         scratch: &mut [u64],
     ) -> Result<RowSums, Error> {
-        if part.index >= part.count {
-            return Err(Error::InvalidParameter { name: "parts" });
-        }
-        // Leaf bounds index·L/count in u128, so no product can overflow on 32-bit targets.
-        let bound_of = |p: usize| {
-            let v = (p as u128) * (self.leaves as u128) / (part.count as u128);
-            usize::try_from(v).unwrap_or(self.leaves)
-        };
-        let leaves = bound_of(part.index)..bound_of(part.index + 1);
+        let leaves = self.part_leaves(part)?;
         let mut sums = RowSums::default();
-        self.run(layer, leaves, &|_| true, scratch, &mut |_, terms| {
-            sums.push(terms);
-        })?;
+        self.run(
+            [self.scale],
+            layer,
+            leaves,
+            &|_| true,
+            scratch,
+            &mut |_, [terms]| {
+                sums.push(terms);
+            },
+        )?;
         Ok(sums)
     }
 
@@ -470,11 +464,32 @@ impl KdePlan {
         }
         let start = rows.start;
         let wanted = |i: usize| rows.contains(&i);
-        self.run(layer, 0..self.leaves, &wanted, scratch, &mut |i, terms| {
-            if let Some(o) = out.get_mut(3 * (i - start)..3 * (i - start) + 3) {
-                o.copy_from_slice(&terms);
-            }
-        })
+        let scales = [self.scale];
+        self.run(
+            scales,
+            layer,
+            0..self.leaves,
+            &wanted,
+            scratch,
+            &mut |i, [terms]| {
+                if let Some(o) = out.get_mut(3 * (i - start)..3 * (i - start) + 3) {
+                    o.copy_from_slice(&terms);
+                }
+            },
+        )
+    }
+
+    /// The query leaves of part `part`: `index·L/count .. (index+1)·L/count`.
+    fn part_leaves(&self, part: Part) -> Result<Range<usize>, Error> {
+        if part.index >= part.count {
+            return Err(Error::InvalidParameter { name: "parts" });
+        }
+        // Leaf bounds index·L/count in u128, so no product can overflow on 32-bit targets.
+        let bound_of = |p: usize| {
+            let v = (p as u128) * (self.leaves as u128) / (part.count as u128);
+            usize::try_from(v).unwrap_or(self.leaves)
+        };
+        Ok(bound_of(part.index)..bound_of(part.index + 1))
     }
 
     /// The pruning threshold `τ` on `D·s` (see the module docs).
@@ -495,19 +510,23 @@ impl KdePlan {
         }
     }
 
-    /// Builds the tree in `scratch` and hands `(i, [a_i, b_i, c_i])` to `sink` for every row
+    /// Builds the tree in `scratch` and hands `(i, [a_i, b_i, c_i])`, one per bound of kernel
+    /// scale `scales` (this plan's, or both bounds' for [`KdeBoth`]), to `sink` for every row
     /// `i` that `wanted` accepts among those of the query leaves `query_leaves`, a leaf of
-    /// query rows at a time (so in tree order, not row order).
-    fn run(
+    /// query rows at a time (so in tree order, not row order). `scratch` holds the plan's
+    /// requirement with the block sums of `B` bounds.
+    fn run<const B: usize>(
         &self,
+        scales: [f32; B],
         layer: &Layer<'_>,
         query_leaves: Range<usize>,
         wanted: &impl Fn(usize) -> bool,
         scratch: &mut [u64],
-        sink: &mut impl FnMut(usize, [f64; 3]),
+        sink: &mut impl FnMut(usize, [[f64; 3]; B]),
     ) -> Result<(), Error> {
         layer.check_shape(self.n, self.d)?;
-        let mut s = Scratch::new(scratch, self.req)?;
+        let req = self.req_for(B)?;
+        let mut s = Scratch::new(scratch, req)?;
         let slots = self.leaves * LANES;
         let bufs = TreeBufs {
             coords: s.f32(slots * self.d)?,
@@ -518,15 +537,15 @@ impl KdePlan {
             keys: s.f32(self.n)?,
             order: s.u32(self.n)?,
         };
-        let block = self.leaves.min(BLOCK_LEAVES);
-        let sums: &mut [RowAcc] = bytemuck::cast_slice_mut(s.f64(block * LANES * 3 * LANES)?);
+        let sums: &mut [LeafAcc] = bytemuck::cast_slice_mut(s.f64(block_sums(self.leaves, B))?);
         if query_leaves.is_empty() {
             return Ok(());
         }
         let tree = Tree::build(layer.t(), layer.labels(), layer.inputs(), bufs)?;
         let tau = self.threshold();
         let k = Kernel {
-            scale: self.scale,
+            scales,
+            reach: scales.iter().copied().fold(f32::INFINITY, f32::min),
             tau,
             prune: tau.is_finite(),
         };
@@ -542,6 +561,161 @@ impl KdePlan {
         });
         Ok(())
     }
+
+    /// The scratch of a call that computes `bounds` bounds in one walk: the plan's, with
+    /// `bounds` sets of block sums.
+    const fn req_for(&self, bounds: usize) -> Result<ScratchReq, Error> {
+        if bounds <= 1 {
+            return Ok(self.req);
+        }
+        let extra = block_sums(self.leaves, bounds) - block_sums(self.leaves, 1);
+        self.req.and(ScratchReq::f64(extra))
+    }
+}
+
+/// Both bounds of one layer in one pass: the upper and lower [`KdePlan`]s of one noise
+/// variance, computed together.
+///
+/// The lower bound's kernel `exp(−D/(8σ²))` reaches four times as far in `D·s` as the upper
+/// bound's, so every leaf the upper bound adds is one the lower bound's walk looks at. One
+/// tree and one walk serve both: each 8 × 8 block of distances is computed once, and each
+/// bound applies its own skip rule and exponential to it. Each bound's sums receive exactly
+/// the values, in the order, of its own [`KdePlan::estimate`], so the results have the same
+/// bits as two separate calls, at about the cost of the lower bound alone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KdeBoth {
+    upper: KdePlan,
+    lower: KdePlan,
+    req: ScratchReq,
+}
+
+impl KdeBoth {
+    /// Both bounds for `n` samples × `d` units and noise variance `noise_var`, cut-off on.
+    ///
+    /// # Errors
+    /// As [`KdePlan::new`].
+    ///
+    /// # Examples
+    /// ```
+    /// use infoplane_core::{MatRef, estimator::Layer, kde::{KdeBoth, KdeBound, KdePlan}};
+    /// let t = MatRef::new(&[0.0f32, 0.01, 0.5, 0.52, 1.0, 2.0], 6, 1)?;
+    /// let layer = Layer::new(t, &[0, 1, 0, 1, 1, 0], None)?;
+    /// let both = KdeBoth::new(6, 1, 1e-3)?;
+    /// let mut scratch = vec![0u64; both.scratch_req().words()];
+    /// let [up, lo] = both.estimate(&layer, &mut scratch)?;
+    /// // The same bits as each bound on its own.
+    /// let upper = KdePlan::new(6, 1, KdeBound::Upper, 1e-3)?;
+    /// let lower = KdePlan::new(6, 1, KdeBound::Lower, 1e-3)?;
+    /// assert_eq!(up, upper.estimate(&layer, &mut scratch)?);
+    /// assert_eq!(lo, lower.estimate(&layer, &mut scratch)?);
+    /// assert!(lo.i_xt.in_bits() <= up.i_xt.in_bits());
+    /// # Ok::<(), infoplane_core::Error>(())
+    /// ```
+    pub const fn new(n: usize, d: usize, noise_var: f32) -> Result<Self, Error> {
+        let upper = tri!(KdePlan::new(n, d, KdeBound::Upper, noise_var));
+        let lower = tri!(KdePlan::new(n, d, KdeBound::Lower, noise_var));
+        let req = tri!(upper.req_for(2));
+        Ok(Self { upper, lower, req })
+    }
+
+    /// Both bounds with another [`Pruning`] mode.
+    #[must_use]
+    pub const fn with_pruning(self, prune: Pruning) -> Self {
+        Self {
+            upper: self.upper.with_pruning(prune),
+            lower: self.lower.with_pruning(prune),
+            req: self.req,
+        }
+    }
+
+    /// The two plans, upper then lower (for [`KdePlan::finish`] and the sizes).
+    #[must_use]
+    pub const fn plans(&self) -> [KdePlan; 2] {
+        [self.upper, self.lower]
+    }
+
+    /// Scratch for any call: a [`KdePlan`]'s with a second set of block sums. May change
+    /// between versions: ask, do not hard-code.
+    #[must_use]
+    pub const fn scratch_req(&self) -> ScratchReq {
+        self.req
+    }
+
+    /// As [`KdePlan::max_parts`].
+    #[must_use]
+    pub const fn max_parts(&self) -> usize {
+        self.upper.max_parts()
+    }
+
+    /// The upper and lower bounds' plane points, with the bits of [`KdePlan::estimate`] of
+    /// each.
+    ///
+    /// # Errors
+    /// As [`KdePlan::estimate`].
+    pub fn estimate(
+        &self,
+        layer: &Layer<'_>,
+        scratch: &mut [u64],
+    ) -> Result<[PlanePoint; 2], Error> {
+        let sums = self.estimate_part(layer, Part::WHOLE, scratch)?;
+        self.finish(layer, sums, scratch)
+    }
+
+    /// As [`KdePlan::estimate_part`], for both bounds (upper, lower).
+    ///
+    /// # Errors
+    /// As [`KdePlan::estimate_part`].
+    pub fn estimate_part(
+        &self,
+        layer: &Layer<'_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<[RowSums; 2], Error> {
+        let leaves = self.upper.part_leaves(part)?;
+        let mut sums = [RowSums::default(); 2];
+        let scales = [self.upper.scale, self.lower.scale];
+        self.upper.run(
+            scales,
+            layer,
+            leaves,
+            &|_| true,
+            scratch,
+            &mut |_, terms| {
+                for (s, t) in sums.iter_mut().zip(terms) {
+                    s.push(t);
+                }
+            },
+        )?;
+        Ok(sums)
+    }
+
+    /// The plane points from the merged sums of every part.
+    ///
+    /// # Errors
+    /// As [`KdePlan::finish`].
+    pub fn finish(
+        &self,
+        layer: &Layer<'_>,
+        sums: [RowSums; 2],
+        scratch: &mut [u64],
+    ) -> Result<[PlanePoint; 2], Error> {
+        let [su, sl] = sums;
+        Ok([
+            self.upper.finish(layer, su, scratch)?,
+            self.lower.finish(layer, sl, scratch)?,
+        ])
+    }
+}
+
+/// `f64`s of the sums of one block of query leaves (see `Queries`) for `bounds` bounds: 24
+/// per row slot and bound.
+const fn block_sums(leaves: usize, bounds: usize) -> usize {
+    let block = if leaves < BLOCK_LEAVES {
+        leaves
+    } else {
+        BLOCK_LEAVES
+    };
+    block * bounds * LANES * 3 * LANES
 }
 
 /// Query leaves per block: the pairs of leaves inside a block are evaluated once for both
@@ -559,17 +733,22 @@ const BLOCK_LEAVES: usize = 256;
 /// receives the leaves `0..b0`, then `b0..q` (from the earlier walks, in ascending order),
 /// then `q..`: every leaf in ascending order, as one walk over all leaves would add them,
 /// so its terms have the same bits for any block and any split of the leaves into parts.
-struct Queries<'a, 's, W, S> {
+///
+/// With `B` bounds each leaf has `B` sets of row sums, side by side (leaf `i`'s set `b` is
+/// `sums[i·B + b]`).
+struct Queries<'a, 's, W, S, const B: usize> {
     tree: &'a Tree<'s>,
     leaves: Range<usize>,
     groups: bool,
     wanted: &'a W,
-    k: &'a Kernel,
-    sums: &'a mut [RowAcc],
+    k: &'a Kernel<B>,
+    sums: &'a mut [LeafAcc],
     sink: &'a mut S,
 }
 
-impl<W: Fn(usize) -> bool, S: FnMut(usize, [f64; 3])> simd::Kernel for Queries<'_, '_, W, S> {
+impl<W: Fn(usize) -> bool, S: FnMut(usize, [[f64; 3]; B]), const B: usize> simd::Kernel
+    for Queries<'_, '_, W, S, B>
+{
     type Output = ();
     #[inline(always)]
     fn call(self) {
@@ -581,7 +760,9 @@ impl<W: Fn(usize) -> bool, S: FnMut(usize, [f64; 3])> simd::Kernel for Queries<'
     }
 }
 
-impl<W: Fn(usize) -> bool, S: FnMut(usize, [f64; 3])> Queries<'_, '_, W, S> {
+impl<W: Fn(usize) -> bool, S: FnMut(usize, [[f64; 3]; B]), const B: usize>
+    Queries<'_, '_, W, S, B>
+{
     #[inline(always)]
     fn blocks<const GROUPS: bool>(self) {
         let Self {
@@ -593,29 +774,37 @@ impl<W: Fn(usize) -> bool, S: FnMut(usize, [f64; 3])> Queries<'_, '_, W, S> {
             sink,
             ..
         } = self;
-        let per_block = (sums.len() / LANES).max(1);
+        let per_block = (sums.len() / B).max(1);
         let mut b0 = leaves.start;
         while b0 < leaves.end {
             let b1 = (b0 + per_block).min(leaves.end);
-            let block = sums.get_mut(..(b1 - b0) * LANES).unwrap_or_default();
-            block.iter_mut().for_each(|r| *r = [0.0; 3 * LANES]);
+            let block = sums.get_mut(..(b1 - b0) * B).unwrap_or_default();
+            block
+                .iter_mut()
+                .for_each(|l| *l = [[0.0; 3 * LANES]; LANES]);
             for q in b0..b1 {
-                if let Some(acc) = leaf_sums(block, q - b0) {
-                    walk::<GROUPS>(tree, q, 0..b0, k, acc, &mut [], b1);
+                if let Some(acc) = leaf_sums::<B>(block, q - b0) {
+                    walk::<GROUPS, B>(tree, q, 0..b0, k, acc, &mut [], b1);
                     // Then the block's earlier leaves push into it.
-                    transpose_sums(acc, true);
+                    transpose_sets(acc, true);
                 }
             }
             for q in b0..b1 {
-                let (mine, later) = block.split_at_mut((q - b0 + 1) * LANES);
-                if let Some(acc) = leaf_sums(mine, q - b0) {
-                    transpose_sums(acc, false);
-                    walk::<GROUPS>(tree, q, q..tree.n_leaves, k, acc, later, q + 1);
+                let (mine, later) = block.split_at_mut((q - b0 + 1) * B);
+                if let Some(acc) = leaf_sums::<B>(mine, q - b0) {
+                    transpose_sets(acc, false);
+                    walk::<GROUPS, B>(tree, q, q..tree.n_leaves, k, acc, later, q + 1);
                     let leaf = tree.leaf(q);
-                    for (r, a) in leaf.rows.iter().zip(acc.iter_mut()).take(leaf.valid) {
+                    for (lane, r) in leaf.rows.iter().enumerate().take(leaf.valid) {
                         let row = *r as usize;
                         if wanted(row) {
-                            sink(row, row_terms::<GROUPS>(a));
+                            let mut terms = [[0.0; 3]; B];
+                            for (t, set) in terms.iter_mut().zip(acc.iter_mut()) {
+                                if let Some(a) = set.get_mut(lane) {
+                                    *t = row_terms::<GROUPS>(a);
+                                }
+                            }
+                            sink(row, terms);
                         }
                     }
                 }
@@ -625,12 +814,12 @@ impl<W: Fn(usize) -> bool, S: FnMut(usize, [f64; 3])> Queries<'_, '_, W, S> {
     }
 }
 
-/// The eight row sums of the `i`-th leaf of a block.
+/// The row sums of every bound of the `i`-th leaf of a block.
 #[inline(always)]
-fn leaf_sums(block: &mut [RowAcc], i: usize) -> Option<&mut [RowAcc; LANES]> {
+fn leaf_sums<const B: usize>(block: &mut [LeafAcc], i: usize) -> Option<&mut [LeafAcc; B]> {
     block
-        .get_mut(i * LANES..(i + 1) * LANES)
-        .and_then(|s| <&mut [RowAcc; LANES]>::try_from(s).ok())
+        .get_mut(i * B..(i + 1) * B)
+        .and_then(|s| <&mut [LeafAcc; B]>::try_from(s).ok())
 }
 
 /// `Σ_v c_v ln c_v` over the distinct values of `values` in ascending order, in f64, `c_v`
@@ -673,6 +862,17 @@ pub static LOWER: KdeKind = KdeKind {
 impl KdeKind {
     fn plan(&self, s: &Settings, n: usize, d: usize) -> Result<KdePlan, Error> {
         KdePlan::new(n, d, self.bound, s.noise_var)
+    }
+
+    /// Whether `other` is the other bound with the same noise variance, and if so whether
+    /// this one is the upper bound ([`KdeBoth`]'s order).
+    fn partner(&self, s: &Settings, other: &Estimator) -> Option<bool> {
+        let other_name = match self.bound {
+            KdeBound::Upper => LOWER.name,
+            KdeBound::Lower => UPPER.name,
+        };
+        let same_var = other.settings().noise_var.to_bits() == s.noise_var.to_bits();
+        (other.name() == other_name && same_var).then_some(self.bound == KdeBound::Upper)
     }
 }
 
@@ -724,5 +924,33 @@ impl Kind for KdeKind {
         };
         self.plan(s, layer.n(), layer.d())?
             .finish(layer, sums, scratch)
+    }
+
+    fn joint_scratch(
+        &self,
+        s: &Settings,
+        other: &Estimator,
+        n: usize,
+        d: usize,
+    ) -> Option<Result<ScratchReq, Error>> {
+        self.partner(s, other)?;
+        Some(KdeBoth::new(n, d, s.noise_var).map(|b| b.scratch_req()))
+    }
+
+    fn joint_part(
+        &self,
+        s: &Settings,
+        other: &Estimator,
+        layer: &Layer<'_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<[Partial; 2], Error> {
+        let Some(mine_first) = self.partner(s, other) else {
+            return Err(Error::InvalidParameter { name: "estimators" });
+        };
+        let both = KdeBoth::new(layer.n(), layer.d(), s.noise_var)?;
+        let [up, lo] = both.estimate_part(layer, part, scratch)?;
+        let (up, lo) = (Partial::Rows(up), Partial::Rows(lo));
+        Ok(if mine_first { [up, lo] } else { [lo, up] })
     }
 }

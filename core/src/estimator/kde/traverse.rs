@@ -11,11 +11,14 @@ use super::tree::{LANES, Leaf, STACK, Tree, pop, push};
 use crate::math;
 use core::ops::Range;
 
-/// Per-call kernel parameters.
+/// Per-call kernel parameters for `B` bounds computed in one walk (1, or 2 for both KDE
+/// bounds: the lower bound's pairs include the upper bound's).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Kernel {
-    /// `s = 1/(cσ²)`.
-    pub scale: f32,
+pub(super) struct Kernel<const B: usize> {
+    /// Each bound's `s = 1/(cσ²)`.
+    pub scales: [f32; B],
+    /// The smallest of `scales`: the walk looks at every leaf some bound adds.
+    pub reach: f32,
     /// Threshold on `D·s` of the per-row skip rule (see [`add_leaf`]).
     pub tau: f32,
     /// Whether anything may be skipped (off in the mode that evaluates every pair).
@@ -40,9 +43,20 @@ pub(super) type RowAcc = [f64; 3 * LANES];
 /// order, as the `[r][s·8 + j]` of the rows' own [`RowAcc`]s.
 pub(super) type PushAcc = [[f64; LANES]; 3 * LANES];
 
+/// A leaf's row sums, one [`RowAcc`] per row, for one bound.
+pub(super) type LeafAcc = [RowAcc; LANES];
+
+/// The leaf's sums of every bound from the row layout to the pushed layout (`push`) or back.
+#[inline(always)]
+pub(super) fn transpose_sets<const B: usize>(sets: &mut [LeafAcc; B], push: bool) {
+    for leaf in sets {
+        transpose_sums(leaf, push);
+    }
+}
+
 /// The leaf's sums from the row layout to the pushed layout (`push`) or back.
 #[inline(always)]
-pub(super) fn transpose_sums(leaf: &mut [RowAcc; LANES], push: bool) {
+fn transpose_sums(leaf: &mut LeafAcc, push: bool) {
     if push {
         let rows = *leaf;
         let t: &mut PushAcc = bytemuck::cast_mut(leaf);
@@ -92,9 +106,10 @@ pub(super) fn row_terms<const GROUPS: bool>(acc: &mut RowAcc) -> [f64; 3] {
 }
 
 /// One walk of query leaf `ql` down the tree over the leaves `visit`, adding each visited
-/// leaf (by the skip rule of [`add_leaf`]) to the query rows' sums `acc`.
+/// leaf (by the skip rule of [`add_leaf`], for each bound) to the query rows' sums `acc`
+/// (one set per bound).
 ///
-/// Leaves `push_start..push_start + pushed.len() / 8` (after `ql`, inside `visit`) are
+/// Leaves `push_start..push_start + pushed.len() / B` (after `ql`, inside `visit`) are
 /// *pushed*: their 8 × 8 block of kernel values, computed once, is also added to their own
 /// rows' sums in `pushed`, as those rows would add leaf `ql` in a walk of their own
 /// (distances and kernel values are symmetric bit for bit, and so is the skip rule). The
@@ -105,13 +120,13 @@ pub(super) fn row_terms<const GROUPS: bool>(acc: &mut RowAcc) -> [f64; 3] {
 /// is beyond `τ` for it, and the walk ends where no row is left. Depth-first, left child
 /// first, so the leaves come in ascending order.
 #[inline(always)]
-pub(super) fn walk<const GROUPS: bool>(
+pub(super) fn walk<const GROUPS: bool, const B: usize>(
     tree: &Tree<'_>,
     ql: usize,
     visit: Range<usize>,
-    k: &Kernel,
-    acc: &mut [RowAcc; LANES],
-    pushed: &mut [RowAcc],
+    k: &Kernel<B>,
+    acc: &mut [LeafAcc; B],
+    pushed: &mut [LeafAcc],
     push_start: usize,
 ) {
     let qleaf = tree.leaf(ql);
@@ -145,7 +160,7 @@ pub(super) fn walk<const GROUPS: bool>(
         }
         if b - a == 1 {
             let target = pushed_leaf(pushed, push_start, a);
-            add_leaf::<GROUPS>(tree, a, &qleaf, &query, alive, k, acc, target);
+            add_leaf::<GROUPS, B>(tree, a, &qleaf, &query, alive, k, acc, target);
         } else {
             let m = a + (b - a) / 2;
             if !push(&mut stack, &mut top, (id + 2 * (m - a), m, b, alive))
@@ -156,22 +171,24 @@ pub(super) fn walk<const GROUPS: bool>(
                 // unchanged.
                 for l in a.max(visit.start)..b.min(visit.end) {
                     let target = pushed_leaf(pushed, push_start, l);
-                    add_leaf::<GROUPS>(tree, l, &qleaf, &query, alive, k, acc, target);
+                    add_leaf::<GROUPS, B>(tree, l, &qleaf, &query, alive, k, acc, target);
                 }
             }
         }
     }
 }
 
-/// Leaf `l`'s sums in `pushed` (which holds leaves `push_start..`), in the pushed layout;
-/// `None` for a leaf outside it.
+/// Leaf `l`'s sums of every bound in `pushed` (which holds leaves `push_start..`, `B` sets
+/// each), in the pushed layout; `None` for a leaf outside it.
 #[inline(always)]
-fn pushed_leaf(pushed: &mut [RowAcc], push_start: usize, l: usize) -> Option<&mut PushAcc> {
+fn pushed_leaf<const B: usize>(
+    pushed: &mut [LeafAcc],
+    push_start: usize,
+    l: usize,
+) -> Option<&mut [LeafAcc; B]> {
     let i = l.checked_sub(push_start)?;
-    let t = pushed.get_mut(i * LANES..(i + 1) * LANES)?;
-    <&mut [RowAcc; LANES]>::try_from(t)
-        .ok()
-        .map(bytemuck::cast_mut::<_, PushAcc>)
+    let t = pushed.get_mut(i * B..(i + 1) * B)?;
+    <&mut [LeafAcc; B]>::try_from(t).ok()
 }
 
 /// Adds leaf `l` to the sums of the query rows (lanes of `qleaf`), as an 8 × 8 block: `D`
@@ -188,28 +205,29 @@ fn pushed_leaf(pushed: &mut [RowAcc], push_start: usize, l: usize) -> Option<&mu
 /// 0. The partial sums of `D` never decrease, so the block stops early, after 2, 4, 8, …
 /// coordinates, once every live query row would skip (rows the walk dropped are beyond `τ`
 /// of the whole subtree, so then every row of leaf `l` skips the query leaf too).
+///
+/// With `B = 2` bounds the block of distances is shared: the walk and the early stop use the
+/// smaller scale (the farther reach), and each bound applies its own skip rule to the same
+/// block, so each bound's sums get exactly the values, in the order, of a walk of its own (a
+/// leaf one bound skips adds nothing to its sums).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn add_leaf<const GROUPS: bool>(
+fn add_leaf<const GROUPS: bool, const B: usize>(
     tree: &Tree<'_>,
     l: usize,
     qleaf: &Leaf<'_>,
     query: &[Option<Query>; LANES],
     alive: u8,
-    k: &Kernel,
-    acc: &mut [RowAcc; LANES],
-    pushed: Option<&mut PushAcc>,
+    k: &Kernel<B>,
+    acc: &mut [LeafAcc; B],
+    pushed: Option<&mut [LeafAcc; B]>,
 ) {
     let coords = tree.coords(l);
     let mut live_q = [0u32; LANES];
     for (bit, m) in live_q.iter_mut().enumerate() {
         *m = u32::from(alive >> bit & 1).wrapping_neg();
     }
-    // 1 where some lane of the row is within τ (the row keeps the leaf), 0 otherwise.
-    let keeps = |row: &[f32; LANES]| {
-        row.iter()
-            .fold(0u32, |m, &v| m | u32::from(v * k.scale <= k.tau))
-    };
+    let keeps = |row: &[f32; LANES]| keeps(row, k.reach, k.tau);
     let mut dist = [[0.0f32; LANES]; LANES];
     let mut check = 2usize;
     for (j, (col, qcol)) in coords
@@ -242,31 +260,86 @@ fn add_leaf<const GROUPS: bool>(
     for (lane, m) in live.iter_mut().enumerate() {
         *m = u32::from(lane < valid).wrapping_neg();
     }
+    let leaf = LeafRows {
+        labels,
+        groups,
+        live: &live,
+    };
+    match pushed {
+        Some(pushed) => {
+            for ((&scale, acc), pushed) in k.scales.iter().zip(acc).zip(pushed) {
+                let pushed: &mut PushAcc = bytemuck::cast_mut(pushed);
+                add_block::<GROUPS, B>(&dist, scale, k, &leaf, query, &live_q, acc, Some(pushed));
+            }
+        }
+        None => {
+            for (&scale, acc) in k.scales.iter().zip(acc) {
+                add_block::<GROUPS, B>(&dist, scale, k, &leaf, query, &live_q, acc, None);
+            }
+        }
+    }
+}
+
+/// 1 where some lane of the row is within τ at `scale` (the row keeps the leaf), 0 otherwise.
+#[inline(always)]
+fn keeps(row: &[f32; LANES], scale: f32, tau: f32) -> u32 {
+    row.iter()
+        .fold(0u32, |m, &v| m | u32::from(v * scale <= tau))
+}
+
+/// The other leaf's rows in an 8 × 8 block: labels, input groups, and `live` (all ones for
+/// a real row, 0 for padding).
+struct LeafRows<'a> {
+    labels: &'a [u32; LANES],
+    groups: &'a [u32; LANES],
+    live: &'a [u32; LANES],
+}
+
+/// One bound's part of [`add_leaf`]: the block of distances `dist` at kernel scale `scale`,
+/// added to the query rows' sums `acc` by the skip rule and, with `pushed`, to the other
+/// leaf's rows.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn add_block<const GROUPS: bool, const B: usize>(
+    dist: &[[f32; LANES]; LANES],
+    scale: f32,
+    k: &Kernel<B>,
+    leaf: &LeafRows<'_>,
+    query: &[Option<Query>; LANES],
+    live_q: &[u32; LANES],
+    acc: &mut LeafAcc,
+    pushed: Option<&mut PushAcc>,
+) {
+    let (labels, groups, live) = (leaf.labels, leaf.groups, leaf.live);
+    if B > 1 && k.prune && dist.iter().all(|row| keeps(row, scale, k.tau) == 0) {
+        // Every row and every column of the block skips it at this bound.
+        return;
+    }
     if let Some(pushed) = pushed {
         // Leaf l's rows that keep the query leaf: some entry of their column within τ.
         let mut col_keep = [0u32; LANES];
-        for row in &dist {
+        for row in dist {
             for (m, &v) in col_keep.iter_mut().zip(row) {
-                *m |= u32::from(!k.prune || v * k.scale <= k.tau);
+                *m |= u32::from(!k.prune || v * scale <= k.tau);
             }
         }
         let mut col_mask = [0u32; LANES];
-        for ((m, &c), &lv) in col_mask.iter_mut().zip(&col_keep).zip(&live) {
+        for ((m, &c), &lv) in col_mask.iter_mut().zip(&col_keep).zip(live) {
             *m = c.wrapping_neg() & lv;
         }
         let (p_all, rest) = pushed.split_at_mut(LANES);
         let (p_class, p_group) = rest.split_at_mut(LANES);
         // The whole block of kernel values first, as one run of f32 vector work.
         let mut e = [[0.0f32; LANES]; LANES];
-        for (er, row) in e.iter_mut().zip(&dist) {
-            *er = exp_row(row, k.scale);
+        for (er, row) in e.iter_mut().zip(dist) {
+            *er = exp_row(row, scale);
         }
         for (((((row, er), q), a), &lq), ((pa, pc), pg)) in dist
             .iter()
             .zip(&e)
             .zip(query)
             .zip(acc.iter_mut())
-            .zip(&live_q)
+            .zip(live_q)
             .zip(
                 p_all
                     .iter_mut()
@@ -277,8 +350,8 @@ fn add_leaf<const GROUPS: bool>(
             let Some(q) = *q else {
                 continue;
             };
-            if lq != 0 && !(k.prune && keeps(row) == 0) {
-                add_row::<GROUPS>(a, er, labels, groups, &live, q.label, q.group);
+            if lq != 0 && !(k.prune && keeps(row, scale, k.tau) == 0) {
+                add_row::<GROUPS>(a, er, labels, groups, live, q.label, q.group);
             }
             // This row's values to leaf l's rows, in its lane of each: masked by which rows
             // keep the query leaf.
@@ -286,18 +359,18 @@ fn add_leaf<const GROUPS: bool>(
         }
         return;
     }
-    for (((row, q), a), &lq) in dist.iter().zip(query).zip(acc.iter_mut()).zip(&live_q) {
+    for (((row, q), a), &lq) in dist.iter().zip(query).zip(acc.iter_mut()).zip(live_q) {
         let Some(q) = *q else {
             continue;
         };
         if lq == 0 {
             continue;
         }
-        if k.prune && keeps(row) == 0 {
+        if k.prune && keeps(row, scale, k.tau) == 0 {
             continue;
         }
-        let er = exp_row(row, k.scale);
-        add_row::<GROUPS>(a, &er, labels, groups, &live, q.label, q.group);
+        let er = exp_row(row, scale);
+        add_row::<GROUPS>(a, &er, labels, groups, live, q.label, q.group);
     }
 }
 
@@ -394,7 +467,13 @@ fn add_row<const GROUPS: bool>(
 /// like `D`. Rounding is monotone, so no point of the box is closer in f32 than the box: a
 /// row dropped here would skip every leaf below the node anyway.
 #[inline(always)]
-fn points_box_alive(qcoords: &[f32], lo: &[f32], hi: &[f32], alive: u8, k: &Kernel) -> u8 {
+fn points_box_alive<const B: usize>(
+    qcoords: &[f32],
+    lo: &[f32],
+    hi: &[f32],
+    alive: u8,
+    k: &Kernel<B>,
+) -> u8 {
     let mut s = [0.0f32; LANES];
     for ((col, &l), &h) in qcoords.chunks_exact(LANES).zip(lo).zip(hi) {
         if let Ok(col) = <&[f32; LANES]>::try_from(col) {
@@ -403,7 +482,7 @@ fn points_box_alive(qcoords: &[f32], lo: &[f32], hi: &[f32], alive: u8, k: &Kern
     }
     let mut keep = 0u8;
     for (bit, &v) in s.iter().enumerate() {
-        keep |= u8::from(v * k.scale <= k.tau) << bit;
+        keep |= u8::from(v * k.reach <= k.tau) << bit;
     }
     keep & alive
 }
