@@ -11,7 +11,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use infoplane_benches::TishbyNet;
 use infoplane_core::estimator::{Layer, Part, RowSums};
-use infoplane_core::{KdeBound, KdePlan, MatRef};
+use infoplane_core::{KdeBoth, KdeBound, KdePlan, MatRef};
 use infoplane_tests::fixtures;
 use std::hint::black_box;
 
@@ -112,5 +112,54 @@ fn kde(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, kde);
+/// Both bounds of one layer: two separate estimates against one [`KdeBoth`] (one tree, one
+/// walk, the same bits), single-threaded, on a wide layer (the walk dominates) and on a
+/// 2-unit layer in two tight clusters like a late saxe output layer (the pairs dominate).
+fn kde_both(c: &mut Criterion) {
+    let n = 4096;
+    let net = TishbyNet::new().expect("network");
+    let (wide, w) = net.hidden_layer(1).expect("layer");
+    let cases = [
+        (format!("tishby layer 1 n=4096,d={w}"), wide, w),
+        (
+            "2 clusters n=4096,d=2".to_string(),
+            fixtures::clustered_layer(n, 2, 2, 3),
+            2,
+        ),
+    ];
+    let y = fixtures::labels(n, 2, 7);
+    let mut g = c.benchmark_group("kde_both_bounds");
+    g.throughput(Throughput::Elements(n as u64));
+    for (id, t, d) in &cases {
+        let tm = MatRef::new(t, n, *d).expect("n × d");
+        let both = KdeBoth::new(n, *d, 1e-3).expect("plan");
+        let [up, lo] = both.plans();
+        let mut s = vec![0u64; both.scratch_req().words()];
+        g.bench_with_input(
+            BenchmarkId::new(format!("{id},separate"), n),
+            &tm,
+            |b, &tm| {
+                b.iter(|| {
+                    let layer = Layer::new(black_box(tm), &y, None).expect("layer");
+                    let u = up.estimate(&layer, &mut s).expect("upper");
+                    let l = lo.estimate(&layer, &mut s).expect("lower");
+                    black_box((u, l))
+                });
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new(format!("{id},together"), n),
+            &tm,
+            |b, &tm| {
+                b.iter(|| {
+                    let layer = Layer::new(black_box(tm), &y, None).expect("layer");
+                    black_box(both.estimate(&layer, &mut s).expect("both"))
+                });
+            },
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, kde, kde_both);
 criterion_main!(benches);

@@ -74,6 +74,11 @@
 //!   coordinate by coordinate and abandoned (after 2, 4, 8, … coordinates) once every row
 //!   would skip it. The tests only decide which leaves are *looked at*; the rule above
 //!   decides what is added. For `σ² = 1e-3` on tanh-like data almost every pair is skipped.
+//! * **Both bounds at once** ([`KdeBoth`]). The lower bound's kernel reaches four times as
+//!   far in `D·s` (its scale is the upper bound's divided by 4, exactly), so one tree and one
+//!   walk at the lower bound's reach serve both: each block of distances is computed once
+//!   and each bound applies its own skip rule and exponential, so each gets the bits of its
+//!   own call.
 //! * **Distance.** `D_ij = Σ_k (t_ik − t_jk)²` in f32, coordinates in ascending order. The
 //!   alternative `‖t_i‖² + ‖t_j‖² − 2 t_i·t_j` saves one of three operations per coordinate
 //!   but cancels where the kernel matters (`t_i ≈ t_j`). Measured on clustered 4096×10
