@@ -562,3 +562,87 @@ fn every_simd_level_gives_the_same_bytes_and_a_missing_one_is_an_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn large_tables_read_in_parts_give_the_same_rows_and_errors() {
+    let d = tmp("large");
+    // 6000 × 8 values of 17 digits (about 900 KB, so several parts with --threads 3), with a
+    // header and blank lines; labels by the sign of the first unit.
+    let mut a = String::from("u0,u1,u2,u3,u4,u5,u6,u7\n");
+    let mut y = String::from("y\n");
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut lines = vec![String::from("u0,u1,u2,u3,u4,u5,u6,u7")];
+    for i in 0..6000u32 {
+        let row: Vec<f64> = (0..8)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+            })
+            .collect();
+        let line = row
+            .iter()
+            .map(|v| format!("{v:.17}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        a.push_str(&line);
+        a.push('\n');
+        if i % 1000 == 999 {
+            a.push('\n');
+        }
+        lines.push(line);
+        y.push_str(if row[0] < 0.0 { "0\n" } else { "1\n" });
+    }
+    assert!(a.len() > 600_000, "{}", a.len());
+    let a_path = write(&d, "a.csv", &a);
+    let y_path = write(&d, "y.csv", &y);
+    let est = |path: &str, threads: &str| {
+        run_ok(&[
+            "estimate",
+            "--activations",
+            path,
+            "--labels",
+            &y_path,
+            "--estimator",
+            "binning-size",
+            "--estimator",
+            "binning",
+            "--threads",
+            threads,
+            "--bits",
+        ])
+        .stdout
+    };
+    let one = est(&a_path, "1");
+    assert_eq!(one, est(&a_path, "2"));
+    assert_eq!(one, est(&a_path, "3"));
+    // The label is the sign of unit 0, so every binning sees all of H(Y) = 1 bit (to the
+    // class balance) in I(T;Y), and 6000 distinct rows at bin size 0.5 of 8 units.
+    let v = bits_columns(&String::from_utf8(one).unwrap());
+    assert!(v[0][1] > 0.99 && v[0][1] <= 1.0, "{v:?}");
+    // A bad cell late in the file (in the last part) is named by its line, whatever the
+    // thread count: line 1 is the header, data row i is on line 2 + i plus the blank lines
+    // before it.
+    let mut bad = a.clone();
+    let needle = format!("{}\n", lines[5500]);
+    let at = bad.find(&needle).unwrap();
+    bad.replace_range(at..at + needle.len() - 1, "0.5,x,0,0,0,0,0,0");
+    let bad_path = write(&d, "bad.csv", &bad);
+    let line = 1 + 5500 + 5; // header, 5500 rows before it, 5 blank lines before it
+    for threads in ["1", "2", "3"] {
+        let err = run_err(&[
+            "estimate",
+            "--activations",
+            &bad_path,
+            "--labels",
+            &y_path,
+            "--estimator",
+            "binning-size",
+            "--threads",
+            threads,
+        ]);
+        assert!(err.contains(&format!("line {line}")), "{threads}: {err}");
+        assert!(err.contains("\"x\" is not a number"), "{threads}: {err}");
+    }
+}

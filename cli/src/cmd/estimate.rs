@@ -3,7 +3,7 @@
 use super::{estimate_parallel, threads};
 use crate::args::EstimateArgs;
 use crate::error::CliError;
-use crate::io::{read_labels, read_table};
+use crate::io::{read_labels, read_table_threads};
 use infoplane_core::dataset::group_rows;
 use infoplane_core::estimator::{Estimator, Layer, Settings, group};
 use infoplane_core::{MatRef, Workspace};
@@ -25,7 +25,8 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
                 .map_err(|e| CliError::from_core(name.as_str(), e, |p| args.settings.given(p)))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let t = read_table(&args.activations)?;
+    let threads = threads(args.threads);
+    let t = read_table_threads(&args.activations, threads)?;
     let labels = read_labels(&args.labels, args.label_column.as_deref())?;
     if labels.len() != t.rows {
         return Err(CliError::data(
@@ -43,7 +44,7 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
     let x_ids = match &args.inputs {
         None => None,
         Some(path) => {
-            let x = read_table(path)?;
+            let x = read_table_threads(path, threads)?;
             if x.rows != t.rows {
                 return Err(CliError::data(
                     path,
@@ -71,7 +72,6 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
         "estimator,i_xt_bits,i_ty_bits"
     };
     writeln!(out, "{header}").map_err(stdout)?;
-    let threads = threads(args.threads);
     let mut work = Workspace::new();
     let plans = estimators
         .iter()

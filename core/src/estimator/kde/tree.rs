@@ -273,9 +273,12 @@ impl Order<'_> {
         hi.fill(f32::NEG_INFINITY);
         for p in r0..r1 {
             let row = t.row(self.index(p)).unwrap_or(&[]);
+            // Plain selections rather than `f32::min`/`max` (which handle NaN, and so do
+            // not vectorise): every value is finite, and the sign a zero bound keeps does not
+            // matter (widths and gaps are the same for ±0).
             for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
-                *l = l.min(v);
-                *h = h.max(v);
+                *l = if v < *l { v } else { *l };
+                *h = if v > *h { v } else { *h };
             }
         }
     }
