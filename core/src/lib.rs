@@ -119,7 +119,7 @@ pub mod train;
 pub use act::Activation;
 pub use error::{Error, check_finite};
 pub use estimator::binning::{self, BinRule, BinningPlan};
-pub use estimator::kde::{self, KdeBoth, KdeBound, KdePlan};
+pub use estimator::kde::{self, KdeBoth, KdeBound, KdePlan, KdeTree};
 pub use info::{Info, PlanePoint};
 pub use mat::{ByteMatRef, Inputs, MatRef};
 pub use mlp::{Init, MlpPlan, MlpShape};

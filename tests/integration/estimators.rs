@@ -223,7 +223,35 @@ fn split_work_gives_the_bits_of_one_call() {
                 }
                 let pt = plan.finish(&layer, merged, &mut s).unwrap();
                 assert_eq!(bits(pt), one, "{} in {count} parts", kind.name());
+                // The same parts on work shared once (the KDE tree), each part with only
+                // its own scratch.
+                let mut shared = vec![0u64; plan.shared_req().unwrap().words()];
+                let prepared = plan.prepare(&layer, &mut shared).unwrap();
+                let mut w = vec![0u64; plan.part_req().unwrap().words()];
+                let merged = (0..count)
+                    .map(|index| {
+                        plan.estimate_part_on(&prepared, Part { index, count }, &mut w)
+                            .unwrap()
+                    })
+                    .reduce(|a, b| a.merge(b).unwrap())
+                    .unwrap();
+                let pt = plan.finish(&layer, merged, &mut s).unwrap();
+                assert_eq!(bits(pt), one, "{} in {count} parts, shared", kind.name());
             }
+            // Shared work of another layer shape is refused.
+            let small =
+                Layer::new(MatRef::new(&t[..d * 10], 10, d).unwrap(), &y[..10], None).unwrap();
+            let other = estimator(kind).plan(10, d).unwrap();
+            let mut shared = vec![0u64; other.shared_req().unwrap().words()];
+            let prepared = other.prepare(&small, &mut shared).unwrap();
+            assert!(
+                matches!(
+                    plan.estimate_part_on(&prepared, Part::WHOLE, &mut s),
+                    Err(Error::DimensionMismatch { .. })
+                ),
+                "{}",
+                kind.name()
+            );
             assert_eq!(
                 plan.estimate_part(
                     &layer,

@@ -280,6 +280,95 @@ fn both_bounds_in_one_walk_have_the_bits_of_each_alone() {
     );
 }
 
+/// Parts that share one tree (built once, walked from two threads at once) give the bits
+/// of parts that each build their own, for each bound alone and both together, every
+/// pruning mode, with and without input groups; a tree of another shape is refused.
+#[test]
+fn parts_on_one_shared_tree_have_the_bits_of_parts_on_their_own() {
+    for (n, d, var) in [(5usize, 2usize, 1e-3f32), (300, 4, 0.01), (2100, 3, 1e-3)] {
+        let g = fixtures::ids(n, (n as u32 / 3).max(1), IDS_SEED);
+        let y = fixtures::labels(n, 3, LABEL_SEED);
+        for t in [
+            fixtures::layer(n, d, LAYER_SEED),
+            fixtures::clustered_layer(n, d, 4, LAYER_SEED),
+        ] {
+            for groups in [None, Some(g.as_slice())] {
+                let layer = Layer::new(MatRef::new(&t, n, d).unwrap(), &y, groups).unwrap();
+                // The large case (several blocks of query leaves) once per layer and grouping.
+                let (modes, counts): (&[Pruning], &[usize]) = if n > 300 {
+                    (&[Pruning::Cutoff], &[2])
+                } else {
+                    (&[Pruning::Cutoff, Pruning::ExactZeros], &[1, 2, 7])
+                };
+                for &prune in modes {
+                    let both = KdeBoth::new(n, d, var).unwrap().with_pruning(prune);
+                    let mut s = vec![0u64; both.scratch_req().words()];
+                    let mut tree_buf = vec![0u64; both.tree_req().words()];
+                    let tree = both.tree(&layer, &mut tree_buf).unwrap();
+                    for &count in counts {
+                        let count = count.min(both.max_parts());
+                        let own: Vec<[RowSums; 2]> = (0..count)
+                            .map(|index| {
+                                both.estimate_part(&layer, Part { index, count }, &mut s)
+                                    .unwrap()
+                            })
+                            .collect();
+                        // The shared tree's parts, two threads at a time.
+                        let shared: Vec<[RowSums; 2]> = std::thread::scope(|scope| {
+                            let jobs: Vec<_> = (0..count)
+                                .map(|index| {
+                                    let (both, tree) = (&both, &tree);
+                                    scope.spawn(move || {
+                                        let mut w = vec![0u64; both.walk_req().words()];
+                                        both.estimate_part_on(tree, Part { index, count }, &mut w)
+                                            .unwrap()
+                                    })
+                                })
+                                .collect();
+                            jobs.into_iter().map(|j| j.join().unwrap()).collect()
+                        });
+                        assert_eq!(own, shared, "n {n} {prune:?} {count} parts");
+                        // Each bound alone on the same tree.
+                        for (b, bound) in BOUNDS.into_iter().enumerate() {
+                            let p = plan(n, d, bound, var).with_pruning(prune);
+                            let mut w = vec![0u64; p.walk_req().words()];
+                            for (index, own) in own.iter().enumerate() {
+                                let part = Part { index, count };
+                                let alone = p.estimate_part(&layer, part, &mut s).unwrap();
+                                assert_eq!(own[b], alone, "{bound:?}");
+                                let on_tree = p.estimate_part_on(&tree, part, &mut w).unwrap();
+                                assert_eq!(on_tree, alone, "{bound:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The walk's scratch is checked, and a tree of another layer shape is refused.
+    let t = fixtures::layer(16, 2, LAYER_SEED);
+    let y = fixtures::labels(16, 2, LABEL_SEED);
+    let layer = Layer::new(MatRef::new(&t, 16, 2).unwrap(), &y, None).unwrap();
+    let p = plan(16, 2, KdeBound::Upper, 1e-3);
+    let mut tree_buf = vec![0u64; p.tree_req().words()];
+    assert!(matches!(
+        p.tree(&layer, &mut tree_buf[1..]),
+        Err(Error::ScratchTooSmall { .. })
+    ));
+    let tree = p.tree(&layer, &mut tree_buf).unwrap();
+    let short = p.walk_req().words() - 1;
+    assert!(matches!(
+        p.estimate_part_on(&tree, Part::WHOLE, &mut vec![0u64; short]),
+        Err(Error::ScratchTooSmall { .. })
+    ));
+    let other = plan(8, 4, KdeBound::Upper, 1e-3);
+    let mut w = vec![0u64; other.walk_req().words()];
+    assert!(matches!(
+        other.estimate_part_on(&tree, Part::WHOLE, &mut w),
+        Err(Error::DimensionMismatch { .. })
+    ));
+}
+
 #[test]
 fn row_permutation_changes_only_rounding() {
     let (n, d, var) = (240usize, 5usize, 0.02f32);

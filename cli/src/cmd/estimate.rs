@@ -26,8 +26,24 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
         })
         .collect::<Result<Vec<_>, _>>()?;
     let threads = threads(args.threads);
-    let t = read_table_threads(&args.activations, threads)?;
-    let labels = read_labels(&args.labels, args.label_column.as_deref())?;
+    let read_y = || read_labels(&args.labels, args.label_column.as_deref());
+    // With threads to spare, the labels are read while the activations are; the activations'
+    // error, if any, still comes first.
+    let (t, labels) = if threads > 1 {
+        std::thread::scope(|scope| {
+            let labels = scope.spawn(read_y);
+            let t = read_table_threads(&args.activations, threads);
+            let labels = labels.join().unwrap_or_else(|_| {
+                Err(CliError::Other(
+                    "reading the labels: a thread panicked".to_string(),
+                ))
+            });
+            (t, labels)
+        })
+    } else {
+        (read_table_threads(&args.activations, threads), read_y())
+    };
+    let (t, labels) = (t?, labels?);
     if labels.len() != t.rows {
         return Err(CliError::data(
             &args.labels,

@@ -7,9 +7,9 @@ pub mod run;
 
 use crate::args::EstimatorArgs;
 use crate::error::CliError;
-use infoplane_core::PlanePoint;
 use infoplane_core::Workspace;
 use infoplane_core::estimator::{Group, Layer, Part, Partial, Settings};
+use infoplane_core::{Error as CoreError, PlanePoint};
 
 /// Parses `LO,HI` for `--range` (the core checks LO < HI).
 ///
@@ -72,9 +72,11 @@ pub fn threads(requested: usize) -> usize {
 }
 
 /// One group of estimates of a layer (one estimate, or two that share work), split into at
-/// most `threads` parts run on scoped threads (each with its own workspace) when the
-/// estimators split their work. Parts merge exactly, so the bits do not depend on
-/// `threads`. Returns each estimate's index in the list with its plane point.
+/// most `threads` parts run on scoped threads (each with its own scratch) when the
+/// estimators split their work. The work the parts share (the KDE bounds' tree) is done
+/// once, before the threads start, and read by all of them. Parts merge exactly, so the bits
+/// do not depend on `threads`. Returns each estimate's index in the list with its plane
+/// point.
 ///
 /// # Errors
 /// Core errors with the estimator's name as context.
@@ -98,39 +100,59 @@ pub fn estimate_parallel(
         }
     };
     let ctx = |e| CliError::core(&name, e);
-    let run_part =
-        |part: Part, scratch: &mut [u64]| -> Result<Vec<Partial>, infoplane_core::Error> {
-            match group {
-                Group::One(_, p) => Ok(vec![p.estimate_part(layer, part, scratch)?]),
-                Group::Two(_, j) => Ok(j.estimate_part(layer, part, scratch)?.to_vec()),
-            }
-        };
     let parts = threads.clamp(1, max_parts);
     let results: Vec<Result<Vec<Partial>, CliError>> = if parts == 1 {
         let mut s = work.scratch(req).map_err(ctx)?;
-        vec![run_part(Part::WHOLE, s.u64(req.words()).map_err(ctx)?).map_err(ctx)]
+        let scratch = s.u64(req.words()).map_err(ctx)?;
+        let one = match group {
+            Group::One(_, p) => p
+                .estimate_part(layer, Part::WHOLE, scratch)
+                .map(|r| vec![r]),
+            Group::Two(_, j) => j
+                .estimate_part(layer, Part::WHOLE, scratch)
+                .map(|r| r.to_vec()),
+        };
+        vec![one.map_err(ctx)]
     } else {
+        let (shared_req, part_req) = match group {
+            Group::One(_, p) => (p.shared_req(), p.part_req()),
+            Group::Two(_, j) => (j.shared_req(), j.part_req()),
+        };
+        let (shared_req, part_req) = (shared_req.map_err(ctx)?, part_req.map_err(ctx)?);
+        let mut shared = vec![0u64; shared_req.words()];
+        let prepared = match group {
+            Group::One(_, p) => p.prepare(layer, &mut shared),
+            Group::Two(_, j) => j.prepare(layer, &mut shared),
+        }
+        .map_err(ctx)?;
+        let run_part = |part: Part, scratch: &mut [u64]| -> Result<Vec<Partial>, CoreError> {
+            match group {
+                Group::One(_, p) => Ok(vec![p.estimate_part_on(&prepared, part, scratch)?]),
+                Group::Two(_, j) => Ok(j.estimate_part_on(&prepared, part, scratch)?.to_vec()),
+            }
+        };
+        let run_index = |index: usize| {
+            let mut scratch = vec![0u64; part_req.words()];
+            let part = Part {
+                index,
+                count: parts,
+            };
+            run_part(part, &mut scratch)
+        };
+        // Part 0 on this thread, the others on their own.
         std::thread::scope(|scope| {
-            let jobs: Vec<_> = (0..parts)
+            let jobs: Vec<_> = (1..parts)
                 .map(|index| {
-                    let run_part = &run_part;
-                    scope.spawn(move || {
-                        let mut w = Workspace::with_req(req);
-                        let mut s = w.scratch(req)?;
-                        let part = Part {
-                            index,
-                            count: parts,
-                        };
-                        run_part(part, s.u64(req.words())?)
-                    })
+                    let run_index = &run_index;
+                    scope.spawn(move || run_index(index))
                 })
                 .collect();
-            jobs.into_iter()
-                .map(|j| match j.join() {
-                    Ok(r) => r.map_err(ctx),
-                    Err(_) => Err(CliError::Other(format!("{name}: a thread panicked"))),
-                })
-                .collect()
+            let mut results = vec![run_index(0).map_err(ctx)];
+            results.extend(jobs.into_iter().map(|j| match j.join() {
+                Ok(r) => r.map_err(ctx),
+                Err(_) => Err(CliError::Other(format!("{name}: a thread panicked"))),
+            }));
+            results
         })
     };
     let mut merged: Option<Vec<Partial>> = None;

@@ -295,6 +295,47 @@ impl Partial {
     }
 }
 
+/// The work every part of one estimate of a layer shares, done once ([`Plan::prepare`],
+/// [`JointPlan::prepare`]) and read by every part, on any threads
+/// ([`Plan::estimate_part_on`]): the layer, and for the KDE bounds its k-d tree.
+#[derive(Debug)]
+pub struct Prepared<'s, 'a> {
+    layer: Layer<'a>,
+    tree: Option<kde::KdeTree<'s, 'a>>,
+}
+
+impl<'s, 'a> Prepared<'s, 'a> {
+    /// Nothing shared but the layer.
+    #[must_use]
+    pub const fn layer_only(layer: &Layer<'a>) -> Self {
+        Self {
+            layer: *layer,
+            tree: None,
+        }
+    }
+
+    /// A KDE tree (and its layer).
+    #[must_use]
+    pub const fn with_tree(tree: kde::KdeTree<'s, 'a>) -> Self {
+        Self {
+            layer: *tree.layer(),
+            tree: Some(tree),
+        }
+    }
+
+    /// The layer.
+    #[must_use]
+    pub const fn layer(&self) -> &Layer<'a> {
+        &self.layer
+    }
+
+    /// The KDE tree, if one was built.
+    #[must_use]
+    pub const fn tree(&self) -> Option<&kde::KdeTree<'s, 'a>> {
+        self.tree.as_ref()
+    }
+}
+
 /// One kind of estimator. Implement it in a module and add a line to [`REGISTRY`].
 ///
 /// The methods take the [`Settings`] and sizes each time, so a [`Plan`] stays a small `Copy`
@@ -373,6 +414,76 @@ pub trait Kind: Sync + fmt::Debug {
     ) -> Result<[Partial; 2], Error> {
         let _ = (s, other, layer, part, scratch);
         Err(Error::InvalidParameter { name: "estimators" })
+    }
+    /// Scratch for the work every part shares ([`Kind::prepare`]); empty (the default) when
+    /// the parts share nothing.
+    ///
+    /// # Errors
+    /// As [`Kind::scratch`].
+    fn shared_scratch(&self, s: &Settings, n: usize, d: usize) -> Result<ScratchReq, Error> {
+        let _ = (s, n, d);
+        Ok(ScratchReq::EMPTY)
+    }
+    /// Scratch for one [`Kind::part_on`] (the default: [`Kind::scratch`]).
+    ///
+    /// # Errors
+    /// As [`Kind::scratch`].
+    fn part_scratch(&self, s: &Settings, n: usize, d: usize) -> Result<ScratchReq, Error> {
+        self.scratch(s, n, d)
+    }
+    /// Does the shared work of an estimate of `layer` in `shared` ([`Kind::shared_scratch`]);
+    /// the default shares only the layer.
+    ///
+    /// # Errors
+    /// As [`Kind::part`].
+    fn prepare<'s, 'a>(
+        &self,
+        s: &Settings,
+        layer: &Layer<'a>,
+        shared: &'s mut [u64],
+    ) -> Result<Prepared<'s, 'a>, Error> {
+        let _ = (s, shared);
+        Ok(Prepared::layer_only(layer))
+    }
+    /// As [`Kind::part`], on the shared work of [`Kind::prepare`], with
+    /// [`Kind::part_scratch`]: the same result (the default is [`Kind::part`]).
+    ///
+    /// # Errors
+    /// As [`Kind::part`].
+    fn part_on(
+        &self,
+        s: &Settings,
+        prepared: &Prepared<'_, '_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<Partial, Error> {
+        self.part(s, prepared.layer(), part, scratch)
+    }
+    /// As [`Kind::part_scratch`], for [`Kind::joint_part_on`] (the default:
+    /// [`Kind::joint_scratch`]).
+    fn joint_part_scratch(
+        &self,
+        s: &Settings,
+        other: &Estimator,
+        n: usize,
+        d: usize,
+    ) -> Option<Result<ScratchReq, Error>> {
+        self.joint_scratch(s, other, n, d)
+    }
+    /// As [`Kind::joint_part`], on the shared work of [`Kind::prepare`] (of this kind), with
+    /// [`Kind::joint_part_scratch`] (the default is [`Kind::joint_part`]).
+    ///
+    /// # Errors
+    /// As [`Kind::joint_part`].
+    fn joint_part_on(
+        &self,
+        s: &Settings,
+        other: &Estimator,
+        prepared: &Prepared<'_, '_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<[Partial; 2], Error> {
+        self.joint_part(s, other, prepared.layer(), part, scratch)
     }
 }
 
@@ -589,6 +700,90 @@ impl Plan {
 }
 
 impl Plan {
+    /// Scratch for [`Plan::prepare`]: the work every part of one estimate shares (the KDE
+    /// bounds' tree; nothing for the others). With [`Plan::part_req`] per part it replaces
+    /// [`Plan::scratch_req`] per part when the parts run on several threads.
+    ///
+    /// # Errors
+    /// As [`Estimator::plan`].
+    pub fn shared_req(&self) -> Result<ScratchReq, Error> {
+        self.est
+            .kind
+            .shared_scratch(&self.est.settings, self.n, self.d)
+    }
+
+    /// Scratch for one [`Plan::estimate_part_on`].
+    ///
+    /// # Errors
+    /// As [`Estimator::plan`].
+    pub fn part_req(&self) -> Result<ScratchReq, Error> {
+        self.est
+            .kind
+            .part_scratch(&self.est.settings, self.n, self.d)
+    }
+
+    /// Does the work every part of an estimate of `layer` shares, once, in `shared`
+    /// ([`Plan::shared_req`]).
+    ///
+    /// # Errors
+    /// As [`Plan::estimate`], with [`Plan::shared_req`] for the scratch.
+    ///
+    /// # Examples
+    /// ```
+    /// use infoplane_core::{MatRef, estimator::{Estimator, Layer, Part, Settings}};
+    /// let plan = Estimator::new("kde-upper", Settings::DEFAULT)?.plan(64, 2)?;
+    /// let t: Vec<f32> = (0..128).map(|i| (i as f32 * 0.37).sin()).collect();
+    /// let y: Vec<u32> = (0..64).map(|i| i % 2).collect();
+    /// let layer = Layer::new(MatRef::new(&t, 64, 2)?, &y, None)?;
+    /// let mut shared = vec![0u64; plan.shared_req()?.words()];
+    /// let prepared = plan.prepare(&layer, &mut shared)?;
+    /// // Three parts on one tree (each could run on its own thread with its own scratch).
+    /// let mut part_scratch = vec![0u64; plan.part_req()?.words()];
+    /// let mut merged = None;
+    /// for index in 0..3 {
+    ///     let p = plan.estimate_part_on(&prepared, Part { index, count: 3 }, &mut part_scratch)?;
+    ///     merged = Some(match merged { None => p, Some(m) => p.merge(m)? });
+    /// }
+    /// let mut scratch = vec![0u64; plan.scratch_req().words()];
+    /// let p = plan.finish(&layer, merged.unwrap(), &mut scratch)?;
+    /// assert_eq!(p, plan.estimate(&layer, &mut scratch)?);
+    /// # Ok::<(), infoplane_core::Error>(())
+    /// ```
+    pub fn prepare<'s, 'a>(
+        &self,
+        layer: &Layer<'a>,
+        shared: &'s mut [u64],
+    ) -> Result<Prepared<'s, 'a>, Error> {
+        layer.check_shape(self.n, self.d)?;
+        let req = self.shared_req()?;
+        self.est
+            .kind
+            .prepare(&self.est.settings, layer, need(shared, req)?)
+    }
+
+    /// As [`Plan::estimate_part`], on the shared work of [`Plan::prepare`], with
+    /// [`Plan::part_req`] of scratch: the same result.
+    ///
+    /// # Errors
+    /// As [`Plan::estimate_part`].
+    pub fn estimate_part_on(
+        &self,
+        prepared: &Prepared<'_, '_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<Partial, Error> {
+        prepared.layer().check_shape(self.n, self.d)?;
+        if part.index >= part.count || part.count > self.max_parts() {
+            return Err(Error::InvalidParameter { name: "parts" });
+        }
+        let req = self.part_req()?;
+        self.est
+            .kind
+            .part_on(&self.est.settings, prepared, part, need(scratch, req)?)
+    }
+}
+
+impl Plan {
     /// A plan computing this estimate and `other`'s together, when the two share work on
     /// one layer, with the bits of each computed alone; `None` when they do not (or the
     /// layer sizes differ). Today `kde-upper` and `kde-lower` of one noise variance share
@@ -693,6 +888,62 @@ impl JointPlan {
             part,
             need(scratch, self.req)?,
         )
+    }
+
+    /// As [`Plan::shared_req`], for both estimates (one shared piece of work serves both).
+    ///
+    /// # Errors
+    /// As [`Plan::shared_req`].
+    pub fn shared_req(&self) -> Result<ScratchReq, Error> {
+        let [a, _] = &self.plans;
+        a.shared_req()
+    }
+
+    /// As [`Plan::part_req`], for both estimates at once.
+    ///
+    /// # Errors
+    /// As [`Plan::part_req`].
+    pub fn part_req(&self) -> Result<ScratchReq, Error> {
+        let [a, b] = &self.plans;
+        a.est
+            .kind
+            .joint_part_scratch(&a.est.settings, &b.est, a.n, a.d)
+            .unwrap_or(Err(Error::InvalidParameter { name: "estimators" }))
+    }
+
+    /// As [`Plan::prepare`], for both estimates.
+    ///
+    /// # Errors
+    /// As [`Plan::prepare`].
+    pub fn prepare<'s, 'a>(
+        &self,
+        layer: &Layer<'a>,
+        shared: &'s mut [u64],
+    ) -> Result<Prepared<'s, 'a>, Error> {
+        let [a, _] = &self.plans;
+        a.prepare(layer, shared)
+    }
+
+    /// As [`JointPlan::estimate_part`], on the shared work of [`JointPlan::prepare`], with
+    /// [`JointPlan::part_req`] of scratch: the same results.
+    ///
+    /// # Errors
+    /// As [`Plan::estimate_part`].
+    pub fn estimate_part_on(
+        &self,
+        prepared: &Prepared<'_, '_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<[Partial; 2], Error> {
+        let [a, b] = &self.plans;
+        prepared.layer().check_shape(a.n, a.d)?;
+        if part.index >= part.count || part.count > self.max_parts() {
+            return Err(Error::InvalidParameter { name: "parts" });
+        }
+        let req = self.part_req()?;
+        a.est
+            .kind
+            .joint_part_on(&a.est.settings, &b.est, prepared, part, need(scratch, req)?)
     }
 
     /// Both plane points from the merged parts.

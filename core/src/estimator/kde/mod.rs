@@ -111,7 +111,7 @@
 mod traverse;
 mod tree;
 
-use super::{Estimator, Kind, Layer, Param, Part, Partial, RowSums, Settings};
+use super::{Estimator, Kind, Layer, Param, Part, Partial, Prepared, RowSums, Settings};
 use crate::Error;
 use crate::info::{Info, PlanePoint};
 use crate::math;
@@ -171,7 +171,26 @@ pub struct KdePlan {
     noise_var: f32,
     scale: f32,
     prune: Pruning,
+    tree_req: ScratchReq,
     req: ScratchReq,
+}
+
+/// A layer's k-d tree, built once ([`KdePlan::tree`], [`KdeBoth::tree`]) and read by every
+/// part of the layer's estimate ([`KdePlan::estimate_part_on`]), on any threads: the parts
+/// then share one tree instead of each building its own. It keeps the layer it was built
+/// from. Same bits as [`KdePlan::estimate_part`].
+#[derive(Debug)]
+pub struct KdeTree<'s, 'a> {
+    tree: Tree<'s>,
+    layer: Layer<'a>,
+}
+
+impl<'a> KdeTree<'_, 'a> {
+    /// The layer the tree was built from.
+    #[must_use]
+    pub const fn layer(&self) -> &Layer<'a> {
+        &self.layer
+    }
 }
 
 /// `s = 1/(cσ²)` rounded once to f32, after checking `noise_var`: finite, positive, and with
@@ -254,11 +273,11 @@ impl KdePlan {
             .and(ScratchReq::u32(slots))
         );
         let tree = tri!(tri!(tree.and(ScratchReq::f32(boxes))).and(ScratchReq::f32(n)));
-        let tree = tri!(tree.and(ScratchReq::u32(n)));
+        let tree_req = tri!(tree.and(ScratchReq::u32(n)));
         // The sums of one block of query leaves (see `Queries`), for one bound.
-        let tree = tri!(tree.and(ScratchReq::f64(block_sums(leaves, 1))));
+        let all = tri!(tree_req.and(ScratchReq::f64(block_sums(leaves, 1))));
         // Finishing reuses the region: the labels (or groups) sorted to count classes.
-        let req = tree.any_of(ScratchReq::u32(n));
+        let req = all.any_of(ScratchReq::u32(n));
         Ok(Self {
             n,
             d,
@@ -267,6 +286,7 @@ impl KdePlan {
             noise_var,
             scale,
             prune: Pruning::Cutoff,
+            tree_req,
             req,
         })
     }
@@ -383,6 +403,79 @@ impl KdePlan {
                 sums.push(terms);
             },
         )?;
+        Ok(sums)
+    }
+
+    /// Scratch for [`KdePlan::tree`]: the tree, live for as long as its parts run. With
+    /// [`KdePlan::walk_req`] per part, it replaces [`KdePlan::scratch_req`] when the parts
+    /// share one tree.
+    #[must_use]
+    pub const fn tree_req(&self) -> ScratchReq {
+        self.tree_req
+    }
+
+    /// Scratch for one [`KdePlan::estimate_part_on`]: the sums of one block of query leaves.
+    #[must_use]
+    pub const fn walk_req(&self) -> ScratchReq {
+        ScratchReq::f64(block_sums(self.leaves, 1))
+    }
+
+    /// Builds the layer's k-d tree in `scratch` ([`KdePlan::tree_req`]), for parts that share
+    /// it. The tree depends only on the layer, not on the bound, the noise or the pruning:
+    /// either bound's plan of the same size can use it.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] if the layer is not `n × d`; [`Error::ScratchTooSmall`].
+    ///
+    /// # Examples
+    /// ```
+    /// use infoplane_core::{MatRef, estimator::{Layer, Part}, kde::{KdeBound, KdePlan}};
+    /// let t = MatRef::new(&[0.0f32, 0.01, 0.5, 0.52, 1.0, 2.0], 6, 1)?;
+    /// let layer = Layer::new(t, &[0, 1, 0, 1, 1, 0], None)?;
+    /// let plan = KdePlan::new(6, 1, KdeBound::Upper, 1e-3)?;
+    /// let mut tree_buf = vec![0u64; plan.tree_req().words()];
+    /// let tree = plan.tree(&layer, &mut tree_buf)?;
+    /// // Two parts (on two threads, say), each with its own small scratch, one tree.
+    /// let mut walk = vec![0u64; plan.walk_req().words()];
+    /// let a = plan.estimate_part_on(&tree, Part { index: 0, count: 2 }, &mut walk)?;
+    /// let b = plan.estimate_part_on(&tree, Part { index: 1, count: 2 }, &mut walk)?;
+    /// let mut scratch = vec![0u64; plan.scratch_req().words()];
+    /// let p = plan.finish(&layer, a.merge(b), &mut scratch)?;
+    /// assert_eq!(p, plan.estimate(&layer, &mut scratch)?);
+    /// # Ok::<(), infoplane_core::Error>(())
+    /// ```
+    pub fn tree<'s, 'a>(
+        &self,
+        layer: &Layer<'a>,
+        scratch: &'s mut [u64],
+    ) -> Result<KdeTree<'s, 'a>, Error> {
+        layer.check_shape(self.n, self.d)?;
+        let mut s = Scratch::new(scratch, self.tree_req)?;
+        let bufs = self.tree_bufs(&mut s)?;
+        let tree = Tree::build(layer.t(), layer.labels(), layer.inputs(), bufs)?;
+        Ok(KdeTree {
+            tree,
+            layer: *layer,
+        })
+    }
+
+    /// As [`KdePlan::estimate_part`], on a tree built once by [`KdePlan::tree`] (of either
+    /// bound), with only [`KdePlan::walk_req`] of scratch: the same bits.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] if the tree is not of an `n × d` layer; otherwise as
+    /// [`KdePlan::estimate_part`].
+    pub fn estimate_part_on(
+        &self,
+        tree: &KdeTree<'_, '_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<RowSums, Error> {
+        let leaves = self.part_leaves(part)?;
+        let mut sums = RowSums::default();
+        self.walk_on([self.scale], tree, leaves, scratch, &mut |_, [terms]| {
+            sums.push(terms);
+        })?;
         Ok(sums)
     }
 
@@ -532,8 +625,48 @@ impl KdePlan {
         layer.check_shape(self.n, self.d)?;
         let req = self.req_for(B)?;
         let mut s = Scratch::new(scratch, req)?;
+        let bufs = self.tree_bufs(&mut s)?;
+        let sums: &mut [LeafAcc] = bytemuck::cast_slice_mut(s.f64(block_sums(self.leaves, B))?);
+        if query_leaves.is_empty() {
+            return Ok(());
+        }
+        let tree = Tree::build(layer.t(), layer.labels(), layer.inputs(), bufs)?;
+        self.walk_tree(
+            scales,
+            &tree,
+            layer.inputs().is_some(),
+            query_leaves,
+            wanted,
+            sums,
+            sink,
+        );
+        Ok(())
+    }
+
+    /// [`KdePlan::run`] over every row of `query_leaves` on a tree built before, with the
+    /// block sums of `B` bounds in `scratch`.
+    fn walk_on<const B: usize>(
+        &self,
+        scales: [f32; B],
+        tree: &KdeTree<'_, '_>,
+        query_leaves: Range<usize>,
+        scratch: &mut [u64],
+        sink: &mut impl FnMut(usize, [[f64; 3]; B]),
+    ) -> Result<(), Error> {
+        tree.layer.check_shape(self.n, self.d)?;
+        let t = &tree.tree;
+        let len = block_sums(self.leaves, B);
+        let mut s = Scratch::new(scratch, ScratchReq::f64(len))?;
+        let sums: &mut [LeafAcc] = bytemuck::cast_slice_mut(s.f64(len)?);
+        let groups = tree.layer.inputs().is_some();
+        self.walk_tree(scales, t, groups, query_leaves, &|_| true, sums, sink);
+        Ok(())
+    }
+
+    /// The tree's regions of `s`, in the order of [`KdePlan::tree_req`].
+    fn tree_bufs<'s>(&self, s: &mut Scratch<'s>) -> Result<TreeBufs<'s>, Error> {
         let slots = self.leaves * LANES;
-        let bufs = TreeBufs {
+        Ok(TreeBufs {
             coords: s.f32(slots * self.d)?,
             labels: s.u32(slots)?,
             rows: s.u32(slots)?,
@@ -541,12 +674,26 @@ impl KdePlan {
             boxes: s.f32((2 * self.leaves - 1) * 2 * self.d)?,
             keys: s.f32(self.n)?,
             order: s.u32(self.n)?,
-        };
-        let sums: &mut [LeafAcc] = bytemuck::cast_slice_mut(s.f64(block_sums(self.leaves, B))?);
+        })
+    }
+
+    /// The walks of the query leaves `query_leaves` over a built tree, handing each wanted
+    /// row's terms to `sink` (see [`KdePlan::run`]); `sums` holds the block sums of `B`
+    /// bounds.
+    #[allow(clippy::too_many_arguments)]
+    fn walk_tree<const B: usize>(
+        &self,
+        scales: [f32; B],
+        tree: &Tree<'_>,
+        groups: bool,
+        query_leaves: Range<usize>,
+        wanted: &impl Fn(usize) -> bool,
+        sums: &mut [LeafAcc],
+        sink: &mut impl FnMut(usize, [[f64; 3]; B]),
+    ) {
         if query_leaves.is_empty() {
-            return Ok(());
+            return;
         }
-        let tree = Tree::build(layer.t(), layer.labels(), layer.inputs(), bufs)?;
         let tau = self.threshold();
         let k = Kernel {
             scales,
@@ -556,15 +703,14 @@ impl KdePlan {
         };
         let leaves = query_leaves.start..query_leaves.end.min(self.leaves);
         Isa::active().run(Queries {
-            tree: &tree,
+            tree,
             leaves,
-            groups: layer.inputs().is_some(),
+            groups,
             wanted,
             k: &k,
             sums,
             sink,
         });
-        Ok(())
     }
 
     /// The scratch of a call that computes `bounds` bounds in one walk: the plan's, with
@@ -691,6 +837,53 @@ impl KdeBoth {
                 }
             },
         )?;
+        Ok(sums)
+    }
+
+    /// As [`KdePlan::tree_req`] (one tree serves both bounds).
+    #[must_use]
+    pub const fn tree_req(&self) -> ScratchReq {
+        self.upper.tree_req()
+    }
+
+    /// Scratch for one [`KdeBoth::estimate_part_on`]: one block's sums for each bound.
+    #[must_use]
+    pub const fn walk_req(&self) -> ScratchReq {
+        ScratchReq::f64(block_sums(self.upper.leaves, 2))
+    }
+
+    /// As [`KdePlan::tree`].
+    ///
+    /// # Errors
+    /// As [`KdePlan::tree`].
+    pub fn tree<'s, 'a>(
+        &self,
+        layer: &Layer<'a>,
+        scratch: &'s mut [u64],
+    ) -> Result<KdeTree<'s, 'a>, Error> {
+        self.upper.tree(layer, scratch)
+    }
+
+    /// As [`KdeBoth::estimate_part`], on a tree built once ([`KdeBoth::tree`]), with only
+    /// [`KdeBoth::walk_req`] of scratch: the same bits.
+    ///
+    /// # Errors
+    /// As [`KdePlan::estimate_part_on`].
+    pub fn estimate_part_on(
+        &self,
+        tree: &KdeTree<'_, '_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<[RowSums; 2], Error> {
+        let leaves = self.upper.part_leaves(part)?;
+        let mut sums = [RowSums::default(); 2];
+        let scales = [self.upper.scale, self.lower.scale];
+        self.upper
+            .walk_on(scales, tree, leaves, scratch, &mut |_, terms| {
+                for (s, t) in sums.iter_mut().zip(terms) {
+                    s.push(t);
+                }
+            })?;
         Ok(sums)
     }
 
@@ -955,6 +1148,72 @@ impl Kind for KdeKind {
         };
         let both = KdeBoth::new(layer.n(), layer.d(), s.noise_var)?;
         let [up, lo] = both.estimate_part(layer, part, scratch)?;
+        let (up, lo) = (Partial::Rows(up), Partial::Rows(lo));
+        Ok(if mine_first { [up, lo] } else { [lo, up] })
+    }
+
+    fn shared_scratch(&self, s: &Settings, n: usize, d: usize) -> Result<ScratchReq, Error> {
+        Ok(self.plan(s, n, d)?.tree_req())
+    }
+
+    fn part_scratch(&self, s: &Settings, n: usize, d: usize) -> Result<ScratchReq, Error> {
+        Ok(self.plan(s, n, d)?.walk_req())
+    }
+
+    fn prepare<'s, 'a>(
+        &self,
+        s: &Settings,
+        layer: &Layer<'a>,
+        shared: &'s mut [u64],
+    ) -> Result<Prepared<'s, 'a>, Error> {
+        let plan = self.plan(s, layer.n(), layer.d())?;
+        Ok(Prepared::with_tree(plan.tree(layer, shared)?))
+    }
+
+    fn part_on(
+        &self,
+        s: &Settings,
+        prepared: &Prepared<'_, '_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<Partial, Error> {
+        let layer = prepared.layer();
+        let tree = prepared
+            .tree()
+            .ok_or(Error::InvalidParameter { name: "prepared" })?;
+        let plan = self.plan(s, layer.n(), layer.d())?;
+        plan.estimate_part_on(tree, part, scratch)
+            .map(Partial::Rows)
+    }
+
+    fn joint_part_scratch(
+        &self,
+        s: &Settings,
+        other: &Estimator,
+        n: usize,
+        d: usize,
+    ) -> Option<Result<ScratchReq, Error>> {
+        self.partner(s, other)?;
+        Some(KdeBoth::new(n, d, s.noise_var).map(|b| b.walk_req()))
+    }
+
+    fn joint_part_on(
+        &self,
+        s: &Settings,
+        other: &Estimator,
+        prepared: &Prepared<'_, '_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<[Partial; 2], Error> {
+        let Some(mine_first) = self.partner(s, other) else {
+            return Err(Error::InvalidParameter { name: "estimators" });
+        };
+        let layer = prepared.layer();
+        let tree = prepared
+            .tree()
+            .ok_or(Error::InvalidParameter { name: "prepared" })?;
+        let both = KdeBoth::new(layer.n(), layer.d(), s.noise_var)?;
+        let [up, lo] = both.estimate_part_on(tree, part, scratch)?;
         let (up, lo) = (Partial::Rows(up), Partial::Rows(lo));
         Ok(if mine_first { [up, lo] } else { [lo, up] })
     }
