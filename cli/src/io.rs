@@ -244,7 +244,9 @@ fn plain_rows(
     Ok(rows)
 }
 
-/// One data row of `width` cells onto `data`, or the ragged-row or cell error.
+/// One data row of `width` cells onto `data`, or the ragged-row or cell error (the ragged
+/// row first, as the CSV reader reports it). The cells are counted as they are parsed, in
+/// one pass over the line.
 fn plain_row(
     raw: &str,
     path: &Path,
@@ -252,8 +254,20 @@ fn plain_row(
     width: usize,
     data: &mut Vec<f32>,
 ) -> Result<(), CliError> {
-    let got = raw.bytes().filter(|&b| b == b',').count() + 1;
+    let start = data.len();
+    let mut got = 0usize;
+    let mut bad = None;
+    for (c, cell) in Cells(Some(raw)).enumerate() {
+        got += 1;
+        if bad.is_none() {
+            match parse_cell(cell.trim(), path, Some(line), c) {
+                Ok(v) => data.push(v),
+                Err(e) => bad = Some(e),
+            }
+        }
+    }
     if got != width {
+        data.truncate(start);
         return Err(CliError::data(
             path,
             Some(line),
@@ -261,10 +275,13 @@ fn plain_row(
             format!("ragged row: {got} cells, expected {width}"),
         ));
     }
-    for (c, cell) in Cells(Some(raw)).enumerate() {
-        data.push(parse_cell(cell.trim(), path, Some(line), c)?);
+    match bad {
+        Some(e) => {
+            data.truncate(start);
+            Err(e)
+        }
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Cell `c` (0-based) of `line` as a finite `f32`, or the error naming both.
@@ -565,6 +582,9 @@ mod tests {
             "1,2\n3\n",
             "1,2\n3,4,5\n",
             "1,2\n3,x\n",
+            "1,2\nx,3,4\n",
+            "1,2\nx\n",
+            "1,2\n1,inf,x\n",
             "1,2\n3,\n",
             "1,NaN\n",
             "1,inf\n",
