@@ -161,5 +161,38 @@ fn kde_both(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, kde, kde_both);
+/// Small layers (a minibatch, a short test split), where the tree's walk is a large share:
+/// uniform rows in (−1, 1) at σ² = 1e-3, and a wide noise (σ² = 1, every pair within reach).
+fn kde_small(c: &mut Criterion) {
+    let mut g = c.benchmark_group("kde_upper_small");
+    for (n, d, var) in [
+        (64usize, 10usize, 1e-3f32),
+        (64, 3, 1e-3),
+        (256, 10, 1e-3),
+        (256, 6, 1e-3),
+        (256, 3, 1e-3),
+        (256, 10, 1.0),
+        (1024, 10, 1e-3),
+    ] {
+        let t = fixtures::layer(n, d, 3);
+        let y = fixtures::labels(n, 2, 7);
+        let tm = MatRef::new(&t, n, d).expect("n × d");
+        let plan = KdePlan::new(n, d, KdeBound::Upper, var).expect("plan");
+        let mut s = vec![0u64; plan.scratch_req().words()];
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(
+            BenchmarkId::new(format!("d={d},var={var}"), n),
+            &tm,
+            |b, &tm| {
+                b.iter(|| {
+                    let layer = Layer::new(black_box(tm), &y, None).expect("layer");
+                    black_box(plan.estimate(&layer, &mut s).expect("estimate"))
+                });
+            },
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, kde, kde_both, kde_small);
 criterion_main!(benches);

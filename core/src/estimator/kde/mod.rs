@@ -118,7 +118,7 @@ use crate::math;
 use crate::scratch::{Scratch, ScratchReq};
 use crate::simd::{self, Isa};
 use core::ops::Range;
-use traverse::{Kernel, LeafAcc, row_terms, transpose_sets, walk};
+use traverse::{Kernel, LeafAcc, row_terms, transpose_sets, uses_boxes, walk};
 use tree::{LANES, Tree, TreeBufs};
 
 /// Largest skipped kernel mass per row, relative to the row's sum (which is ≥ 1), with the
@@ -700,6 +700,7 @@ impl KdePlan {
             reach: scales.iter().copied().fold(f32::INFINITY, f32::min),
             tau,
             prune: tau.is_finite(),
+            boxes: forced_boxes().unwrap_or(uses_boxes(tree.n_leaves, tree.d)),
         };
         let leaves = query_leaves.start..query_leaves.end.min(self.leaves);
         Isa::active().run(Queries {
@@ -1216,5 +1217,87 @@ impl Kind for KdeKind {
         let [up, lo] = both.estimate_part_on(tree, part, scratch)?;
         let (up, lo) = (Partial::Rows(up), Partial::Rows(lo));
         Ok(if mine_first { [up, lo] } else { [lo, up] })
+    }
+}
+
+/// Whether a test forces walks to test node boxes or not (never outside tests).
+#[cfg(not(test))]
+#[inline(always)]
+const fn forced_boxes() -> Option<bool> {
+    None
+}
+
+#[cfg(test)]
+std::thread_local! {
+    static BOXES: core::cell::Cell<Option<bool>> = const { core::cell::Cell::new(None) };
+}
+
+#[cfg(test)]
+fn forced_boxes() -> Option<bool> {
+    BOXES.with(core::cell::Cell::get)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    #![allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+    use super::*;
+    use crate::MatRef;
+
+    fn terms(plan: &KdePlan, layer: &Layer<'_>, boxes: Option<bool>) -> std::vec::Vec<u64> {
+        BOXES.with(|b| b.set(boxes));
+        let n = layer.n();
+        let mut out = std::vec![0.0f64; 3 * n];
+        let mut s = std::vec![0u64; plan.scratch_req().words()];
+        plan.row_terms(layer, 0..n, &mut out, &mut s).unwrap();
+        BOXES.with(|b| b.set(None));
+        out.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// Walks with and without box tests give the same bits: the tests only decide which
+    /// leaves are looked at. Small and large trees, narrow and wide layers, spread and
+    /// clustered rows, with input groups, every pruning mode, both bounds.
+    #[test]
+    fn walks_with_and_without_box_tests_have_the_same_bits() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let u = (state >> 40) as f32 / 16_777_216.0;
+            2.0 * u - 1.0
+        };
+        for (n, d, var) in [
+            (5usize, 3usize, 1e-3f32),
+            (64, 10, 1e-3),
+            (200, 2, 0.01),
+            (300, 7, 0.05),
+        ] {
+            let spread: std::vec::Vec<f32> = (0..n * d).map(|_| next()).collect();
+            // Rows near 8 prototypes, as a saturated layer.
+            let protos: std::vec::Vec<f32> = (0..8 * d).map(|_| next()).collect();
+            let clustered: std::vec::Vec<f32> = (0..n * d)
+                .map(|i| protos[(i / d % 8) * d + i % d] + 1e-3 * next())
+                .collect();
+            let y: std::vec::Vec<u32> = (0..n as u32).map(|i| i % 3).collect();
+            let g: std::vec::Vec<u32> = (0..n as u32).map(|i| i / 4).collect();
+            for t in [&spread, &clustered] {
+                for groups in [None, Some(g.as_slice())] {
+                    let layer = Layer::new(MatRef::new(t, n, d).unwrap(), &y, groups).unwrap();
+                    for bound in [KdeBound::Upper, KdeBound::Lower] {
+                        for prune in [Pruning::Cutoff, Pruning::ExactZeros] {
+                            let plan = KdePlan::new(n, d, bound, var).unwrap().with_pruning(prune);
+                            let with = terms(&plan, &layer, Some(true));
+                            let without = terms(&plan, &layer, Some(false));
+                            assert_eq!(with, without, "n {n} d {d} {bound:?} {prune:?}");
+                            assert_eq!(terms(&plan, &layer, None), with);
+                        }
+                    }
+                }
+            }
+        }
+        // What the default chooses.
+        assert!(!uses_boxes(8, 2) && uses_boxes(9, 2) && uses_boxes(32, 5));
+        assert!(!uses_boxes(32, 6) && uses_boxes(33, 10));
     }
 }
