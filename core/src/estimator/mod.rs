@@ -674,9 +674,7 @@ impl Plan {
         scratch: &mut [u64],
     ) -> Result<Partial, Error> {
         layer.check_shape(self.n, self.d)?;
-        if part.index >= part.count || part.count > self.max_parts() {
-            return Err(Error::InvalidParameter { name: "parts" });
-        }
+        check_part(part, self.max_parts())?;
         self.est
             .kind
             .part(&self.est.settings, layer, part, need(scratch, self.req)?)
@@ -773,9 +771,7 @@ impl Plan {
         scratch: &mut [u64],
     ) -> Result<Partial, Error> {
         prepared.layer().check_shape(self.n, self.d)?;
-        if part.index >= part.count || part.count > self.max_parts() {
-            return Err(Error::InvalidParameter { name: "parts" });
-        }
+        check_part(part, self.max_parts())?;
         let req = self.part_req()?;
         self.est
             .kind
@@ -878,9 +874,7 @@ impl JointPlan {
     ) -> Result<[Partial; 2], Error> {
         let [a, b] = &self.plans;
         layer.check_shape(a.n, a.d)?;
-        if part.index >= part.count || part.count > self.max_parts() {
-            return Err(Error::InvalidParameter { name: "parts" });
-        }
+        check_part(part, self.max_parts())?;
         a.est.kind.joint_part(
             &a.est.settings,
             &b.est,
@@ -937,9 +931,7 @@ impl JointPlan {
     ) -> Result<[Partial; 2], Error> {
         let [a, b] = &self.plans;
         prepared.layer().check_shape(a.n, a.d)?;
-        if part.index >= part.count || part.count > self.max_parts() {
-            return Err(Error::InvalidParameter { name: "parts" });
-        }
+        check_part(part, self.max_parts())?;
         let req = self.part_req()?;
         a.est
             .kind
@@ -1000,6 +992,14 @@ pub fn group(plans: &[Plan]) -> alloc::vec::Vec<Group> {
         }
     }
     out
+}
+
+/// [`Error::InvalidParameter`] `"parts"` unless `part.index < part.count ≤ max`.
+const fn check_part(part: Part, max: usize) -> Result<(), Error> {
+    if part.index >= part.count || part.count > max {
+        return Err(Error::InvalidParameter { name: "parts" });
+    }
+    Ok(())
 }
 
 /// `scratch` if it holds `req`, else [`Error::ScratchTooSmall`].

@@ -1075,6 +1075,27 @@ impl KdeKind {
     }
 }
 
+impl KdeKind {
+    /// As [`KdeKind::partner`], an error for an estimator this bound shares no work with.
+    fn partner_order(&self, s: &Settings, other: &Estimator) -> Result<bool, Error> {
+        self.partner(s, other)
+            .ok_or(Error::InvalidParameter { name: "estimators" })
+    }
+}
+
+/// The tree [`KdeKind::prepare`] built, or an error for shared work without one.
+fn prepared_tree<'p, 's, 'a>(prepared: &'p Prepared<'s, 'a>) -> Result<&'p KdeTree<'s, 'a>, Error> {
+    prepared
+        .tree()
+        .ok_or(Error::InvalidParameter { name: "prepared" })
+}
+
+/// Both bounds' sums (upper, lower) as the caller's pair: its own bound first.
+fn in_order([up, lo]: [RowSums; 2], mine_first: bool) -> [Partial; 2] {
+    let (up, lo) = (Partial::Rows(up), Partial::Rows(lo));
+    if mine_first { [up, lo] } else { [lo, up] }
+}
+
 impl Kind for KdeKind {
     fn name(&self) -> &'static str {
         self.name
@@ -1144,13 +1165,10 @@ impl Kind for KdeKind {
         part: Part,
         scratch: &mut [u64],
     ) -> Result<[Partial; 2], Error> {
-        let Some(mine_first) = self.partner(s, other) else {
-            return Err(Error::InvalidParameter { name: "estimators" });
-        };
+        let mine_first = self.partner_order(s, other)?;
         let both = KdeBoth::new(layer.n(), layer.d(), s.noise_var)?;
-        let [up, lo] = both.estimate_part(layer, part, scratch)?;
-        let (up, lo) = (Partial::Rows(up), Partial::Rows(lo));
-        Ok(if mine_first { [up, lo] } else { [lo, up] })
+        let sums = both.estimate_part(layer, part, scratch)?;
+        Ok(in_order(sums, mine_first))
     }
 
     fn shared_scratch(&self, s: &Settings, n: usize, d: usize) -> Result<ScratchReq, Error> {
@@ -1178,10 +1196,7 @@ impl Kind for KdeKind {
         part: Part,
         scratch: &mut [u64],
     ) -> Result<Partial, Error> {
-        let layer = prepared.layer();
-        let tree = prepared
-            .tree()
-            .ok_or(Error::InvalidParameter { name: "prepared" })?;
+        let (layer, tree) = (prepared.layer(), prepared_tree(prepared)?);
         let plan = self.plan(s, layer.n(), layer.d())?;
         plan.estimate_part_on(tree, part, scratch)
             .map(Partial::Rows)
@@ -1206,17 +1221,11 @@ impl Kind for KdeKind {
         part: Part,
         scratch: &mut [u64],
     ) -> Result<[Partial; 2], Error> {
-        let Some(mine_first) = self.partner(s, other) else {
-            return Err(Error::InvalidParameter { name: "estimators" });
-        };
-        let layer = prepared.layer();
-        let tree = prepared
-            .tree()
-            .ok_or(Error::InvalidParameter { name: "prepared" })?;
+        let mine_first = self.partner_order(s, other)?;
+        let (layer, tree) = (prepared.layer(), prepared_tree(prepared)?);
         let both = KdeBoth::new(layer.n(), layer.d(), s.noise_var)?;
-        let [up, lo] = both.estimate_part_on(tree, part, scratch)?;
-        let (up, lo) = (Partial::Rows(up), Partial::Rows(lo));
-        Ok(if mine_first { [up, lo] } else { [lo, up] })
+        let sums = both.estimate_part_on(tree, part, scratch)?;
+        Ok(in_order(sums, mine_first))
     }
 }
 
