@@ -6,6 +6,7 @@
 pub mod args;
 pub mod cmd;
 pub mod error;
+pub mod figures;
 pub mod io;
 pub mod plot;
 pub mod progress;

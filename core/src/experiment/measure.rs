@@ -6,6 +6,7 @@ use crate::dataset::Dataset;
 use crate::estimator::{Group, Layer, group};
 use crate::metrics::{SplitMetrics, split_metrics};
 use crate::scratch::{Scratch, ScratchReq, Workspace};
+use crate::math::sqrt_f64;
 use crate::{Error, MatRef, MlpPlan, MlpShape, PlanePoint};
 use alloc::sync::Arc;
 use alloc::vec;
@@ -14,6 +15,8 @@ use core::fmt::{self, Write};
 
 /// The header of `plane.csv`.
 pub const PLANE_HEADER: &str = "run,epoch,layer,estimator,i_xt_bits,i_ty_bits\n";
+/// The header of `layers.csv`.
+pub const LAYERS_HEADER: &str = "run,epoch,layer,width,weight_norm,dead_units\n";
 /// The header of `metrics.csv`.
 pub const METRICS_HEADER: &str = "run,epoch,train_loss,train_acc,test_loss,test_acc\n";
 
@@ -32,6 +35,29 @@ pub struct LayerPoint {
     pub point: PlanePoint,
 }
 
+/// What one layer's weights and activations look like at a measured epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LayerStats {
+    /// Layer, from 1 (the softmax output last).
+    pub layer: u32,
+    /// Frobenius norm of the weight matrix into this layer (biases excluded, as ibsgd
+    /// plots it), accumulated in f64 in parameter order.
+    pub weight_norm: f64,
+    /// Units whose activation is the same on every row (dead ReLUs, saturated units).
+    pub dead_units: u32,
+    /// The layer's width.
+    pub width: u32,
+}
+
+impl LayerStats {
+    /// Whether every unit of the layer is constant over the rows: the layer carries no
+    /// information, so its I(X;T) and I(T;Y) are 0 whatever the estimator.
+    #[must_use]
+    pub const fn all_dead(&self) -> bool {
+        self.width > 0 && self.dead_units == self.width
+    }
+}
+
 /// Everything measured at one epoch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measurement {
@@ -39,6 +65,8 @@ pub struct Measurement {
     pub epoch: u32,
     /// Layer-major, estimators in configuration order within a layer.
     pub points: Vec<LayerPoint>,
+    /// Per layer, in order.
+    pub layers: Vec<LayerStats>,
     /// Train/test loss and accuracy.
     pub metrics: SplitMetrics,
 }
@@ -59,6 +87,22 @@ impl Measurement {
                 p.layer,
                 p.point.i_xt.in_bits(),
                 p.point.i_ty.in_bits()
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Writes this epoch's `layers.csv` rows (no header):
+    /// `run,epoch,layer,width,weight_norm,dead_units`.
+    ///
+    /// # Errors
+    /// The writer's error.
+    pub fn write_layer_rows(&self, run: u64, w: &mut impl Write) -> fmt::Result {
+        for l in &self.layers {
+            writeln!(
+                w,
+                "{run},{},{},{},{},{}",
+                self.epoch, l.layer, l.width, l.weight_norm, l.dead_units
             )?;
         }
         Ok(())
@@ -177,11 +221,26 @@ impl Measurer {
         let mut start = 0usize;
         let mut last = MatRef::EMPTY;
         let mut slots = vec![None; self.estimators];
+        let mut layer_stats = Vec::with_capacity(self.layers.len());
+        let mut p_start = 0usize;
+        let mut fan_in = self.net.shape().input_width();
         for (layer, (w, groups)) in (1u32..).zip(&self.layers) {
             let len = n * w;
             let t = MatRef::new(acts.get(start..start + len).unwrap_or(&[]), n, *w)?;
             start += len;
             last = t;
+            let weights = snap
+                .params
+                .get(p_start..p_start + fan_in * w)
+                .ok_or(Error::TooLarge)?;
+            p_start += fan_in * w + w;
+            fan_in = *w;
+            layer_stats.push(LayerStats {
+                layer,
+                weight_norm: sqrt_f64(weights.iter().map(|&v| f64::from(v) * f64::from(v)).sum()),
+                dead_units: dead_units(t),
+                width: u32::try_from(*w).map_err(|_| Error::TooLarge)?,
+            });
             let l = Layer::new(t, labels, self.data.groups())?;
             for g in groups {
                 match g {
@@ -213,7 +272,24 @@ impl Measurer {
         Ok(Measurement {
             epoch: snap.epoch,
             points,
+            layers: layer_stats,
             metrics,
         })
     }
+}
+
+/// Columns of `t` whose value is the same on every row.
+fn dead_units(t: MatRef<'_>) -> u32 {
+    let cols = t.cols();
+    let data = t.as_slice();
+    let Some(first) = data.get(..cols) else {
+        return 0;
+    };
+    let mut constant = vec![true; cols];
+    for row in data.chunks_exact(cols).skip(1) {
+        for ((c, &v), &f) in constant.iter_mut().zip(row).zip(first) {
+            *c &= v == f;
+        }
+    }
+    u32::try_from(constant.iter().filter(|&&c| c).count()).unwrap_or(u32::MAX)
 }
