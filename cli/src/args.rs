@@ -40,6 +40,10 @@ pub enum Command {
     Estimate(EstimateArgs),
     /// Export a generated data set as CSV.
     Dataset(DatasetArgs),
+    /// Summarise run directories (several seeds, or shards of a sweep) into summary.csv and metrics-summary.csv.
+    Summarize(SummarizeArgs),
+    /// Draw the figures of run directories as SVG.
+    Plot(PlotArgs),
 }
 
 /// `--preset` values: the core's presets.
@@ -187,12 +191,59 @@ pub struct RunArgs {
     /// Worker threads (results do not depend on it); 0 = all cores.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Output directory.
-    #[arg(long, short = 'o', default_value = "runs/tishby")]
-    pub out: PathBuf,
-    /// No progress bar.
+    /// Runs: seeds `--seed`, `--seed`+1, …, `--seed`+R−1, in parallel across the threads;
+    /// each run's rows are the bytes it gives alone.
+    #[arg(long, default_value_t = 1, value_name = "R")]
+    pub repeats: u64,
+    /// Run only the k-th of N deterministic slices of the seeds (seed indices i with
+    /// i mod N = k − 1), for spreading a sweep over machines; `summarize` merges the slices.
+    #[arg(long, value_name = "k/N")]
+    pub shard: Option<String>,
+    /// Output directory. Default: `runs/` and a name made of the preset, activation, seeds and
+    /// shard, with a short hash of the other settings when they differ from the preset's.
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    /// Replace the run already in `--out` (its files are removed first; other files stay).
+    #[arg(long)]
+    pub force: bool,
+    /// Also draw every estimator on one plane (`plane-overlay.svg`).
+    #[arg(long)]
+    pub overlay: bool,
+    /// Do not draw the figures (`infoplane plot` draws them later).
+    #[arg(long)]
+    pub no_plots: bool,
+    /// No progress bar and no closing summary line.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `infoplane summarize`.
+#[derive(Debug, Args)]
+pub struct SummarizeArgs {
+    /// Run directories (one run, a batch of seeds, or shards of one sweep), all with the
+    /// same settings.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write `summary.csv` and `metrics-summary.csv`; default: the one DIR given.
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    /// Replace summary files already in the output directory.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `infoplane plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// Run directories (as for `summarize`).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the SVG figures; default: the one DIR given.
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    /// Also draw every estimator on one plane (`plane-overlay.svg`).
+    #[arg(long)]
+    pub overlay: bool,
 }
 
 /// `infoplane estimate`.

@@ -15,6 +15,8 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a),
         Command::Estimate(a) => cmd::estimate::estimate(a, &mut std::io::stdout().lock()),
         Command::Dataset(a) => cmd::dataset::dataset(a),
+        Command::Summarize(a) => cmd::summarize::summarize(a),
+        Command::Plot(a) => cmd::summarize::plot(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -242,9 +242,11 @@ impl Session {
     /// Appends a released measurement to the CSV text and the point and metric buffers.
     fn record(&mut self, m: &infoplane_core::experiment::Measurement) -> Result<(), JsError> {
         let fmt_err = |_| JsError::new("formatting a CSV row failed");
-        m.write_plane_rows(0, &self.names, &mut self.plane_csv)
+        // The `run` column holds the seed, as the CLI writes it.
+        let seed = self.run.experiment().config().seed;
+        m.write_plane_rows(seed, &self.names, &mut self.plane_csv)
             .map_err(fmt_err)?;
-        m.write_metrics_row(0, &mut self.metrics_csv)
+        m.write_metrics_row(seed, &mut self.metrics_csv)
             .map_err(fmt_err)?;
         for p in &m.points {
             self.points.extend_from_slice(&[

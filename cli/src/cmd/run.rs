@@ -1,34 +1,38 @@
-//! `infoplane run`: train a network and write its information plane.
+//! `infoplane run`: train networks and write their information plane.
 //!
 //! Parse the options into the core's configuration (the preset's defaults, then the
-//! overrides), let the core validate it, then drive the core's [`Run`]: the main thread
-//! trains, and with more than one thread, snapshots go to measuring workers and come back in
-//! any order; the core releases them in snapshot order, so the output bytes do not depend on
-//! the thread count. Rows are written and flushed epoch by epoch, so an interrupted run
-//! keeps what it had.
+//! overrides), let the core validate it, then drive one core [`Run`] per seed. Seeds run on
+//! `min(seeds, threads)` driver threads, each taking the next seed in order; a driver trains,
+//! and when it has threads to spare, its snapshots go to measuring workers and come back in
+//! any order, the core releasing them in snapshot order. The main thread writes the rows
+//! seed by seed, in seed order, and flushes them epoch by epoch, so the output bytes depend
+//! on neither the thread count nor timing, and an interrupted run keeps what it had.
 
 use super::threads;
 use crate::args::{OptimizerName, RunArgs, SplitName};
 use crate::error::CliError;
-use crate::plot::{PlotPoint, plane_svg};
-use crate::progress::Progress;
+use crate::figures::{FigureInput, LayerRow, figures};
+use crate::progress::{Progress, Work};
 use infoplane_core::dataset::Dataset;
 use infoplane_core::experiment::{
-    Action, Experiment, ExperimentConfig, METRICS_HEADER, Measurement, PLANE_HEADER, Run, Snapshot,
-    estimators,
+    Action, Experiment, ExperimentConfig, LAYERS_HEADER, METRICS_HEADER, Measurement, PLANE_HEADER,
+    Run, Snapshot, Summary, estimators,
 };
 use infoplane_core::preset::{DatasetName, Preset, preset};
 use infoplane_core::schedule::ScheduleSpec;
 use infoplane_core::{Activation, Capture, Init, Optimizer};
 use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A run's settings: the core configuration plus what only the CLI needs.
 #[derive(Debug, Clone)]
@@ -41,6 +45,12 @@ pub struct RunConfig {
     pub threads: usize,
     /// Output directory.
     pub out: PathBuf,
+    /// The seeds this invocation runs, ascending.
+    pub seeds: Vec<u64>,
+    /// `--repeats`.
+    pub repeats: u64,
+    /// `--shard` as (k, N).
+    pub shard: (u64, u64),
 }
 
 impl RunConfig {
@@ -138,13 +148,125 @@ impl RunConfig {
         };
         cfg.estimators = estimators(&names, settings)
             .map_err(|e| CliError::from_core("estimators", e, |n| given(a, n)))?;
+        let shard = match &a.shard {
+            Some(s) => parse_shard(s)?,
+            None => (1, 1),
+        };
+        let seeds = seeds(a.seed, a.repeats, shard)?;
+        let out = match &a.out {
+            Some(o) => o.clone(),
+            None => default_out(p, &cfg, &seeds, a.repeats, a.shard.as_ref().map(|_| shard))?,
+        };
         Ok(Self {
             experiment: cfg,
             dataset: p.dataset,
             threads: threads(a.threads),
-            out: a.out.clone(),
+            out,
+            seeds,
+            repeats: a.repeats,
+            shard,
         })
     }
+}
+
+/// Parses `--shard k/N` (1 ≤ k ≤ N).
+fn parse_shard(s: &str) -> Result<(u64, u64), CliError> {
+    let bad = || {
+        CliError::option(
+            "--shard",
+            format!("{s:?} is not k/N with 1 ≤ k ≤ N (e.g. 2/4 runs the second of four slices)"),
+        )
+    };
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let k: u64 = k.trim().parse().map_err(|_| bad())?;
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    if k == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+/// The seeds of shard `k/N` of `repeats` runs from `seed`: the indices i < `repeats` with
+/// i mod N = k − 1.
+fn seeds(seed: u64, repeats: u64, (k, n): (u64, u64)) -> Result<Vec<u64>, CliError> {
+    if repeats == 0 {
+        return Err(CliError::option(
+            "--repeats",
+            "0 runs nothing: give 1 or more",
+        ));
+    }
+    if repeats > MAX_REPEATS {
+        return Err(CliError::option(
+            "--repeats",
+            format!(
+                "{repeats} is more than the {MAX_REPEATS} runs one invocation takes; split the sweep with --seed and --shard"
+            ),
+        ));
+    }
+    if seed.checked_add(repeats - 1).is_none() {
+        return Err(CliError::option(
+            "--repeats",
+            format!(
+                "--seed {seed} plus {repeats} runs passes the largest seed, {}",
+                u64::MAX
+            ),
+        ));
+    }
+    let seeds: Vec<u64> = (k - 1..repeats)
+        .step_by(usize::try_from(n).unwrap_or(usize::MAX))
+        .map(|i| seed + i)
+        .collect();
+    if seeds.is_empty() {
+        return Err(CliError::option(
+            "--shard",
+            format!("shard {k}/{n} of {repeats} run(s) has no seeds: use N ≤ --repeats"),
+        ));
+    }
+    Ok(seeds)
+}
+
+/// Most runs one invocation takes (each keeps its summary values in memory).
+const MAX_REPEATS: u64 = 100_000;
+
+/// `runs/<preset>-<activation>-seed<S>[-<R>runs][-shard<k>of<N>][-<hash>]`, the hash (8 hex
+/// digits of the SHA-256 of the settings) only when settings other than the activation and
+/// seed differ from the preset's.
+fn default_out(
+    p: &Preset,
+    cfg: &ExperimentConfig,
+    seeds: &[u64],
+    repeats: u64,
+    shard: Option<(u64, u64)>,
+) -> Result<PathBuf, CliError> {
+    let mut name = format!(
+        "{}-{}-seed{}",
+        p.name,
+        cfg.activation.name(),
+        seeds.first().copied().unwrap_or(0)
+    );
+    if repeats > 1 {
+        let _ = write!(name, "-{repeats}runs");
+    }
+    if let Some((k, n)) = shard {
+        let _ = write!(name, "-shard{k}of{n}");
+    }
+    let mut base = ExperimentConfig::from_preset(p).map_err(|e| CliError::core("preset", e))?;
+    base.activation = cfg.activation;
+    base.seed = cfg.seed;
+    if base != *cfg {
+        let json =
+            serde_json::to_string(cfg).map_err(|e| CliError::Other(format!("settings: {e}")))?;
+        let hash = Sha256::digest(json.as_bytes());
+        let _ = write!(name, "-{}", hex(hash.get(..4).unwrap_or(&[])));
+    }
+    Ok(Path::new("runs").join(name))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// The value given on the command line for the core parameter `name`, for messages.
@@ -171,102 +293,216 @@ fn load(name: DatasetName) -> Result<Dataset, CliError> {
     })
 }
 
-/// Writes results in the order the core releases them.
+/// The files a run writes (and `--force` removes), by name.
+#[must_use]
+pub fn is_run_file(name: &str) -> bool {
+    matches!(
+        name,
+        "plane.csv"
+            | "metrics.csv"
+            | "layers.csv"
+            | "manifest.json"
+            | "summary.csv"
+            | "metrics-summary.csv"
+            | "training.svg"
+            | "weights.svg"
+    ) || (name.ends_with(".svg") && (name.starts_with("plane") || name.starts_with("layers")))
+}
+
+/// Makes `dir` ready for a run: created if missing; if it already holds a run, refused
+/// unless `force`, which removes that run's files (and only those).
+///
+/// # Errors
+/// `--out` error for a directory that holds a run, I/O errors.
+pub fn prepare_out(dir: &Path, force: bool, what: &str) -> Result<(), CliError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(CliError::option(
+            "--out",
+            format!("{} exists and is not a directory", dir.display()),
+        ));
+    }
+    if dir.is_dir() {
+        let mut found: Vec<PathBuf> = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| CliError::io(dir, e))? {
+            let entry = entry.map_err(|e| CliError::io(dir, e))?;
+            if entry.file_name().to_str().is_some_and(is_run_file) {
+                found.push(entry.path());
+            }
+        }
+        found.sort();
+        if !found.is_empty() && !force {
+            let names: Vec<String> = found
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect();
+            return Err(CliError::option(
+                "--out",
+                format!(
+                    "{} already holds {what} ({}); choose another --out, or add --force to replace it",
+                    dir.display(),
+                    names.join(", ")
+                ),
+            ));
+        }
+        for p in found {
+            std::fs::remove_file(&p).map_err(|e| CliError::io(&p, e))?;
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir, e))
+}
+
+/// The CSV files of a run, written in seed order.
 struct Sink {
-    plane: BufWriter<File>,
-    metrics: BufWriter<File>,
-    plane_path: PathBuf,
-    metrics_path: PathBuf,
+    plane: Csv,
+    metrics: Csv,
+    layers: Csv,
     names: Vec<&'static str>,
-    plot: Vec<(usize, PlotPoint)>,
+    summary: Summary,
+    layer_rows: Vec<LayerRow>,
     text: String,
-    measured: usize,
+    /// Measured epochs per seed, in seed order.
+    measured: Vec<(u64, usize)>,
+    /// Per seed and hidden layer: measured epochs at which every unit was constant.
+    dead: BTreeMap<(u64, u32), usize>,
+    hidden_layers: u32,
+}
+
+/// One CSV file being written.
+struct Csv {
+    file: BufWriter<File>,
+    path: PathBuf,
+}
+
+impl Csv {
+    fn create(path: PathBuf, header: &str) -> Result<Self, CliError> {
+        let mut c = Self {
+            file: BufWriter::new(crate::io::create(&path)?),
+            path,
+        };
+        c.write(header)?;
+        Ok(c)
+    }
+
+    fn write(&mut self, text: &str) -> Result<(), CliError> {
+        self.file
+            .write_all(text.as_bytes())
+            .and_then(|()| self.file.flush())
+            .map_err(|e| CliError::io(&self.path, e))
+    }
 }
 
 impl Sink {
-    fn new(dir: &Path, names: Vec<&'static str>) -> Result<Self, CliError> {
-        let plane_path = dir.join("plane.csv");
-        let metrics_path = dir.join("metrics.csv");
-        let mut plane = BufWriter::new(crate::io::create(&plane_path)?);
-        let mut metrics = BufWriter::new(crate::io::create(&metrics_path)?);
-        plane
-            .write_all(PLANE_HEADER.as_bytes())
-            .and_then(|()| plane.flush())
-            .map_err(|e| CliError::io(&plane_path, e))?;
-        metrics
-            .write_all(METRICS_HEADER.as_bytes())
-            .and_then(|()| metrics.flush())
-            .map_err(|e| CliError::io(&metrics_path, e))?;
+    fn new(dir: &Path, names: Vec<&'static str>, hidden_layers: u32) -> Result<Self, CliError> {
         Ok(Self {
-            plane,
-            metrics,
-            plane_path,
-            metrics_path,
+            plane: Csv::create(dir.join("plane.csv"), PLANE_HEADER)?,
+            metrics: Csv::create(dir.join("metrics.csv"), METRICS_HEADER)?,
+            layers: Csv::create(dir.join("layers.csv"), LAYERS_HEADER)?,
             names,
-            plot: Vec::new(),
+            summary: Summary::new(),
+            layer_rows: Vec::new(),
             text: String::new(),
-            measured: 0,
+            measured: Vec::new(),
+            dead: BTreeMap::new(),
+            hidden_layers,
         })
     }
 
-    fn write(&mut self, m: &Measurement) -> Result<(), CliError> {
+    fn write(&mut self, seed: u64, m: &Measurement) -> Result<(), CliError> {
         let fmt_err = |_| CliError::Other("formatting a CSV row failed".into());
         self.text.clear();
-        m.write_plane_rows(0, &self.names, &mut self.text)
+        m.write_plane_rows(seed, &self.names, &mut self.text)
             .map_err(fmt_err)?;
-        self.plane
-            .write_all(self.text.as_bytes())
-            .and_then(|()| self.plane.flush())
-            .map_err(|e| CliError::io(&self.plane_path, e))?;
+        self.plane.write(&self.text)?;
         self.text.clear();
-        m.write_metrics_row(0, &mut self.text).map_err(fmt_err)?;
-        self.metrics
-            .write_all(self.text.as_bytes())
-            .and_then(|()| self.metrics.flush())
-            .map_err(|e| CliError::io(&self.metrics_path, e))?;
-        for p in &m.points {
-            let point = PlotPoint {
+        m.write_metrics_row(seed, &mut self.text).map_err(fmt_err)?;
+        self.metrics.write(&self.text)?;
+        self.text.clear();
+        m.write_layer_rows(seed, &mut self.text).map_err(fmt_err)?;
+        self.layers.write(&self.text)?;
+        self.summary.add_measurement(seed, m, &self.names);
+        for l in &m.layers {
+            self.layer_rows.push(LayerRow {
+                run: seed,
                 epoch: m.epoch,
-                layer: p.layer,
-                i_xt: p.point.i_xt.in_bits(),
-                i_ty: p.point.i_ty.in_bits(),
-            };
-            self.plot.push((p.estimator, point));
+                layer: l.layer,
+                width: l.width,
+                weight_norm: l.weight_norm,
+                dead_units: l.dead_units,
+                grad_snr: None,
+            });
+            if l.layer <= self.hidden_layers && l.all_dead() {
+                *self.dead.entry((seed, l.layer)).or_default() += 1;
+            }
         }
-        self.measured += 1;
+        match self.measured.last_mut() {
+            Some((s, k)) if *s == seed => *k += 1,
+            _ => self.measured.push((seed, 1)),
+        }
         Ok(())
     }
+
+    /// The dead-layer warnings, one per seed and layer.
+    fn warnings(&self) -> Vec<String> {
+        self.dead
+            .iter()
+            .map(|(&(seed, layer), &k)| {
+                let of = self.measured.iter().find(|m| m.0 == seed).map_or(0, |m| m.1);
+                format!(
+                    "seed {seed}: hidden layer {layer} is dead (every unit constant over all inputs) at {k} of {of} measured epochs; there its I(X;T) and I(T;Y) are 0 whatever happens in training, so its plane shows neither fitting nor compression"
+                )
+            })
+            .collect()
+    }
+}
+
+/// What a seed's driver thread tells the writer.
+enum Msg {
+    /// A released measurement of the seed in this slot.
+    Row(usize, Measurement),
+    /// The seed in this slot is done.
+    Finished(usize),
+    /// The seed in this slot failed.
+    Failed(usize, CliError),
+    /// The seed in this slot stopped because another failed.
+    Stopped,
+}
+
+/// Work done so far over all drivers, for progress.
+#[derive(Default)]
+struct Counters {
+    trained: AtomicU64,
+    measured: AtomicU64,
+    train_ns: AtomicU64,
+    measure_ns: AtomicU64,
+    stop: AtomicBool,
+}
+
+fn add_ns(c: &AtomicU64, since: Instant) {
+    let ns = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    c.fetch_add(ns, Ordering::Relaxed);
 }
 
 /// A measurement result with the ticket of its snapshot.
 type Done = (u64, Result<Measurement, CliError>);
 
-/// Runs training and measurement as configured.
-///
-/// # Errors
-/// Any option, core or I/O error, with context.
-pub fn run(args: &RunArgs) -> Result<(), CliError> {
-    let cfg = RunConfig::from_args(args)?;
-    let started = Instant::now();
-    let data = Arc::new(load(cfg.dataset)?);
-    // Every setting is checked (and every estimator planned) before anything is written.
-    let exp = Experiment::new(cfg.experiment.clone(), data)
-        .map_err(|e| CliError::from_core("setting up the run", e, |n| given(args, n)))?;
-    let widths = exp.shape().widths().to_vec();
-    let dataset_name = exp.dataset().name().to_owned();
+/// Trains and measures one seed: this thread trains; with `workers` > 0 the snapshots go to
+/// that many measuring threads, else this thread measures them too. Released measurements
+/// go to `tx` in snapshot order. Returns `false` if it stopped because another seed failed.
+fn drive(
+    exp: Experiment,
+    workers: usize,
+    slot: usize,
+    tx: &mpsc::Sender<Msg>,
+    c: &Counters,
+) -> Result<bool, CliError> {
+    let seed = exp.config().seed;
     let measurer = exp
         .measurer()
         .map_err(|e| CliError::core("planning the estimators", e))?;
-    std::fs::create_dir_all(&cfg.out).map_err(|e| CliError::io(&cfg.out, e))?;
-    let mut sink = Sink::new(&cfg.out, cfg.experiment.estimator_names())?;
-    let mut progress = Progress::new(u64::from(cfg.experiment.epochs), args.quiet);
-    // With more than one thread, every thread measures and the main thread also trains: the
-    // measuring work (KDE especially) can exceed the training, and the OS shares the cores.
-    let workers = if cfg.threads > 1 { cfg.threads } else { 0 };
     let mut run = Run::new(exp, 2 * workers.max(1));
-    let measure_err = |epoch: u32, e| CliError::core(format!("measuring epoch {epoch}"), e);
-
-    let result = std::thread::scope(|scope| -> Result<(), CliError> {
+    let measure_err =
+        |epoch: u32, e| CliError::core(format!("seed {seed}: measuring epoch {epoch}"), e);
+    std::thread::scope(|scope| -> Result<bool, CliError> {
         let (job_tx, job_rx) = mpsc::channel::<(u64, Snapshot)>();
         let (res_tx, res_rx) = mpsc::channel::<Done>();
         let job_rx = Arc::new(Mutex::new(job_rx));
@@ -279,7 +515,9 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
                         .map_err(|_| ())
                         .and_then(|rx| rx.recv().map_err(|_| ()));
                     let Ok((ticket, snap)) = job else { break };
+                    let t = Instant::now();
                     let r = m.measure(&snap).map_err(|e| measure_err(snap.epoch, e));
+                    add_ns(&c.measure_ns, t);
                     if res_tx.send((ticket, r)).is_err() {
                         break;
                     }
@@ -288,64 +526,197 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         }
         drop(res_tx);
         let mut inline = (workers == 0).then(|| measurer.clone());
-        loop {
+        let result = (|| loop {
+            if c.stop.load(Ordering::Relaxed) {
+                return Ok(false);
+            }
+            let t = Instant::now();
             let action = run.next_action().map_err(|e| {
                 let epoch = run.experiment().epochs_done();
-                CliError::from_core(format!("training epoch {epoch}"), e, |_| None)
+                CliError::from_core(format!("seed {seed}: training epoch {epoch}"), e, |_| None)
             })?;
             match action {
                 Action::Measure(ticket, snap) => match inline.as_mut() {
                     Some(m) => {
+                        let t = Instant::now();
                         let r = m.measure(&snap).map_err(|e| measure_err(snap.epoch, e))?;
+                        add_ns(&c.measure_ns, t);
                         run.deliver(ticket, r);
                     }
                     None => job_tx
                         .send((ticket, snap))
                         .map_err(|_| CliError::Other("measuring worker stopped".into()))?,
                 },
-                Action::Trained(e) => progress.set(u64::from(e)),
+                Action::Trained(_) => {
+                    add_ns(&c.train_ns, t);
+                    c.trained.fetch_add(1, Ordering::Relaxed);
+                }
                 Action::Deliver => {
                     let (ticket, r) = res_rx
                         .recv()
                         .map_err(|_| CliError::Other("measuring worker stopped".into()))?;
                     run.deliver(ticket, r?);
                 }
-                Action::Done => break,
+                Action::Done => return Ok(true),
             }
             while let Some(m) = run.release() {
-                sink.write(&m)?;
+                c.measured.fetch_add(1, Ordering::Relaxed);
+                tx.send(Msg::Row(slot, m))
+                    .map_err(|_| CliError::Other("the writer stopped".into()))?;
             }
-        }
+        })();
         drop(job_tx);
-        Ok(())
+        result
+    })
+}
+
+/// Runs training and measurement as configured.
+///
+/// # Errors
+/// Any option, core or I/O error, with context.
+pub fn run(args: &RunArgs) -> Result<(), CliError> {
+    let cfg = RunConfig::from_args(args)?;
+    let started = Instant::now();
+    let data = Arc::new(load(cfg.dataset)?);
+    // Every setting is checked (and every estimator planned) before anything is written.
+    let exp = Experiment::new(cfg.experiment.clone(), Arc::clone(&data))
+        .map_err(|e| CliError::from_core("setting up the run", e, |n| given(args, n)))?;
+    let widths = exp.shape().widths().to_vec();
+    let dataset_name = exp.dataset().name().to_owned();
+    drop(exp);
+    let hidden_layers = u32::try_from(cfg.experiment.hidden.len()).unwrap_or(u32::MAX);
+    prepare_out(&cfg.out, args.force, "a run")?;
+    let mut sink = Sink::new(&cfg.out, cfg.experiment.estimator_names(), hidden_layers)?;
+    let exp_cfg = &cfg.experiment;
+    let n_seeds = cfg.seeds.len();
+    let per_seed_measures = exp_cfg
+        .schedule
+        .as_schedule()
+        .epochs(exp_cfg.epochs)
+        .count();
+    let mut progress = Progress::new(
+        u64::from(exp_cfg.epochs) * n_seeds as u64,
+        (per_seed_measures * n_seeds) as u64,
+        args.quiet,
+    );
+    let drivers = n_seeds.min(cfg.threads).max(1);
+    // A driver with threads to spare measures on workers while it trains (the measuring
+    // work, KDE especially, can exceed the training; the OS shares the cores).
+    let per_driver = cfg.threads / drivers;
+    let workers = if per_driver > 1 { per_driver } else { 0 };
+    let counters = Counters::default();
+    let next_seed = AtomicUsize::new(0);
+
+    let result = std::thread::scope(|scope| -> Result<(), CliError> {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        for _ in 0..drivers {
+            let (tx, counters, next_seed, data, seeds) =
+                (tx.clone(), &counters, &next_seed, &data, &cfg.seeds);
+            scope.spawn(move || {
+                loop {
+                    if counters.stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let slot = next_seed.fetch_add(1, Ordering::Relaxed);
+                    let Some(&seed) = seeds.get(slot) else { break };
+                    let mut c = exp_cfg.clone();
+                    c.seed = seed;
+                    let r = Experiment::new(c, Arc::clone(data))
+                        .map_err(|e| CliError::core(format!("seed {seed}: setting up"), e))
+                        .and_then(|exp| drive(exp, workers, slot, &tx, counters));
+                    let msg = match r {
+                        Ok(true) => Msg::Finished(slot),
+                        Ok(false) => Msg::Stopped,
+                        Err(e) => Msg::Failed(slot, e),
+                    };
+                    if tx.send(msg).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending: BTreeMap<usize, Vec<Measurement>> = BTreeMap::new();
+        let mut finished: BTreeSet<usize> = BTreeSet::new();
+        let mut next = 0usize;
+        let mut failure: Option<(usize, CliError)> = None;
+        let seed_of = |slot: usize| cfg.seeds.get(slot).copied().unwrap_or(0);
+        loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(Msg::Row(slot, m)) => {
+                    if failure.is_some() {
+                        continue;
+                    }
+                    if slot == next {
+                        if let Err(e) = sink.write(seed_of(slot), &m) {
+                            counters.stop.store(true, Ordering::Relaxed);
+                            failure = Some((slot, e));
+                        }
+                    } else {
+                        pending.entry(slot).or_default().push(m);
+                    }
+                }
+                Ok(Msg::Finished(slot)) => {
+                    finished.insert(slot);
+                    while failure.is_none() && finished.contains(&next) {
+                        next += 1;
+                        for m in pending.remove(&next).unwrap_or_default() {
+                            if let Err(e) = sink.write(seed_of(next), &m) {
+                                counters.stop.store(true, Ordering::Relaxed);
+                                failure = Some((next, e));
+                                break;
+                            }
+                        }
+                    }
+                }
+                Ok(Msg::Failed(slot, e)) => {
+                    counters.stop.store(true, Ordering::Relaxed);
+                    // Of the seeds that failed, the first in seed order is reported.
+                    if failure.as_ref().is_none_or(|(s, _)| slot < *s) {
+                        failure = Some((slot, e));
+                    }
+                }
+                Ok(Msg::Stopped) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            progress.set(Work {
+                trained: counters.trained.load(Ordering::Relaxed),
+                measured: counters.measured.load(Ordering::Relaxed),
+                train_ns: counters.train_ns.load(Ordering::Relaxed),
+                measure_ns: counters.measure_ns.load(Ordering::Relaxed),
+            });
+        }
+        match failure {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
+        }
     });
     progress.finish();
     result?;
 
-    let exp_cfg = &cfg.experiment;
-    for (k, e) in exp_cfg.estimators.iter().enumerate() {
-        let pts: Vec<PlotPoint> = sink
-            .plot
-            .iter()
-            .filter(|(est, _)| *est == k)
-            .map(|&(_, p)| p)
-            .collect();
-        let title = format!(
-            "{} · {} · {}",
-            exp_cfg.preset,
-            exp_cfg.activation.name(),
-            e.name()
-        );
-        let svg = plane_svg(&title, &pts, exp_cfg.epochs.saturating_sub(1))
-            .map_err(|err| CliError::Other(format!("plot: {err}")))?;
-        let name = if k == 0 {
-            "plane.svg".to_owned()
-        } else {
-            format!("plane-{}.svg", e.name())
-        };
-        let path = cfg.out.join(name);
-        std::fs::write(&path, svg).map_err(|err| CliError::io(&path, err))?;
+    let warnings = sink.warnings();
+    for w in &warnings {
+        eprintln!("warning: {w}");
     }
+    let summary_path = cfg.out.join("summary.csv");
+    let metrics_summary_path = cfg.out.join("metrics-summary.csv");
+    write_summary(&sink.summary, &cfg.out)?;
+    if !args.no_plots {
+        let input = FigureInput {
+            summary: &sink.summary,
+            layers: &sink.layer_rows,
+            caption: caption(
+                &serde_json::to_value(exp_cfg)
+                    .map_err(|e| CliError::Other(format!("settings: {e}")))?,
+                &cfg.seeds,
+            ),
+            last_epoch: exp_cfg.epochs.saturating_sub(1),
+            overlay: args.overlay,
+        };
+        write_figures(&input, &cfg.out)?;
+    }
+    let plane_rows: usize = sink.summary.plane_rows().map(|r| r.i_xt.runs).sum();
+    let measured_total: usize = sink.measured.iter().map(|m| m.1).sum();
     let manifest = Manifest {
         infoplane_version: env!("CARGO_PKG_VERSION"),
         git_hash: option_env!("INFOPLANE_GIT_HASH"),
@@ -353,18 +724,151 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         dataset: &dataset_name,
         widths,
         config: exp_cfg,
-        measured_epochs: sink.measured,
+        seeds: &cfg.seeds,
+        repeats: cfg.repeats,
+        shard: format!("{}/{}", cfg.shard.0, cfg.shard.1),
+        measured_epochs: measured_total,
         threads: cfg.threads,
         simd: infoplane_core::Isa::active().name(),
         wall_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
-        plane_csv_sha256: sha256_file(&sink.plane_path)?,
-        metrics_csv_sha256: sha256_file(&sink.metrics_path)?,
+        warnings,
+        plane_csv_sha256: sha256_file(&sink.plane.path)?,
+        metrics_csv_sha256: sha256_file(&sink.metrics.path)?,
+        layers_csv_sha256: sha256_file(&sink.layers.path)?,
+        summary_csv_sha256: sha256_file(&summary_path)?,
+        metrics_summary_csv_sha256: sha256_file(&metrics_summary_path)?,
     };
     let path = cfg.out.join("manifest.json");
     let mut json = serde_json::to_string_pretty(&manifest)
         .map_err(|e| CliError::Other(format!("manifest: {e}")))?;
     json.push('\n');
-    std::fs::write(&path, json).map_err(|err| CliError::io(&path, err))
+    std::fs::write(&path, json).map_err(|err| CliError::io(&path, err))?;
+    if !args.quiet {
+        let seeds = match cfg.seeds.as_slice() {
+            [one] => format!("seed {one}"),
+            s => format!("{} seeds", s.len()),
+        };
+        eprintln!(
+            "done: {seeds}, {measured_total} measured epochs, {plane_rows} plane rows in {:.1} s → {}",
+            started.elapsed().as_secs_f64(),
+            cfg.out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes `summary.csv` and `metrics-summary.csv` into `dir`.
+///
+/// # Errors
+/// I/O errors with the path.
+pub fn write_summary(summary: &Summary, dir: &Path) -> Result<(), CliError> {
+    let fmt_err = |_| CliError::Other("formatting the summary failed".into());
+    let mut text = String::new();
+    summary.write_plane(&mut text).map_err(fmt_err)?;
+    let path = dir.join("summary.csv");
+    std::fs::write(&path, &text).map_err(|e| CliError::io(&path, e))?;
+    text.clear();
+    summary.write_metrics(&mut text).map_err(fmt_err)?;
+    let path = dir.join("metrics-summary.csv");
+    std::fs::write(&path, &text).map_err(|e| CliError::io(&path, e))
+}
+
+/// Draws the figures into `dir`.
+///
+/// # Errors
+/// Plot and I/O errors.
+pub fn write_figures(input: &FigureInput<'_>, dir: &Path) -> Result<(), CliError> {
+    for (name, svg) in figures(input).map_err(|e| CliError::Other(format!("plot: {e}")))? {
+        let path = dir.join(name);
+        std::fs::write(&path, svg).map_err(|e| CliError::io(&path, e))?;
+    }
+    Ok(())
+}
+
+/// The settings that matter, for the figures' caption, from the configuration as the
+/// manifest holds it (so `plot` on a finished run writes the caption `run` wrote).
+#[must_use]
+pub fn caption(cfg: &Value, seeds: &[u64]) -> Vec<String> {
+    let text = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(a)) => a.iter().map(text_of).collect::<Vec<_>>().join("-"),
+        Some(v) => v.to_string(),
+        None => "?".to_owned(),
+    };
+    let f = |k: &str| text(cfg.get(k));
+    let opt = cfg.get("optimizer");
+    let est: Vec<String> = cfg
+        .get("estimators")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    let params: Vec<String> = e
+                        .as_object()
+                        .map(|o| {
+                            o.iter()
+                                .filter(|(k, _)| k.as_str() != "estimator")
+                                .map(|(k, v)| match v {
+                                    Value::Array(r) => format!(
+                                        "{k} {}",
+                                        r.iter().map(text_of).collect::<Vec<_>>().join("..")
+                                    ),
+                                    v => format!("{k} {}", text_of(v)),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let name = text(e.get("estimator"));
+                    if params.is_empty() {
+                        name
+                    } else {
+                        format!("{name} ({})", params.join(", "))
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    vec![
+        format!(
+            "preset {} · {} · hidden {} · {} lr {} · batch {} · {} epochs · schedule {} · capture {}",
+            f("preset"),
+            f("activation"),
+            f("hidden"),
+            text(opt.and_then(|o| o.get("name"))),
+            text(opt.and_then(|o| o.get("lr"))),
+            f("batch"),
+            f("epochs"),
+            f("schedule"),
+            f("capture"),
+        ),
+        format!("estimators: {}", est.join("; ")),
+        format!("seeds: {}", seed_list(seeds)),
+    ]
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
+
+/// `0–19`, `0, 2, 4`, or `3`.
+#[must_use]
+pub fn seed_list(seeds: &[u64]) -> String {
+    match seeds {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [first, .., last] if last.checked_sub(*first) == Some(seeds.len() as u64 - 1) => {
+            format!("{first}–{last} ({} runs)", seeds.len())
+        }
+        _ if seeds.len() <= 8 => seeds
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        [first, .., last] => format!("{} runs from {first} to {last}", seeds.len()),
+    }
 }
 
 /// `manifest.json`: how the run was made and what it wrote.
@@ -379,21 +883,29 @@ struct Manifest<'a> {
     /// Every setting (preset, hidden widths, activation, …, estimators with their settings).
     #[serde(flatten)]
     config: &'a ExperimentConfig,
+    /// The seeds run here (`seed` is the first seed of the whole sweep).
+    seeds: &'a [u64],
+    repeats: u64,
+    shard: String,
+    /// Measured epochs over all seeds.
     measured_epochs: usize,
     threads: usize,
     /// The kernels' instruction-set level (speed only: every level gives the same bytes).
     simd: &'static str,
     wall_seconds: f64,
+    warnings: Vec<String>,
     plane_csv_sha256: String,
     metrics_csv_sha256: String,
+    layers_csv_sha256: String,
+    summary_csv_sha256: String,
+    metrics_summary_csv_sha256: String,
 }
 
-fn sha256_file(path: &Path) -> Result<String, CliError> {
+/// The SHA-256 of a file, in hex.
+///
+/// # Errors
+/// I/O errors with the path.
+pub fn sha256_file(path: &Path) -> Result<String, CliError> {
     let bytes = std::fs::read(path).map_err(|e| CliError::io(path, e))?;
-    Ok(Sha256::digest(&bytes)
-        .iter()
-        .fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        }))
+    Ok(hex(&Sha256::digest(&bytes)))
 }

@@ -4,9 +4,9 @@
 use super::{ExperimentConfig, Snapshot};
 use crate::dataset::Dataset;
 use crate::estimator::{Group, Layer, group};
+use crate::math::sqrt_f64;
 use crate::metrics::{SplitMetrics, split_metrics};
 use crate::scratch::{Scratch, ScratchReq, Workspace};
-use crate::math::sqrt_f64;
 use crate::{Error, MatRef, MlpPlan, MlpShape, PlanePoint};
 use alloc::sync::Arc;
 use alloc::vec;
@@ -43,7 +43,7 @@ pub struct LayerStats {
     /// Frobenius norm of the weight matrix into this layer (biases excluded, as ibsgd
     /// plots it), accumulated in f64 in parameter order.
     pub weight_norm: f64,
-    /// Units whose activation is the same on every row (dead ReLUs, saturated units).
+    /// Units whose activation is the same on every row (dead `ReLU` units, saturated ones).
     pub dead_units: u32,
     /// The layer's width.
     pub width: u32,
@@ -279,6 +279,7 @@ impl Measurer {
 }
 
 /// Columns of `t` whose value is the same on every row.
+#[allow(clippy::float_cmp)] // constant means exactly equal
 fn dead_units(t: MatRef<'_>) -> u32 {
     let cols = t.cols();
     let data = t.as_slice();

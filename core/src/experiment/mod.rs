@@ -28,11 +28,11 @@ pub use config::{ExperimentConfig, accepts, estimators};
 pub use measure::{
     LAYERS_HEADER, LayerPoint, LayerStats, METRICS_HEADER, Measurement, Measurer, PLANE_HEADER,
 };
+pub use planner::{Fixed, Next, Planner};
 pub use summary::{
     METRIC_NAMES, METRICS_SUMMARY_HEADER, MetricsSummary, PlaneSummary, SUMMARY_HEADER, Stats,
     Summary,
 };
-pub use planner::{Fixed, Next, Planner};
 
 use crate::data::{split_rows, train_count};
 use crate::dataset::Dataset;

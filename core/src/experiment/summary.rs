@@ -129,6 +129,9 @@ pub struct MetricsSummary {
     pub metrics: [Option<Stats>; 4],
 }
 
+/// One plane cell's values: run → (I(X;T), I(T;Y)).
+type Cell = BTreeMap<u64, (f64, f64)>;
+
 /// The values of many runs, summarised on demand. Add runs in any order; the output depends
 /// only on what was added.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -136,7 +139,7 @@ pub struct Summary {
     /// Estimator names in order of first appearance.
     estimators: Vec<String>,
     /// (epoch, layer, estimator index) → run → (I(X;T), I(T;Y)).
-    plane: BTreeMap<(u32, u32, usize), BTreeMap<u64, (f64, f64)>>,
+    plane: BTreeMap<(u32, u32, usize), Cell>,
     /// epoch → run → the four metrics.
     metrics: BTreeMap<u32, BTreeMap<u64, [Option<f64>; 4]>>,
 }
@@ -258,7 +261,10 @@ impl Summary {
         self.metrics.iter().map(|(&epoch, cell)| {
             let mut metrics = [None; 4];
             for (k, m) in metrics.iter_mut().enumerate() {
-                *m = Stats::of(cell.values().filter_map(move |v| v.get(k).copied().flatten()));
+                *m = Stats::of(
+                    cell.values()
+                        .filter_map(move |v| v.get(k).copied().flatten()),
+                );
             }
             MetricsSummary { epoch, metrics }
         })
@@ -271,7 +277,11 @@ impl Summary {
     pub fn write_plane(&self, w: &mut impl Write) -> fmt::Result {
         w.write_str(SUMMARY_HEADER)?;
         for r in self.plane_rows() {
-            write!(w, "{},{},{},{},", r.epoch, r.layer, r.estimator, r.i_xt.runs)?;
+            write!(
+                w,
+                "{},{},{},{},",
+                r.epoch, r.layer, r.estimator, r.i_xt.runs
+            )?;
             r.i_xt.write_fields(w)?;
             w.write_char(',')?;
             r.i_ty.write_fields(w)?;
