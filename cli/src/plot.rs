@@ -49,21 +49,21 @@ const WIDTH: u32 = 900;
 /// Height of the whole picture in pixels.
 const HEIGHT: u32 = 650;
 /// Space kept right of the plotting area for the colour bar, its ticks and its label.
-const BAR_BLOCK: u32 = 125;
+pub(crate) const BAR_BLOCK: u32 = 125;
 /// Gap between the plotting area and the colour bar, in pixels.
-const BAR_GAP: i32 = 22;
+pub(crate) const BAR_GAP: i32 = 22;
 /// Width of the colour bar in pixels.
 const BAR_WIDTH: i32 = 18;
 /// Number of colour steps drawn in the bar; more than the eye separates at this height.
 const BAR_STEPS: u32 = 256;
-/// Smallest vertical distance between two colour-bar tick labels, in pixels (label font 16 px).
+/// Smallest vertical distance between two colour-bar tick labels, in pixels (labels 14.5 px tall).
 const BAR_TICK_GAP: u32 = 24;
 /// Radius of a layer marker in pixels.
-const MARKER_RADIUS: u32 = 3;
+pub(crate) const MARKER_RADIUS: u32 = 3;
 /// Headroom above the largest value on either axis, as a fraction of it.
 const HEADROOM: f64 = 0.05;
 /// Font family. The SVG names the generic family, so the viewer's sans-serif font is used.
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
 /// Viridis (van der Walt & Smith, matplotlib 2.0) sampled at 9 evenly spaced stops, as printed
 /// by R's `viridisLite::viridis(9)`. Linear interpolation in sRGB between neighbouring stops
@@ -181,7 +181,9 @@ fn epoch_curves(points: &[PlotPoint]) -> BTreeMap<u32, Vec<(u32, f64, f64)>> {
 
 /// Axis range for finite `values`: from `min(0, smallest)` to `max(1, largest)`, each end pushed
 /// out by [`HEADROOM`] of its magnitude (0 stays 0).
-fn axis_range(values: impl Iterator<Item = f64>) -> Result<std::ops::Range<f64>, PlotError> {
+pub(crate) fn axis_range(
+    values: impl Iterator<Item = f64>,
+) -> Result<std::ops::Range<f64>, PlotError> {
     let (lo, hi) = values.fold((0.0_f64, 0.0_f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let lo = lo * (1.0 + HEADROOM);
     let hi = (hi * (1.0 + HEADROOM)).max(1.0);
@@ -195,7 +197,7 @@ fn axis_range(values: impl Iterator<Item = f64>) -> Result<std::ops::Range<f64>,
 }
 
 /// Axis tick text: at most two decimals, without trailing zeros ("0", "0.5", "1.25", "12").
-fn tick_label(v: f64) -> String {
+pub(crate) fn tick_label(v: f64) -> String {
     let s = format!("{v:.2}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s == "-0" {
@@ -208,7 +210,7 @@ fn tick_label(v: f64) -> String {
 /// Position of `epoch` on the colour scale, in `[0, 1]`: `ln(1 + epoch) / ln(1 + max_epoch)`.
 ///
 /// Epochs above `max_epoch` map to 1; with `max_epoch == 0` everything maps to 0.
-fn epoch_fraction(epoch: u32, max_epoch: u32) -> f64 {
+pub(crate) fn epoch_fraction(epoch: u32, max_epoch: u32) -> f64 {
     if max_epoch == 0 {
         return 0.0;
     }
@@ -219,7 +221,7 @@ fn epoch_fraction(epoch: u32, max_epoch: u32) -> f64 {
 
 /// The viridis colour at `t` in `[0, 1]` (clamped; NaN gives the `t = 0` colour), by linear
 /// interpolation between the stops of [`VIRIDIS`].
-fn epoch_colour(t: f64) -> RGBColor {
+pub(crate) fn epoch_colour(t: f64) -> RGBColor {
     let t = if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) };
     let segments = f64::from(u32::try_from(VIRIDIS.len().saturating_sub(1)).unwrap_or(1));
     let mut lower = VIRIDIS.first().copied().unwrap_or((0, 0, 0));
@@ -282,8 +284,9 @@ fn colour_bar_ticks(max_epoch: u32, pixel: impl Fn(u32) -> i32) -> Vec<u32> {
 }
 
 /// Draws the vertical colour bar with its left edge at pixel `left`, spanning the pixel rows
-/// `rows` (those of the plotting area), with epoch ticks and the label "epoch".
-fn draw_colour_bar(
+/// `rows` (those of the plotting area), with epoch ticks and the label "epoch". `root` is the
+/// whole picture: `left` and `rows` are backend pixels.
+pub(crate) fn draw_colour_bar(
     root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     left: i32,
     rows: std::ops::Range<i32>,
@@ -312,7 +315,7 @@ fn draw_colour_bar(
         .map_err(err)?;
 
     let pixel = |epoch: u32| bar.backend_coord(&(1.0, epoch_fraction(epoch, max_epoch)));
-    let label_style = TextStyle::from((FONT, 16).into_font())
+    let label_style = TextStyle::from((FONT, 18).into_font())
         .color(&BLACK)
         .pos(Pos::new(HPos::Left, VPos::Center));
     for epoch in colour_bar_ticks(max_epoch, |e| pixel(e).1) {
@@ -341,7 +344,7 @@ fn draw_colour_bar(
 }
 
 /// Wraps any plotters error (they all implement `Display`) in a [`PlotError`].
-fn err(e: impl fmt::Display) -> PlotError {
+pub(crate) fn err(e: impl fmt::Display) -> PlotError {
     PlotError(e.to_string())
 }
 

@@ -158,7 +158,9 @@ fn summary_statistics_are_those_of_the_rows() {
                 .map(|p| if k == 0 { p.0 } else { p.1 })
                 .collect();
             let mean = v.iter().sum::<f64>() / 4.0;
-            let sd = (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / 3.0).sqrt();
+            let sd = infoplane_core::math::sqrt_f64(
+                v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / 3.0,
+            );
             let got: Vec<f64> = r[col..col + 5].iter().map(|x| x.parse().unwrap()).collect();
             assert_eq!(got[0], mean, "{r:?}");
             assert!((got[1] - sd).abs() <= 1e-15 * sd.max(1.0), "{r:?}");

@@ -86,6 +86,27 @@ impl Trainer {
         rng: &mut StreamRng,
         scratch: &mut [f32],
     ) -> Result<(), Error> {
+        self.epoch_observed(params, state, step, x, labels, order, rng, scratch, |_| {})
+    }
+
+    /// [`Trainer::epoch`], handing each mini-batch's gradient (all parameters, in
+    /// [`MlpPlan`] layout) to `observe` before the optimiser applies it.
+    ///
+    /// # Errors
+    /// As [`Trainer::epoch`].
+    #[allow(clippy::too_many_arguments)] // as `epoch`, plus the observer
+    pub fn epoch_observed<'x>(
+        &self,
+        params: &mut [f32],
+        state: &mut [f32],
+        step: &mut u64,
+        x: impl Into<Inputs<'x>>,
+        labels: &[u32],
+        order: &mut [u32],
+        rng: &mut StreamRng,
+        scratch: &mut [f32],
+        mut observe: impl FnMut(&[f32]),
+    ) -> Result<(), Error> {
         let x = x.into();
         if order.is_empty() {
             return Err(Error::EmptyInput);
@@ -104,6 +125,7 @@ impl Trainer {
         for batch in order.chunks(self.plan.batch()) {
             self.plan
                 .gradient(params, x, labels, batch, grads, net_scratch)?;
+            observe(grads);
             *step += 1;
             self.optimizer.step(*step, params, grads, state)?;
         }

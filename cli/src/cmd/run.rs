@@ -428,7 +428,7 @@ impl Sink {
                 width: l.width,
                 weight_norm: l.weight_norm,
                 dead_units: l.dead_units,
-                grad_snr: None,
+                grad_snr: l.grad_snr,
             });
             if l.layer <= self.hidden_layers && l.all_dead() {
                 *self.dead.entry((seed, l.layer)).or_default() += 1;
@@ -705,8 +705,11 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         let input = FigureInput {
             summary: &sink.summary,
             layers: &sink.layer_rows,
+            // Through the JSON text, as `plot` reads it back from the manifest (f32
+            // settings print in their shortest form).
             caption: caption(
-                &serde_json::to_value(exp_cfg)
+                &serde_json::to_string(exp_cfg)
+                    .and_then(|t| serde_json::from_str::<Value>(&t))
                     .map_err(|e| CliError::Other(format!("settings: {e}")))?,
                 &cfg.seeds,
             ),

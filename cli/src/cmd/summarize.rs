@@ -225,8 +225,8 @@ fn read_metrics(path: &Path, s: &mut Summary) -> Result<(), CliError> {
 
 fn read_layers(path: &Path, out: &mut Vec<LayerRow>) -> Result<(), CliError> {
     each_row(path, LAYERS_HEADER, |_, f| {
-        if f.len() != 6 {
-            return Err(format!("{} fields, expected 6", f.len()));
+        if f.len() != 7 {
+            return Err(format!("{} fields, expected 7", f.len()));
         }
         out.push(LayerRow {
             run: num(f, 0, "run")?,
@@ -235,7 +235,7 @@ fn read_layers(path: &Path, out: &mut Vec<LayerRow>) -> Result<(), CliError> {
             width: num(f, 3, "width")?,
             weight_norm: num(f, 4, "weight_norm")?,
             dead_units: num(f, 5, "dead_units")?,
-            grad_snr: None,
+            grad_snr: opt(f, 6, "grad_snr")?,
         });
         Ok(())
     })

@@ -16,7 +16,7 @@ use core::fmt::{self, Write};
 /// The header of `plane.csv`.
 pub const PLANE_HEADER: &str = "run,epoch,layer,estimator,i_xt_bits,i_ty_bits\n";
 /// The header of `layers.csv`.
-pub const LAYERS_HEADER: &str = "run,epoch,layer,width,weight_norm,dead_units\n";
+pub const LAYERS_HEADER: &str = "run,epoch,layer,width,weight_norm,dead_units,grad_snr\n";
 /// The header of `metrics.csv`.
 pub const METRICS_HEADER: &str = "run,epoch,train_loss,train_acc,test_loss,test_acc\n";
 
@@ -47,6 +47,10 @@ pub struct LayerStats {
     pub dead_units: u32,
     /// The layer's width.
     pub width: u32,
+    /// Gradient signal-to-noise ratio of the weights into this layer over the mini-batches
+    /// of the last epoch trained before the snapshot; `None` when undefined (no epoch
+    /// trained yet, or one batch per epoch).
+    pub grad_snr: Option<f64>,
 }
 
 impl LayerStats {
@@ -93,17 +97,22 @@ impl Measurement {
     }
 
     /// Writes this epoch's `layers.csv` rows (no header):
-    /// `run,epoch,layer,width,weight_norm,dead_units`.
+    /// `run,epoch,layer,width,weight_norm,dead_units,grad_snr` (`grad_snr` empty when
+    /// undefined).
     ///
     /// # Errors
     /// The writer's error.
     pub fn write_layer_rows(&self, run: u64, w: &mut impl Write) -> fmt::Result {
         for l in &self.layers {
-            writeln!(
+            write!(
                 w,
-                "{run},{},{},{},{},{}",
+                "{run},{},{},{},{},{},",
                 self.epoch, l.layer, l.width, l.weight_norm, l.dead_units
             )?;
+            match l.grad_snr {
+                Some(v) => writeln!(w, "{v}")?,
+                None => writeln!(w)?,
+            }
         }
         Ok(())
     }
@@ -240,6 +249,7 @@ impl Measurer {
                 weight_norm: sqrt_f64(weights.iter().map(|&v| f64::from(v) * f64::from(v)).sum()),
                 dead_units: dead_units(t),
                 width: u32::try_from(*w).map_err(|_| Error::TooLarge)?,
+                grad_snr: snap.grad_snr.get(layer as usize - 1).copied().flatten(),
             });
             let l = Layer::new(t, labels, self.data.groups())?;
             for g in groups {

@@ -36,6 +36,7 @@ pub use summary::{
 
 use crate::data::{split_rows, train_count};
 use crate::dataset::Dataset;
+use crate::math::sqrt_f64;
 use crate::{BatchOrder, Error, MlpPlan, MlpShape, Stream, StreamRng, Trainer};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -50,6 +51,66 @@ pub struct Snapshot {
     pub epoch: u32,
     /// All parameters, in [`MlpPlan`] layout.
     pub params: Vec<f32>,
+    /// Per weight layer, the gradient signal-to-noise ratio over the mini-batches of the
+    /// last epoch trained before the snapshot ([`GradStats::snr`]); empty when no epoch was
+    /// trained before it.
+    pub grad_snr: Vec<Option<f64>>,
+}
+
+/// Mean and spread of the mini-batch gradients of one epoch, per parameter (Welford's
+/// updates in f64, batch order), for the gradient signal-to-noise ratio ibsgd plots.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GradStats {
+    batches: u32,
+    mean: Vec<f64>,
+    m2: Vec<f64>,
+}
+
+impl GradStats {
+    /// Starts over for `params` parameters.
+    pub fn reset(&mut self, params: usize) {
+        self.batches = 0;
+        self.mean.clear();
+        self.mean.resize(params, 0.0);
+        self.m2.clear();
+        self.m2.resize(params, 0.0);
+    }
+
+    /// Adds one mini-batch's gradient.
+    pub fn add(&mut self, grads: &[f32]) {
+        self.batches += 1;
+        let k = f64::from(self.batches);
+        for ((m, s), &g) in self.mean.iter_mut().zip(&mut self.m2).zip(grads) {
+            let g = f64::from(g);
+            let d = g - *m;
+            *m += d / k;
+            *s += d * (g - *m);
+        }
+    }
+
+    /// Per weight layer of `shape` (biases excluded): ‖mean‖ / ‖std‖ over the batches, the
+    /// standard deviation with divisor B (as numpy's default, which ibsgd uses); `None`
+    /// where the spread is 0 (one batch per epoch, or identical gradients).
+    #[must_use]
+    pub fn snr(&self, shape: &MlpShape) -> Vec<Option<f64>> {
+        let b = f64::from(self.batches.max(1));
+        let mut out = Vec::new();
+        let mut start = 0usize;
+        for pair in shape.widths().windows(2) {
+            let (fan_in, fan_out) = match *pair {
+                [a, c] => (a as usize, c as usize),
+                _ => (0, 0),
+            };
+            let w = start..start + fan_in * fan_out;
+            start = w.end + fan_out;
+            let mean = self.mean.get(w.clone()).unwrap_or(&[]);
+            let m2 = self.m2.get(w).unwrap_or(&[]);
+            let signal = sqrt_f64(mean.iter().map(|m| m * m).sum());
+            let noise = sqrt_f64(m2.iter().map(|s| s / b).sum());
+            out.push((self.batches > 1 && noise > 0.0).then(|| signal / noise));
+        }
+        out
+    }
 }
 
 /// What [`Experiment::step`] did.
@@ -86,6 +147,10 @@ pub struct Experiment {
     /// The last epoch asked for, so requests can be checked to increase.
     last_target: Option<u32>,
     planner_done: bool,
+    /// The gradients of the epoch being trained, when it is the last before a capture.
+    grads: GradStats,
+    /// The epoch whose snapshot `grads` belongs to.
+    grads_for: Option<u32>,
 }
 
 impl Experiment {
@@ -155,6 +220,8 @@ impl Experiment {
             target: None,
             last_target: None,
             planner_done: false,
+            grads: GradStats::default(),
+            grads_for: None,
             cfg,
         };
         // Plan every estimator on every layer now, so a bad setting fails before anything
@@ -248,16 +315,31 @@ impl Experiment {
             }
             if at == u64::from(self.epoch) {
                 self.target = None;
+                let grad_snr = if self.grads_for == Some(e) {
+                    self.grads.snr(&self.shape)
+                } else {
+                    Vec::new()
+                };
                 return Ok(Step::Snapshot(Snapshot {
                     epoch: e,
                     params: self.params.clone(),
+                    grad_snr,
                 }));
             }
         }
         if self.epoch >= self.cfg.epochs {
             return Ok(Step::Done);
         }
-        self.trainer.epoch(
+        // The epoch right before a capture keeps its mini-batch gradients' statistics.
+        let before_capture = self
+            .target
+            .filter(|&e| self.cfg.capture.trained_at(e) == u64::from(self.epoch) + 1);
+        self.grads_for = before_capture;
+        let grads = &mut self.grads;
+        if before_capture.is_some() {
+            grads.reset(self.params.len());
+        }
+        self.trainer.epoch_observed(
             &mut self.params,
             &mut self.state,
             &mut self.step,
@@ -266,6 +348,11 @@ impl Experiment {
             &mut self.order,
             &mut self.shuffle_rng,
             &mut self.scratch,
+            |g| {
+                if before_capture.is_some() {
+                    grads.add(g);
+                }
+            },
         )?;
         self.epoch += 1;
         Ok(Step::Trained(self.epoch))
@@ -364,5 +451,35 @@ impl Run {
         self.released += 1;
         self.exp.observe(&m);
         Some(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::float_cmp, clippy::indexing_slicing)]
+    use super::*;
+    use crate::Activation;
+
+    #[test]
+    fn grad_snr_closed_form() {
+        // 2 → 1 → 2 network: W1 (1×2), b1, W2 (2×1), b2: 7 parameters.
+        let shape = MlpShape::new(&[2, 1, 2], Activation::Tanh).unwrap();
+        assert_eq!(shape.param_len(), 7);
+        let mut g = GradStats::default();
+        g.reset(shape.param_len());
+        // Three batches. W1's gradients (1, 2), (3, 2), (5, 2): mean (3, 2), population
+        // variance (8/3, 0); biases ignored; W2: (4, 4) every time (no spread).
+        for a in [1.0, 3.0, 5.0] {
+            g.add(&[a, 2.0, 100.0 * a, 4.0, 4.0, -7.0 * a, a]);
+        }
+        let snr = g.snr(&shape);
+        assert_eq!(snr.len(), 2);
+        let want = sqrt_f64(13.0) / sqrt_f64(8.0 / 3.0);
+        assert!((snr[0].unwrap() - want).abs() < 1e-12, "{snr:?}");
+        assert_eq!(snr[1], None, "no spread: undefined");
+        // One batch per epoch (full batch): undefined everywhere.
+        g.reset(shape.param_len());
+        g.add(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
+        assert_eq!(g.snr(&shape), [None, None]);
     }
 }

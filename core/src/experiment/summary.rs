@@ -316,7 +316,7 @@ impl Summary {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::float_cmp)]
+    #![allow(clippy::unwrap_used, clippy::float_cmp, clippy::indexing_slicing)]
     use super::*;
     use alloc::format;
 
@@ -327,8 +327,8 @@ mod tests {
         let s = Stats::of(v.iter().copied()).unwrap();
         assert_eq!(s.runs, 8);
         assert_eq!(s.mean, 5.0);
-        assert!((s.sd.unwrap() - (32.0f64 / 7.0).sqrt()).abs() < 1e-15);
-        assert!((s.se.unwrap() - (32.0f64 / 7.0).sqrt() / 8.0f64.sqrt()).abs() < 1e-15);
+        assert!((s.sd.unwrap() - sqrt_f64(32.0 / 7.0)).abs() < 1e-15);
+        assert!((s.se.unwrap() - sqrt_f64(32.0 / 7.0) / sqrt_f64(8.0)).abs() < 1e-15);
         assert_eq!((s.min, s.max), (2.0, 9.0));
         let one = Stats::of([3.5].into_iter()).unwrap();
         assert_eq!((one.mean, one.sd, one.se), (3.5, None, None));
@@ -385,10 +385,10 @@ mod tests {
         let mut out = String::new();
         s.write_metrics(&mut out).unwrap();
         let row = out.lines().nth(1).unwrap();
-        let sd = 2.0f64.sqrt();
-        let se = sd / 2.0f64.sqrt();
-        let sd_acc = (0.125f64 * 0.125 * 2.0).sqrt();
-        let se_acc = sd_acc / 2.0f64.sqrt();
+        let sd = sqrt_f64(2.0);
+        let se = sd / sqrt_f64(2.0);
+        let sd_acc = sqrt_f64(0.125 * 0.125 * 2.0);
+        let se_acc = sd_acc / sqrt_f64(2.0);
         assert_eq!(
             row,
             format!("0,2,2,{sd},{se},1,3,2,0.625,{sd_acc},{se_acc},0.5,0.75,0,,,,,,0,,,,,")
