@@ -404,13 +404,16 @@ fn a_dead_hidden_layer_is_reported() {
         "{stderr}"
     );
     let layers = read(&d.join("layers.csv"));
-    assert!(layers.starts_with("run,epoch,layer,width,weight_norm,dead_units\n"));
-    assert!(
-        layers
-            .lines()
-            .any(|l| l.starts_with("0,0,5,3,") && l.ends_with(",3")),
-        "{layers}"
-    );
+    assert!(layers.starts_with("run,epoch,layer,width,weight_norm,dead_units,grad_snr\n"));
+    // Layer 5: 3 units, all 3 dead. Nothing below it learns (its ReLUs pass no gradient),
+    // so layer 1's mini-batch gradients are all 0 and their SNR is undefined (empty).
+    let row = |text: &str, start: &str| -> Vec<String> {
+        let line = text.lines().find(|l| l.starts_with(start)).unwrap();
+        line.split(',').map(str::to_owned).collect()
+    };
+    let l5 = row(&layers, "0,0,5,");
+    assert_eq!((l5[3].as_str(), l5[5].as_str()), ("3", "3"), "{layers}");
+    assert_eq!(row(&layers, "0,0,1,")[6], "", "{layers}");
     let m: serde_json::Value = serde_json::from_str(&read(&d.join("manifest.json"))).unwrap();
     assert!(
         m["warnings"][0]
@@ -438,4 +441,8 @@ fn a_dead_hidden_layer_is_reported() {
         d2.to_str().unwrap(),
     ]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+    // Captured after the update: epoch 0 has the SNR of its own 13 mini-batches.
+    let alive = read(&d2.join("layers.csv"));
+    let snr: f64 = row(&alive, "0,0,1,")[6].parse().unwrap();
+    assert!(snr > 0.0 && snr.is_finite(), "{alive}");
 }
