@@ -594,16 +594,17 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         .as_schedule()
         .epochs(exp_cfg.epochs)
         .count();
-    let mut progress = Progress::new(
-        u64::from(exp_cfg.epochs) * n_seeds as u64,
-        (per_seed_measures * n_seeds) as u64,
-        args.quiet,
-    );
     let drivers = n_seeds.min(cfg.threads).max(1);
     // A driver with threads to spare measures on workers while it trains (the measuring
     // work, KDE especially, can exceed the training; the OS shares the cores).
     let per_driver = cfg.threads / drivers;
     let workers = if per_driver > 1 { per_driver } else { 0 };
+    let mut progress = Progress::new(
+        u64::from(exp_cfg.epochs) * n_seeds as u64,
+        (per_seed_measures * n_seeds) as u64,
+        args.quiet,
+    )
+    .with_layout(drivers as u64, workers as u64);
     let counters = Counters::default();
     let next_seed = AtomicUsize::new(0);
 
