@@ -145,7 +145,12 @@ impl Progress {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::cast_precision_loss)]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
     use super::*;
 
     /// A run of `epochs` epochs measured at `measured` (sorted), training costing `t` and a
@@ -176,7 +181,7 @@ mod tests {
         // costs 30 epochs of training. Counting epochs alone is off by far more than 2×.
         let epochs = 8000;
         let mut measured: Vec<u64> = (0..=400)
-            .map(|i| (10f64.powf(f64::from(i) * 3.903 / 400.0)) as u64 - 1)
+            .map(|i| infoplane_core::math::pow_f64(10.0, f64::from(i) * 3.903 / 400.0) as u64 - 1)
             .collect();
         measured.dedup();
         let line = timeline(epochs, &measured, 1, 30);
