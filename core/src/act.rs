@@ -78,6 +78,16 @@ impl Activation {
         }
     }
 
+    /// [`Activation::apply`] with tanh's branch decided for blocks of 16 elements when
+    /// `wide` (one AVX-512 vector), else 8; the same bits either way.
+    #[inline(always)]
+    pub fn apply_at(self, values: &mut [f32], wide: bool) {
+        match self {
+            Self::Tanh if wide => math::tanh_slice_blocks::<16>(values),
+            _ => self.apply(values),
+        }
+    }
+
     /// Multiplies each `grad` element by the derivative at the matching pre-activation,
     /// expressed through the activation's *output* `out` (so the pre-activations need not be
     /// kept): tanh' = 1 − a², sigmoid' = a(1 − a), softsign' = (1 − |a|)²,

@@ -207,7 +207,15 @@ pub fn tanh(x: f32) -> f32 {
 /// the same branch of `tanh` compute only that branch.
 #[inline(always)]
 pub fn tanh_slice(values: &mut [f32]) {
-    let mut blocks = values.chunks_exact_mut(8);
+    tanh_slice_blocks::<8>(values);
+}
+
+/// [`tanh_slice`] deciding the branch for blocks of `B` elements (every element gets the bits
+/// of [`tanh`] whatever `B`, so `B` is speed only: one vector of the widest registers the
+/// instruction-set level has suits it best).
+#[inline(always)]
+pub fn tanh_slice_blocks<const B: usize>(values: &mut [f32]) {
+    let mut blocks = values.chunks_exact_mut(B);
     for b in &mut blocks {
         let small = b.iter().filter(|v| abs(**v) <= TANH_SMALL).count();
         if small == 0 {
@@ -215,7 +223,7 @@ pub fn tanh_slice(values: &mut [f32]) {
                 let y = clamp_sat(abs(*v)) * 2.0;
                 *v = tanh_from_expm1(expm1_large(y), *v);
             }
-        } else if small == 8 {
+        } else if small == B {
             for v in b.iter_mut() {
                 let ax = abs(*v);
                 *v = tanh_from_expm1(expm1_small(ax + ax), *v);
@@ -600,6 +608,40 @@ mod tests {
     #[ignore = "every f32; slow in debug builds"]
     fn exp_exhaustive() {
         exp_matches_libm(0, 1);
+    }
+
+    #[test]
+    fn tanh_slices_give_tanh_bits_for_every_block_size() {
+        // Blocks that agree on the branch (all small, all large, saturated), that mix them,
+        // NaN and infinities, and a tail shorter than a block.
+        let mut v = std::vec::Vec::new();
+        for k in 0..1000u32 {
+            let x = f32::from_bits(0x3000_0000 + k.wrapping_mul(2_654_435_761) % 0x1200_0000);
+            v.push(if k % 3 == 0 { -x } else { x });
+        }
+        v.extend([
+            f32::NAN,
+            f32::INFINITY,
+            -f32::INFINITY,
+            0.0,
+            -0.0,
+            9.5,
+            TANH_SMALL,
+        ]);
+        let want: std::vec::Vec<u32> = v.iter().map(|&x| tanh(x).to_bits()).collect();
+        let bits = |mut w: std::vec::Vec<f32>, f: fn(&mut [f32])| {
+            f(&mut w);
+            w.iter()
+                .map(|x| x.to_bits())
+                .collect::<std::vec::Vec<u32>>()
+        };
+        assert_eq!(bits(v.clone(), tanh_slice), want);
+        assert_eq!(bits(v.clone(), tanh_slice_blocks::<16>), want);
+        assert_eq!(bits(v.clone(), tanh_slice_blocks::<32>), want);
+        let mut sorted = v.clone();
+        sorted.sort_by(f32::total_cmp);
+        let want: std::vec::Vec<u32> = sorted.iter().map(|&x| tanh(x).to_bits()).collect();
+        assert_eq!(bits(sorted, tanh_slice_blocks::<16>), want);
     }
 
     #[test]

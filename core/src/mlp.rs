@@ -297,12 +297,14 @@ impl MlpPlan {
         grads: &mut [f32],
         scratch: &mut [f32],
     ) -> Result<(), Error> {
-        Isa::active().run(NetCall {
+        let isa = Isa::active();
+        isa.run(NetCall {
             plan: self,
             params,
             x: x.into(),
             labels,
             scratch,
+            wide: isa == Isa::Avx512,
             what: What::Gradient { rows, grads },
         })
     }
@@ -317,6 +319,7 @@ impl MlpPlan {
         rows: &[u32],
         grads: &mut [f32],
         scratch: &mut [f32],
+        wide: bool,
     ) -> Result<(), Error> {
         self.check_io(params, x, labels)?;
         check_len(grads.len(), self.shape.param_len)?;
@@ -343,7 +346,7 @@ impl MlpPlan {
             first_mut(&mut acts)?,
             n,
         )?;
-        self.forward(params, &mut acts, n, tmp, None)?;
+        self.forward(params, &mut acts, n, tmp, None, wide)?;
 
         // Output delta: (softmax − one-hot) / n.
         #[allow(clippy::cast_precision_loss)] // n ≤ batch, far below 2^24
@@ -421,12 +424,14 @@ impl MlpPlan {
         nll: &mut [f32],
         scratch: &mut [f32],
     ) -> Result<(), Error> {
-        Isa::active().run(NetCall {
+        let isa = Isa::active();
+        isa.run(NetCall {
             plan: self,
             params,
             x: x.into(),
             labels,
             scratch,
+            wide: isa == Isa::Avx512,
             what: What::Evaluate { layers, nll },
         })
     }
@@ -441,6 +446,7 @@ impl MlpPlan {
         layers: &mut [f32],
         nll: &mut [f32],
         scratch: &mut [f32],
+        wide: bool,
     ) -> Result<(), Error> {
         self.check_io(params, x, labels)?;
         let rows = x.rows();
@@ -466,7 +472,14 @@ impl MlpPlan {
             gather(x, start..start + n, first_mut(&mut acts)?, n)?;
             let block_labels = labels.get(start..start + n).ok_or(Error::TooLarge)?;
             let block_nll = nll.get_mut(start..start + n).ok_or(Error::TooLarge)?;
-            self.forward(params, &mut acts, n, tmp, Some((block_labels, block_nll)))?;
+            self.forward(
+                params,
+                &mut acts,
+                n,
+                tmp,
+                Some((block_labels, block_nll)),
+                wide,
+            )?;
             // Scatter unit-major block activations into each layer's row-major output.
             let mut layer_start = 0;
             for a in acts.iter().skip(1) {
@@ -504,6 +517,7 @@ impl MlpPlan {
         n: usize,
         tmp: &mut [f32],
         mut nll: Option<(&[u32], &mut [f32])>,
+        wide: bool,
     ) -> Result<(), Error> {
         let mut rest = params;
         let n_layers = self.shape.n_layers();
@@ -519,7 +533,7 @@ impl MlpPlan {
                 .ok_or(Error::EmptyInput)?;
             dense_forward(w, b, input, out, n);
             if l + 1 < n_layers {
-                self.shape.hidden.apply(out);
+                self.shape.hidden.apply_at(out, wide);
             } else {
                 softmax_columns(out, n, tmp, nll.take())?;
             }
@@ -661,6 +675,8 @@ struct NetCall<'a, 'x> {
     x: Inputs<'x>,
     labels: &'a [u32],
     scratch: &'a mut [f32],
+    /// The level has 16-lane registers (tanh decides its branch per 16 elements).
+    wide: bool,
     what: What<'a>,
 }
 
@@ -686,14 +702,15 @@ impl Kernel for NetCall<'_, '_> {
             x,
             labels,
             scratch,
+            wide,
             what,
         } = self;
         match what {
             What::Gradient { rows, grads } => {
-                plan.gradient_at(params, x, labels, rows, grads, scratch)
+                plan.gradient_at(params, x, labels, rows, grads, scratch, wide)
             }
             What::Evaluate { layers, nll } => {
-                plan.evaluate_at(params, x, labels, layers, nll, scratch)
+                plan.evaluate_at(params, x, labels, layers, nll, scratch, wide)
             }
         }
     }
