@@ -311,6 +311,7 @@ impl MlpPlan {
 
     /// [`MlpPlan::gradient`]'s body, inlined into each instruction-set level's copy.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)] // `gradient`'s arguments and the level's width
     fn gradient_at(
         &self,
         params: &[f32],
@@ -438,6 +439,7 @@ impl MlpPlan {
 
     /// [`MlpPlan::evaluate`]'s body, inlined into each instruction-set level's copy.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)] // `evaluate`'s arguments and the level's width
     fn evaluate_at(
         &self,
         params: &[f32],
