@@ -40,7 +40,7 @@ pub enum Command {
     Estimate(EstimateArgs),
     /// Export a generated data set as CSV.
     Dataset(DatasetArgs),
-    /// Summarise run directories (several seeds, or shards of a sweep) into summary.csv and metrics-summary.csv.
+    /// Summarise run directories (several seeds, or shards of a sweep) into summary.csv, metrics-summary.csv and layers-summary.csv.
     Summarize(SummarizeArgs),
     /// Draw the figures of run directories as SVG.
     Plot(PlotArgs),
@@ -224,7 +224,8 @@ pub struct SummarizeArgs {
     /// same settings.
     #[arg(required = true, value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
-    /// Where to write `summary.csv` and `metrics-summary.csv`; default: the one DIR given.
+    /// Where to write `summary.csv`, `metrics-summary.csv` and `layers-summary.csv`; default:
+    /// the one DIR given.
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
     /// Replace summary files already in the output directory.

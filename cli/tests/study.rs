@@ -220,7 +220,7 @@ fn shards_summarised_equal_the_unsharded_summary() {
         a.push(p.to_str().unwrap());
     }
     ok(&a);
-    for f in ["summary.csv", "metrics-summary.csv"] {
+    for f in ["summary.csv", "metrics-summary.csv", "layers-summary.csv"] {
         assert_eq!(read(&merged.join(f)), read(&whole.join(f)), "{f}");
     }
     // Re-summarising a run in place gives the bytes `run` wrote.

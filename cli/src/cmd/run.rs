@@ -304,6 +304,7 @@ pub fn is_run_file(name: &str) -> bool {
             | "manifest.json"
             | "summary.csv"
             | "metrics-summary.csv"
+            | "layers-summary.csv"
             | "training.svg"
             | "weights.svg"
     ) || (name.ends_with(".svg") && (name.starts_with("plane") || name.starts_with("layers")))
@@ -741,6 +742,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         layers_csv_sha256: sha256_file(&sink.layers.path)?,
         summary_csv_sha256: sha256_file(&summary_path)?,
         metrics_summary_csv_sha256: sha256_file(&metrics_summary_path)?,
+        layers_summary_csv_sha256: sha256_file(&cfg.out.join("layers-summary.csv"))?,
     };
     let path = cfg.out.join("manifest.json");
     let mut json = serde_json::to_string_pretty(&manifest)
@@ -761,7 +763,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Writes `summary.csv` and `metrics-summary.csv` into `dir`.
+/// Writes `summary.csv`, `metrics-summary.csv` and `layers-summary.csv` into `dir`.
 ///
 /// # Errors
 /// I/O errors with the path.
@@ -774,6 +776,10 @@ pub fn write_summary(summary: &Summary, dir: &Path) -> Result<(), CliError> {
     text.clear();
     summary.write_metrics(&mut text).map_err(fmt_err)?;
     let path = dir.join("metrics-summary.csv");
+    std::fs::write(&path, &text).map_err(|e| CliError::io(&path, e))?;
+    text.clear();
+    summary.write_layers(&mut text).map_err(fmt_err)?;
+    let path = dir.join("layers-summary.csv");
     std::fs::write(&path, &text).map_err(|e| CliError::io(&path, e))
 }
 
@@ -903,6 +909,7 @@ struct Manifest<'a> {
     layers_csv_sha256: String,
     summary_csv_sha256: String,
     metrics_summary_csv_sha256: String,
+    layers_summary_csv_sha256: String,
 }
 
 /// The SHA-256 of a file, in hex.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// Manifest fields that may differ between runs that are summarised together: how and
 /// where they ran, which seeds, and the checksums of their own files.
-const PER_RUN: [&str; 16] = [
+const PER_RUN: [&str; 17] = [
     "git_hash",
     "command",
     "seed",
@@ -30,6 +30,7 @@ const PER_RUN: [&str; 16] = [
     "layers_csv_sha256",
     "summary_csv_sha256",
     "metrics_summary_csv_sha256",
+    "layers_summary_csv_sha256",
 ];
 
 /// Run directories read and checked.
@@ -133,7 +134,7 @@ pub fn load(dirs: &[PathBuf]) -> Result<Study, CliError> {
         }
         read_plane(&dir.join("plane.csv"), &mut summary)?;
         read_metrics(&dir.join("metrics.csv"), &mut summary)?;
-        read_layers(&dir.join("layers.csv"), &mut layers)?;
+        read_layers(&dir.join("layers.csv"), &mut layers, &mut summary)?;
     }
     let (_, manifest, _) = first.ok_or_else(|| CliError::Other("no run directory given".into()))?;
     layers.sort_by_key(|r| (r.run, r.epoch, r.layer));
@@ -223,12 +224,12 @@ fn read_metrics(path: &Path, s: &mut Summary) -> Result<(), CliError> {
     })
 }
 
-fn read_layers(path: &Path, out: &mut Vec<LayerRow>) -> Result<(), CliError> {
+fn read_layers(path: &Path, out: &mut Vec<LayerRow>, s: &mut Summary) -> Result<(), CliError> {
     each_row(path, LAYERS_HEADER, |_, f| {
         if f.len() != 7 {
             return Err(format!("{} fields, expected 7", f.len()));
         }
-        out.push(LayerRow {
+        let row = LayerRow {
             run: num(f, 0, "run")?,
             epoch: num(f, 1, "epoch")?,
             layer: num(f, 2, "layer")?,
@@ -236,7 +237,16 @@ fn read_layers(path: &Path, out: &mut Vec<LayerRow>) -> Result<(), CliError> {
             weight_norm: num(f, 4, "weight_norm")?,
             dead_units: num(f, 5, "dead_units")?,
             grad_snr: opt(f, 6, "grad_snr")?,
-        });
+        };
+        let values = [
+            Some(row.weight_norm),
+            Some(f64::from(row.dead_units)),
+            row.grad_snr,
+        ];
+        if !s.add_layer(row.run, row.epoch, row.layer, values) {
+            return Err("a repeated run, epoch and layer".into());
+        }
+        out.push(row);
         Ok(())
     })
 }

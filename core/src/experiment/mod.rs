@@ -30,8 +30,8 @@ pub use measure::{
 };
 pub use planner::{Fixed, Next, Planner};
 pub use summary::{
-    METRIC_NAMES, METRICS_SUMMARY_HEADER, MetricsSummary, PlaneSummary, SUMMARY_HEADER, Stats,
-    Summary,
+    LAYER_NAMES, LAYERS_SUMMARY_HEADER, METRIC_NAMES, METRICS_SUMMARY_HEADER, MetricsSummary,
+    PlaneSummary, SUMMARY_HEADER, Stats, Summary,
 };
 
 use crate::data::{split_rows, train_count};

@@ -29,6 +29,16 @@ train_acc_runs,train_acc_mean,train_acc_sd,train_acc_se,train_acc_min,train_acc_
 test_loss_runs,test_loss_mean,test_loss_sd,test_loss_se,test_loss_min,test_loss_max,\
 test_acc_runs,test_acc_mean,test_acc_sd,test_acc_se,test_acc_min,test_acc_max\n";
 
+/// The per-layer quantities of `layers.csv`, in its order.
+pub const LAYER_NAMES: [&str; 3] = ["weight_norm", "dead_units", "grad_snr"];
+
+/// The header of `layers-summary.csv`: `epoch,layer`, then for each quantity its runs, mean,
+/// standard deviation, standard error, minimum and maximum.
+pub const LAYERS_SUMMARY_HEADER: &str = "epoch,layer,\
+weight_norm_runs,weight_norm_mean,weight_norm_sd,weight_norm_se,weight_norm_min,weight_norm_max,\
+dead_units_runs,dead_units_mean,dead_units_sd,dead_units_se,dead_units_min,dead_units_max,\
+grad_snr_runs,grad_snr_mean,grad_snr_sd,grad_snr_se,grad_snr_min,grad_snr_max\n";
+
 /// The spread of one quantity over runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stats {
@@ -97,6 +107,20 @@ impl Stats {
     }
 }
 
+/// `,runs,mean,sd,se,min,max` for each quantity (`,0,,,,,` for one no run has).
+fn write_columns(w: &mut impl Write, stats: &[Option<Stats>]) -> fmt::Result {
+    for s in stats {
+        match s {
+            Some(s) => {
+                write!(w, ",{},", s.runs)?;
+                s.write_fields(w)?;
+            }
+            None => w.write_str(",0,,,,,")?,
+        }
+    }
+    Ok(())
+}
+
 fn write_opt(w: &mut impl Write, v: Option<f64>) -> fmt::Result {
     match v {
         Some(v) => write!(w, "{v}"),
@@ -132,6 +156,9 @@ pub struct MetricsSummary {
 /// One plane cell's values: run → (I(X;T), I(T;Y)).
 type Cell = BTreeMap<u64, (f64, f64)>;
 
+/// One layer cell's values: run → weight norm, dead units, gradient SNR.
+type LayerCell = BTreeMap<u64, [Option<f64>; 3]>;
+
 /// The values of many runs, summarised on demand. Add runs in any order; the output depends
 /// only on what was added.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -142,6 +169,8 @@ pub struct Summary {
     plane: BTreeMap<(u32, u32, usize), Cell>,
     /// epoch → run → the four metrics.
     metrics: BTreeMap<u32, BTreeMap<u64, [Option<f64>; 4]>>,
+    /// (epoch, layer) → run → weight norm, dead units, gradient SNR.
+    layers: BTreeMap<(u32, u32), LayerCell>,
 }
 
 impl Summary {
@@ -152,6 +181,7 @@ impl Summary {
             estimators: Vec::new(),
             plane: BTreeMap::new(),
             metrics: BTreeMap::new(),
+            layers: BTreeMap::new(),
         }
     }
 
@@ -192,6 +222,23 @@ impl Summary {
         true
     }
 
+    /// Adds one layer's weight norm, dead units and gradient SNR ([`LAYER_NAMES`]). Returns
+    /// `false` (and keeps the first) if this run already has them for the epoch and layer.
+    pub fn add_layer(
+        &mut self,
+        run: u64,
+        epoch: u32,
+        layer: u32,
+        values: [Option<f64>; 3],
+    ) -> bool {
+        let cell = self.layers.entry((epoch, layer)).or_default();
+        if cell.contains_key(&run) {
+            return false;
+        }
+        cell.insert(run, values);
+        true
+    }
+
     /// Adds a measurement of run `run`; `names` are the estimators' names. Returns `false`
     /// if any of its values was already there.
     pub fn add_measurement(&mut self, run: u64, m: &Measurement, names: &[&str]) -> bool {
@@ -219,6 +266,18 @@ impl Summary {
                 te.map(|t| t.accuracy),
             ],
         );
+        for l in &m.layers {
+            fresh &= self.add_layer(
+                run,
+                m.epoch,
+                l.layer,
+                [
+                    Some(l.weight_norm),
+                    Some(f64::from(l.dead_units)),
+                    l.grad_snr,
+                ],
+            );
+        }
         fresh
     }
 
@@ -299,15 +358,30 @@ impl Summary {
         w.write_str(METRICS_SUMMARY_HEADER)?;
         for r in self.metrics_rows() {
             write!(w, "{}", r.epoch)?;
-            for s in &r.metrics {
-                match s {
-                    Some(s) => {
-                        write!(w, ",{},", s.runs)?;
-                        s.write_fields(w)?;
-                    }
-                    None => w.write_str(",0,,,,,")?,
-                }
+            write_columns(w, &r.metrics)?;
+            w.write_char('\n')?;
+        }
+        Ok(())
+    }
+
+    /// Writes `layers-summary.csv`, header included: per epoch and layer, the weight norm,
+    /// dead units and gradient SNR over the runs (a quantity no run has, such as the SNR of
+    /// full-batch training, is empty fields with `runs` 0).
+    ///
+    /// # Errors
+    /// The writer's error.
+    pub fn write_layers(&self, w: &mut impl Write) -> fmt::Result {
+        w.write_str(LAYERS_SUMMARY_HEADER)?;
+        for (&(epoch, layer), cell) in &self.layers {
+            let mut stats = [None; 3];
+            for (k, st) in stats.iter_mut().enumerate() {
+                *st = Stats::of(
+                    cell.values()
+                        .filter_map(move |v| v.get(k).copied().flatten()),
+                );
             }
+            write!(w, "{epoch},{layer}")?;
+            write_columns(w, &stats)?;
             w.write_char('\n')?;
         }
         Ok(())
@@ -392,6 +466,23 @@ mod tests {
         assert_eq!(
             row,
             format!("0,2,2,{sd},{se},1,3,2,0.625,{sd_acc},{se_acc},0.5,0.75,0,,,,,,0,,,,,")
+        );
+    }
+
+    #[test]
+    fn layer_quantities_with_an_undefined_snr() {
+        let mut s = Summary::new();
+        assert!(s.add_layer(1, 5, 2, [Some(3.0), Some(0.0), None]));
+        assert!(s.add_layer(0, 5, 2, [Some(1.0), Some(2.0), Some(0.5)]));
+        assert!(!s.add_layer(0, 5, 2, [Some(9.0), None, None]));
+        let mut out = String::new();
+        s.write_layers(&mut out).unwrap();
+        assert!(out.starts_with(LAYERS_SUMMARY_HEADER));
+        let sd = sqrt_f64(2.0);
+        let se = sd / sqrt_f64(2.0);
+        assert_eq!(
+            out.lines().nth(1).unwrap(),
+            format!("5,2,2,2,{sd},{se},1,3,2,1,{sd},{se},0,2,1,0.5,,,0.5,0.5")
         );
     }
 }
