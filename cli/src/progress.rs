@@ -74,7 +74,7 @@ impl Progress {
     }
 
     /// Seconds left: `elapsed` scaled by the cost of the work left over the cost of the work
-    /// done ([`Progress::cost`], each kind of work weighed by its thread time per unit so
+    /// done (`cost`: each kind of work weighed by its thread time per unit so
     /// far, so contention for the cores cancels out); `None` before any epoch.
     #[must_use]
     pub fn seconds_left(&self, elapsed: f64, done: Work) -> Option<f64> {
