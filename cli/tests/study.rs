@@ -223,6 +223,23 @@ fn shards_summarised_equal_the_unsharded_summary() {
     for f in ["summary.csv", "metrics-summary.csv", "layers-summary.csv"] {
         assert_eq!(read(&merged.join(f)), read(&whole.join(f)), "{f}");
     }
+    // `plot` draws the merged figures; a stale figure in its output is removed.
+    std::fs::write(merged.join("plane-old.svg"), "<svg/>").unwrap();
+    ok(&[
+        "plot",
+        "--out",
+        merged.to_str().unwrap(),
+        parts[0].to_str().unwrap(),
+        parts[1].to_str().unwrap(),
+        parts[2].to_str().unwrap(),
+    ]);
+    assert!(!merged.join("plane-old.svg").exists());
+    let plane = read(&merged.join("plane.svg"));
+    assert!(
+        plane.contains("mean of 5 runs"),
+        "the title counts every shard's runs"
+    );
+    assert!(read(&merged.join("training.svg")).contains("seeds: 1–5 (5 runs)"));
     // Re-summarising a run in place gives the bytes `run` wrote.
     let before = read(&whole.join("summary.csv"));
     ok(&["summarize", whole.to_str().unwrap()]);

@@ -2,7 +2,7 @@
 //! seeds, or the shards of one sweep), check that they belong together, and write the
 //! summary or the figures.
 
-use super::run::{caption, prepare_out, sha256_file, write_figures, write_summary};
+use super::run::{caption, is_run_file, prepare_out, sha256_file, write_figures, write_summary};
 use crate::args::{PlotArgs, SummarizeArgs};
 use crate::error::CliError;
 use crate::figures::{FigureInput, LayerRow};
@@ -292,6 +292,15 @@ pub fn plot(a: &PlotArgs) -> Result<(), CliError> {
     let out = out_dir(&a.dirs, a.out.as_ref())?;
     let study = load(&a.dirs)?;
     std::fs::create_dir_all(&out).map_err(|e| CliError::io(&out, e))?;
+    // The figures are redrawn whole: none from an earlier drawing (another estimator set,
+    // no overlay) stays behind.
+    for entry in std::fs::read_dir(&out).map_err(|e| CliError::io(&out, e))? {
+        let path = entry.map_err(|e| CliError::io(&out, e))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(".svg") && is_run_file(name) {
+            std::fs::remove_file(&path).map_err(|e| CliError::io(&path, e))?;
+        }
+    }
     let m = &study.manifest;
     let epochs = m.get("epochs").and_then(Value::as_u64).unwrap_or(1);
     let input = FigureInput {
