@@ -2,6 +2,11 @@
 
 use core::fmt;
 
+/// The mean training loss (nats) above which a run counts as diverged. A network that
+/// guesses uniformly over C classes scores ln C (0.69 for two); 1000 nats means the true
+/// class gets e^-1000 on average: outputs saturated far past anything a working rate gives.
+pub const MAX_LOSS: f64 = 1000.0;
+
 /// Everything that can go wrong in a core call. Variants carry the numbers a caller needs to
 /// act; nothing allocates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +47,9 @@ pub enum Error {
     /// A computed result overflowed to a non-finite value (a diverging run: lower the learning
     /// rate). Nothing non-finite is ever returned as `Ok`.
     Overflow,
+    /// Training diverged: the mean training loss passed [`MAX_LOSS`] nats (lower the learning
+    /// rate).
+    Diverged,
     /// A parameter outside its documented domain.
     InvalidParameter {
         /// The parameter's name as documented.
@@ -64,6 +72,10 @@ impl fmt::Display for Error {
             Self::EmptyInput => f.write_str("empty input"),
             Self::NonFinite { index } => write!(f, "non-finite value at flat index {index}"),
             Self::TooLarge => f.write_str("size too large"),
+            Self::Diverged => write!(
+                f,
+                "training diverged: the mean training loss is above {MAX_LOSS} nats (lower the learning rate)"
+            ),
             Self::Overflow => {
                 f.write_str("a result overflowed to a non-finite value (is training diverging?)")
             }

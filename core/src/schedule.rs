@@ -5,7 +5,11 @@ use crate::math;
 use core::fmt::{self, Write as _};
 
 /// The forms a schedule is written in, for messages that say what is accepted.
-pub const FORMS: &str = "log:S (S ≥ 2, Tishby's log spacing), every:N (N ≥ 1), saxe, saxe-mnist, or list:E,E,.. (strictly increasing, each below the epoch count)";
+pub const FORMS: &str = "log:S (2 ≤ S ≤ 16777216, Tishby's log spacing), every:N (N ≥ 1), saxe, saxe-mnist, or list:E,E,.. (strictly increasing, each below the epoch count)";
+
+/// Most points a log schedule takes (2²⁴): beyond a few times the epoch count they only
+/// repeat epochs, and the schedule is expanded point by point.
+pub const MAX_LOG_POINTS: u32 = 1 << 24;
 
 /// When a measured epoch's activations are captured, relative to that epoch's update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +89,7 @@ impl<'a> Schedule<'a> {
         let bad = Err(Error::InvalidParameter { name: "schedule" });
         match *self {
             Self::Every(0) => bad,
-            Self::Log { points } if points < 2 => bad,
+            Self::Log { points } if !(2..=MAX_LOG_POINTS).contains(&points) => bad,
             Self::List(list) => {
                 let increasing = list.windows(2).all(|w| matches!(*w, [a, b] if a < b));
                 if list.is_empty() || !increasing || list.last().is_some_and(|&e| e >= total) {

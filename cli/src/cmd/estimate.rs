@@ -25,7 +25,7 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
                 .map_err(|e| CliError::from_core(name.as_str(), e, |p| args.settings.given(p)))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let threads = threads(args.threads);
+    let threads = threads(args.threads)?;
     let read_y = || read_labels(&args.labels, args.label_column.as_deref());
     // With threads to spare, the labels are read while the activations are; the activations'
     // error, if any, still comes first.

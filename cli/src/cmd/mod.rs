@@ -62,14 +62,27 @@ impl EstimatorArgs {
     }
 }
 
+/// Most threads `--threads` takes.
+pub const MAX_THREADS: usize = 1024;
+
 /// Worker threads for `requested` (0: every core).
-#[must_use]
-pub fn threads(requested: usize) -> usize {
-    if requested == 0 {
+///
+/// # Errors
+/// A `--threads` error above [`MAX_THREADS`].
+pub fn threads(requested: usize) -> Result<usize, CliError> {
+    if requested > MAX_THREADS {
+        return Err(CliError::option(
+            "--threads",
+            format!(
+                "{requested} is more than {MAX_THREADS}; give the number of cores to use (0: all of them)"
+            ),
+        ));
+    }
+    Ok(if requested == 0 {
         std::thread::available_parallelism().map_or(1, usize::from)
     } else {
         requested
-    }
+    })
 }
 
 /// One group of estimates of a layer (one estimate, or two that share work), split into at

@@ -160,7 +160,7 @@ impl RunConfig {
         Ok(Self {
             experiment: cfg,
             dataset: p.dataset,
-            threads: threads(a.threads),
+            threads: threads(a.threads)?,
             out,
             seeds,
             repeats: a.repeats,
@@ -483,6 +483,24 @@ fn add_ns(c: &AtomicU64, since: Instant) {
     c.fetch_add(ns, Ordering::Relaxed);
 }
 
+/// Spawns a scoped thread, with an error rather than a panic when the system has none left.
+fn spawn<'scope, 'env, F>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    f: F,
+) -> Result<(), CliError>
+where
+    F: FnOnce() + Send + 'scope,
+{
+    std::thread::Builder::new()
+        .spawn_scoped(scope, f)
+        .map(drop)
+        .map_err(|e| {
+            CliError::Other(format!(
+                "cannot start a thread ({e}); try a smaller --threads"
+            ))
+        })
+}
+
 /// A measurement result with the ticket of its snapshot.
 type Done = (u64, Result<Measurement, CliError>);
 
@@ -509,7 +527,7 @@ fn drive(
         let job_rx = Arc::new(Mutex::new(job_rx));
         for _ in 0..workers {
             let (job_rx, res_tx, mut m) = (Arc::clone(&job_rx), res_tx.clone(), measurer.clone());
-            scope.spawn(move || {
+            spawn(scope, move || {
                 loop {
                     let job = job_rx
                         .lock()
@@ -523,44 +541,90 @@ fn drive(
                         break;
                     }
                 }
-            });
+            })?;
         }
         drop(res_tx);
         let mut inline = (workers == 0).then(|| measurer.clone());
+        // The first failure in snapshot order, with its ticket (a training failure takes the
+        // next ticket): every measurement before it is still delivered and written, so the
+        // rows a failed run keeps do not depend on the thread count.
+        let mut failure: Option<(u64, CliError)> = None;
+        let (mut issued, mut released) = (0u64, 0u64);
+        let note = |failure: &mut Option<(u64, CliError)>, ticket: u64, e: CliError| {
+            if failure.as_ref().is_none_or(|(t, _)| ticket < *t) {
+                *failure = Some((ticket, e));
+            }
+        };
         let result = (|| loop {
             if c.stop.load(Ordering::Relaxed) {
                 return Ok(false);
             }
-            let t = Instant::now();
-            let action = run.next_action().map_err(|e| {
-                let epoch = run.experiment().epochs_done();
-                CliError::from_core(format!("seed {seed}: training epoch {epoch}"), e, |_| None)
-            })?;
-            match action {
-                Action::Measure(ticket, snap) => match inline.as_mut() {
-                    Some(m) => {
-                        let t = Instant::now();
-                        let r = m.measure(&snap).map_err(|e| measure_err(snap.epoch, e))?;
-                        add_ns(&c.measure_ns, t);
-                        run.deliver(ticket, r);
+            if let Some((t, _)) = &failure {
+                if released >= *t {
+                    return Err(failure.map_or_else(|| CliError::Other("failed".into()), |f| f.1));
+                }
+                let (ticket, r) = res_rx
+                    .recv()
+                    .map_err(|_| CliError::Other("measuring worker stopped".into()))?;
+                match r {
+                    Ok(m) => run.deliver(ticket, m),
+                    Err(e) => note(&mut failure, ticket, e),
+                }
+            } else {
+                let t = Instant::now();
+                let action = match run.next_action() {
+                    Ok(a) => a,
+                    Err(e) => {
+                        let epoch = run.experiment().epochs_done();
+                        let e = CliError::from_core(
+                            format!("seed {seed}: training epoch {epoch}"),
+                            e,
+                            |_| None,
+                        );
+                        note(&mut failure, issued, e);
+                        continue;
                     }
-                    None => job_tx
-                        .send((ticket, snap))
-                        .map_err(|_| CliError::Other("measuring worker stopped".into()))?,
-                },
-                Action::Trained(_) => {
-                    add_ns(&c.train_ns, t);
-                    c.trained.fetch_add(1, Ordering::Relaxed);
+                };
+                match action {
+                    Action::Measure(ticket, snap) => {
+                        issued = ticket + 1;
+                        match inline.as_mut() {
+                            Some(m) => {
+                                let t = Instant::now();
+                                match m.measure(&snap) {
+                                    Ok(r) => run.deliver(ticket, r),
+                                    Err(e) => {
+                                        note(&mut failure, ticket, measure_err(snap.epoch, e));
+                                    }
+                                }
+                                add_ns(&c.measure_ns, t);
+                            }
+                            None => job_tx
+                                .send((ticket, snap))
+                                .map_err(|_| CliError::Other("measuring worker stopped".into()))?,
+                        }
+                    }
+                    Action::Trained(_) => {
+                        add_ns(&c.train_ns, t);
+                        c.trained.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Action::Deliver => {
+                        let (ticket, r) = res_rx
+                            .recv()
+                            .map_err(|_| CliError::Other("measuring worker stopped".into()))?;
+                        match r {
+                            Ok(m) => run.deliver(ticket, m),
+                            Err(e) => note(&mut failure, ticket, e),
+                        }
+                    }
+                    Action::Done => return Ok(true),
                 }
-                Action::Deliver => {
-                    let (ticket, r) = res_rx
-                        .recv()
-                        .map_err(|_| CliError::Other("measuring worker stopped".into()))?;
-                    run.deliver(ticket, r?);
-                }
-                Action::Done => return Ok(true),
             }
             while let Some(m) = run.release() {
+                if failure.as_ref().is_some_and(|(t, _)| released >= *t) {
+                    break;
+                }
+                released += 1;
                 c.measured.fetch_add(1, Ordering::Relaxed);
                 tx.send(Msg::Row(slot, m))
                     .map_err(|_| CliError::Other("the writer stopped".into()))?;
@@ -614,7 +678,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         for _ in 0..drivers {
             let (tx, counters, next_seed, data, seeds) =
                 (tx.clone(), &counters, &next_seed, &data, &cfg.seeds);
-            scope.spawn(move || {
+            spawn(scope, move || {
                 loop {
                     if counters.stop.load(Ordering::Relaxed) {
                         break;
@@ -635,7 +699,8 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
                         break;
                     }
                 }
-            });
+            })
+            .inspect_err(|_| counters.stop.store(true, Ordering::Relaxed))?;
         }
         drop(tx);
         let mut pending: BTreeMap<usize, Vec<Measurement>> = BTreeMap::new();

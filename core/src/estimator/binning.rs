@@ -78,7 +78,7 @@ impl BinRule {
             Self::Edges {
                 n_edges, lo, hi, ..
             } => {
-                if n_edges < 2 {
+                if !(2..=MAX_EDGES).contains(&n_edges) {
                     return Err(Error::InvalidParameter { name: "bins" });
                 }
                 if !(lo.is_finite() && hi.is_finite() && lo < hi) {
@@ -86,7 +86,7 @@ impl BinRule {
                 }
             }
             Self::LayerRange { n_edges } => {
-                if n_edges < 2 {
+                if !(2..=MAX_EDGES).contains(&n_edges) {
                     return Err(Error::InvalidParameter { name: "bins" });
                 }
             }
@@ -106,6 +106,10 @@ impl BinRule {
         }
     }
 }
+
+/// Most edges a binning takes (2²⁰): the edges are stored, and no layer of any data set
+/// here tells more than a million levels of one unit apart.
+pub const MAX_EDGES: u32 = 1 << 20;
 
 /// A checked plan for binning `n` samples of a `d`-unit layer.
 #[derive(Debug, Clone, Copy, PartialEq)]

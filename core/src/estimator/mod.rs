@@ -203,7 +203,7 @@ impl Param {
     #[must_use]
     pub const fn accepts(self) -> &'static str {
         match self {
-            Self::Bins => "an integer ≥ 2",
+            Self::Bins => "an integer from 2 to 1048576",
             Self::Range => "two finite numbers LO,HI with LO < HI",
             Self::IdnnsCompat => "true or false",
             Self::BinSize => "a finite number > 0",

@@ -279,6 +279,13 @@ impl Measurer {
             }
         }
         let metrics = split_metrics(last, nll, labels, &self.is_train)?;
+        let loss = metrics.train.loss;
+        if !loss.is_finite() {
+            return Err(Error::Overflow);
+        }
+        if loss > crate::error::MAX_LOSS {
+            return Err(Error::Diverged);
+        }
         Ok(Measurement {
             epoch: snap.epoch,
             points,

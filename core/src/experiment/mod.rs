@@ -161,6 +161,8 @@ impl Experiment {
     /// [`Error::InvalidParameter`] naming the first bad setting
     /// ([`ExperimentConfig::validate`]).
     pub fn new(cfg: ExperimentConfig, data: Arc<Dataset>) -> Result<Self, Error> {
+        // Checked before it is expanded (a bad schedule may be huge).
+        cfg.schedule.as_schedule().validate(cfg.epochs)?;
         let planner = Fixed::new(cfg.schedule.as_schedule(), cfg.epochs);
         Self::with_planner(cfg, data, Box::new(planner))
     }
@@ -354,6 +356,10 @@ impl Experiment {
                 }
             },
         )?;
+        // Weights that left the finite range make every later epoch meaningless.
+        if !self.params.iter().all(|v| v.is_finite()) {
+            return Err(Error::Overflow);
+        }
         self.epoch += 1;
         Ok(Step::Trained(self.epoch))
     }
