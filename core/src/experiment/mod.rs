@@ -161,8 +161,9 @@ impl Experiment {
     /// [`Error::InvalidParameter`] naming the first bad setting
     /// ([`ExperimentConfig::validate`]).
     pub fn new(cfg: ExperimentConfig, data: Arc<Dataset>) -> Result<Self, Error> {
-        // Checked before it is expanded (a bad schedule may be huge).
-        cfg.schedule.as_schedule().validate(cfg.epochs)?;
+        // Every setting (the schedule among them) is checked before the schedule is expanded:
+        // a bad one may be huge.
+        cfg.validate(data.rows(), data.cols(), data.classes())?;
         let planner = Fixed::new(cfg.schedule.as_schedule(), cfg.epochs);
         Self::with_planner(cfg, data, Box::new(planner))
     }
