@@ -475,7 +475,24 @@ struct Counters {
     measured: AtomicU64,
     train_ns: AtomicU64,
     measure_ns: AtomicU64,
+    /// Stop every seed (the output cannot be written).
     stop: AtomicBool,
+    /// Stop the seeds after this slot (the first seed that failed so far).
+    stop_after: AtomicUsize,
+}
+
+impl Counters {
+    fn new() -> Self {
+        Self {
+            stop_after: AtomicUsize::new(usize::MAX),
+            ..Self::default()
+        }
+    }
+
+    /// Whether the seed in `slot` should stop.
+    fn stopped(&self, slot: usize) -> bool {
+        self.stop.load(Ordering::Relaxed) || slot > self.stop_after.load(Ordering::Relaxed)
+    }
 }
 
 fn add_ns(c: &AtomicU64, since: Instant) {
@@ -556,20 +573,17 @@ fn drive(
             }
         };
         let result = (|| loop {
-            if c.stop.load(Ordering::Relaxed) {
+            if c.stopped(slot) {
                 return Ok(false);
             }
+            // Whether to take a worker's result now: when the driver says so, and after a
+            // failure until every measurement before it is in.
+            let mut receive = false;
             if let Some((t, _)) = &failure {
                 if released >= *t {
                     return Err(failure.map_or_else(|| CliError::Other("failed".into()), |f| f.1));
                 }
-                let (ticket, r) = res_rx
-                    .recv()
-                    .map_err(|_| CliError::Other("measuring worker stopped".into()))?;
-                match r {
-                    Ok(m) => run.deliver(ticket, m),
-                    Err(e) => note(&mut failure, ticket, e),
-                }
+                receive = true;
             } else {
                 let t = Instant::now();
                 let action = match run.next_action() {
@@ -608,16 +622,17 @@ fn drive(
                         add_ns(&c.train_ns, t);
                         c.trained.fetch_add(1, Ordering::Relaxed);
                     }
-                    Action::Deliver => {
-                        let (ticket, r) = res_rx
-                            .recv()
-                            .map_err(|_| CliError::Other("measuring worker stopped".into()))?;
-                        match r {
-                            Ok(m) => run.deliver(ticket, m),
-                            Err(e) => note(&mut failure, ticket, e),
-                        }
-                    }
+                    Action::Deliver => receive = true,
                     Action::Done => return Ok(true),
+                }
+            }
+            if receive {
+                let (ticket, r) = res_rx
+                    .recv()
+                    .map_err(|_| CliError::Other("measuring worker stopped".into()))?;
+                match r {
+                    Ok(m) => run.deliver(ticket, m),
+                    Err(e) => note(&mut failure, ticket, e),
                 }
             }
             while let Some(m) = run.release() {
@@ -670,7 +685,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         args.quiet,
     )
     .with_layout(drivers as u64, workers as u64);
-    let counters = Counters::default();
+    let counters = Counters::new();
     let next_seed = AtomicUsize::new(0);
 
     let result = std::thread::scope(|scope| -> Result<(), CliError> {
@@ -680,10 +695,10 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
                 (tx.clone(), &counters, &next_seed, &data, &cfg.seeds);
             spawn(scope, move || {
                 loop {
-                    if counters.stop.load(Ordering::Relaxed) {
+                    let slot = next_seed.fetch_add(1, Ordering::Relaxed);
+                    if counters.stopped(slot) {
                         break;
                     }
-                    let slot = next_seed.fetch_add(1, Ordering::Relaxed);
                     let Some(&seed) = seeds.get(slot) else { break };
                     let mut c = exp_cfg.clone();
                     c.seed = seed;
@@ -703,48 +718,53 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
             .inspect_err(|_| counters.stop.store(true, Ordering::Relaxed))?;
         }
         drop(tx);
+        // Seeds are written in seed order. When a seed fails, the seeds before it still run
+        // to the end and the failed seed keeps the rows it measured; nothing after it is
+        // written. So the rows a failed run keeps do not depend on the thread count.
         let mut pending: BTreeMap<usize, Vec<Measurement>> = BTreeMap::new();
-        let mut finished: BTreeSet<usize> = BTreeSet::new();
+        let mut ended: BTreeSet<usize> = BTreeSet::new();
         let mut next = 0usize;
         let mut failure: Option<(usize, CliError)> = None;
+        let mut write_error: Option<CliError> = None;
         let seed_of = |slot: usize| cfg.seeds.get(slot).copied().unwrap_or(0);
+        let write = |sink: &mut Sink, write_error: &mut Option<CliError>, slot, m: &Measurement| {
+            if write_error.is_none()
+                && let Err(e) = sink.write(seed_of(slot), m)
+            {
+                counters.stop.store(true, Ordering::Relaxed);
+                *write_error = Some(e);
+            }
+        };
         loop {
+            let first_failed = failure.as_ref().map_or(usize::MAX, |f| f.0);
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(Msg::Row(slot, m)) => {
-                    if failure.is_some() {
-                        continue;
-                    }
                     if slot == next {
-                        if let Err(e) = sink.write(seed_of(slot), &m) {
-                            counters.stop.store(true, Ordering::Relaxed);
-                            failure = Some((slot, e));
-                        }
-                    } else {
+                        write(&mut sink, &mut write_error, slot, &m);
+                    } else if slot < first_failed {
                         pending.entry(slot).or_default().push(m);
                     }
                 }
                 Ok(Msg::Finished(slot)) => {
-                    finished.insert(slot);
-                    while failure.is_none() && finished.contains(&next) {
-                        next += 1;
-                        for m in pending.remove(&next).unwrap_or_default() {
-                            if let Err(e) = sink.write(seed_of(next), &m) {
-                                counters.stop.store(true, Ordering::Relaxed);
-                                failure = Some((next, e));
-                                break;
-                            }
-                        }
-                    }
+                    ended.insert(slot);
                 }
                 Ok(Msg::Failed(slot, e)) => {
-                    counters.stop.store(true, Ordering::Relaxed);
-                    // Of the seeds that failed, the first in seed order is reported.
-                    if failure.as_ref().is_none_or(|(s, _)| slot < *s) {
+                    ended.insert(slot);
+                    counters.stop_after.fetch_min(slot, Ordering::Relaxed);
+                    if slot < first_failed {
                         failure = Some((slot, e));
+                        pending.retain(|&k, _| k <= slot);
                     }
                 }
                 Ok(Msg::Stopped) | Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            let first_failed = failure.as_ref().map_or(usize::MAX, |f| f.0);
+            while ended.contains(&next) && next < first_failed {
+                next += 1;
+                for m in pending.remove(&next).unwrap_or_default() {
+                    write(&mut sink, &mut write_error, next, &m);
+                }
             }
             progress.set(Work {
                 trained: counters.trained.load(Ordering::Relaxed),
@@ -752,6 +772,9 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
                 train_ns: counters.train_ns.load(Ordering::Relaxed),
                 measure_ns: counters.measure_ns.load(Ordering::Relaxed),
             });
+        }
+        if let Some(e) = write_error {
+            return Err(e);
         }
         match failure {
             Some((_, e)) => Err(e),
