@@ -27,6 +27,8 @@ pub enum Stream {
 #[derive(Debug, Clone)]
 pub struct StreamRng {
     inner: Xoshiro128PlusPlus,
+    /// 32-bit draws taken so far, so a checkpoint can restore the stream.
+    draws: u64,
 }
 
 impl StreamRng {
@@ -37,11 +39,30 @@ impl StreamRng {
         for _ in 0..which as u8 {
             inner.jump();
         }
-        Self { inner }
+        Self { inner, draws: 0 }
+    }
+
+    /// The stream `which` of the run seeded with `seed` after `draws` 32-bit draws: the state
+    /// a checkpoint restores (O(`draws`), about a nanosecond each).
+    #[must_use]
+    pub fn after(seed: u64, which: Stream, draws: u64) -> Self {
+        let mut s = Self::new(seed, which);
+        for _ in 0..draws {
+            s.inner.next_u32();
+        }
+        s.draws = draws;
+        s
+    }
+
+    /// The 32-bit draws taken so far.
+    #[must_use]
+    pub const fn draws(&self) -> u64 {
+        self.draws
     }
 
     /// The next raw 32 bits.
     pub fn next_u32(&mut self) -> u32 {
+        self.draws += 1;
         self.inner.next_u32()
     }
 

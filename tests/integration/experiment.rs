@@ -489,3 +489,73 @@ fn shared_kde_work_writes_the_rows_of_each_estimator_alone() {
     }
     assert_eq!(measured, 2);
 }
+
+/// A run resumed from a checkpoint after any of its snapshots gives exactly the snapshots the
+/// uninterrupted run gave after that one; a checkpoint of another seed or after an epoch the
+/// schedule does not measure is refused.
+#[test]
+fn resume_from_any_checkpoint_gives_the_same_snapshots() {
+    // Saxe: Adam (state and step count) and shuffled batches (order and stream) all carry over.
+    for (preset, capture) in [(&SAXE, Capture::After), (&TISHBY, Capture::Before)] {
+        let mut cfg = ExperimentConfig::from_preset(preset).unwrap();
+        cfg.epochs = 30;
+        cfg.schedule = ScheduleSpec::parse("list:0,1,2,7,8,19,29").unwrap();
+        cfg.capture = capture;
+        let whole = snapshots(cfg.clone());
+        assert_eq!(whole.len(), 7);
+        for k in [0, 2, 4, 6] {
+            let mut exp = Experiment::new(cfg.clone(), data()).unwrap();
+            let mut seen = 0;
+            let ck = loop {
+                match exp.step().unwrap() {
+                    Step::Snapshot(s) => {
+                        assert_eq!(s, whole[seen]);
+                        seen += 1;
+                        if seen == k + 1 {
+                            break exp.checkpoint().unwrap();
+                        }
+                        assert!(exp.checkpoint().is_some());
+                    }
+                    Step::Trained(_) => assert!(exp.checkpoint().is_none()),
+                    other => panic!("{other:?}"),
+                }
+            };
+            // Through the bytes, as the CLI keeps it.
+            let mut bytes = Vec::new();
+            ck.write(&mut bytes);
+            let ck = infoplane_core::experiment::Checkpoint::read(&bytes).unwrap();
+            let mut resumed = Experiment::resume(cfg.clone(), data(), &ck).unwrap();
+            let mut rest = Vec::new();
+            loop {
+                match resumed.step().unwrap() {
+                    Step::Snapshot(s) => rest.push(s),
+                    Step::Trained(_) => {}
+                    other => {
+                        assert_eq!(other, Step::Done);
+                        break;
+                    }
+                }
+            }
+            assert_eq!(
+                rest,
+                whole[k + 1..],
+                "{} resumed after snapshot {k}",
+                preset.name
+            );
+            // Not this run's checkpoint.
+            let mut other = cfg.clone();
+            other.seed = 1;
+            assert!(Experiment::resume(other, data(), &ck).is_err());
+            let mut shifted = ck.clone();
+            shifted.epoch = 3; // not in the schedule
+            shifted.epochs_done = u32::try_from(capture.trained_at(3)).unwrap();
+            assert_eq!(
+                Experiment::resume(cfg.clone(), data(), &shifted).unwrap_err(),
+                Error::InvalidParameter { name: "checkpoint" }
+            );
+            let mut foreign = ck.clone();
+            foreign.order[0] = u32::MAX;
+            assert!(Experiment::resume(cfg.clone(), data(), &foreign).is_err());
+        }
+    }
+}

@@ -19,11 +19,13 @@
 //! * [`Measurement::write_plane_rows`] and [`Measurement::write_metrics_row`] format the CSV
 //!   rows, so every frontend writes identical files.
 
+mod checkpoint;
 mod config;
 mod measure;
 mod planner;
 mod summary;
 
+pub use checkpoint::{CHECKPOINT_MAGIC, Checkpoint};
 pub use config::{ExperimentConfig, accepts, estimators};
 pub use measure::{
     LAYERS_HEADER, LayerPoint, LayerStats, METRICS_HEADER, Measurement, Measurer, PLANE_HEADER,
@@ -267,6 +269,70 @@ impl Experiment {
     #[must_use]
     pub fn is_train(&self) -> &[bool] {
         &self.is_train
+    }
+
+    /// The training state right after the snapshot just handed out ([`Step::Snapshot`]),
+    /// from which [`Experiment::resume`] goes on with the same bytes; `None` at any other
+    /// point (once the planner has been asked again, or an epoch trained since).
+    #[must_use]
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        let e = self.last_target?;
+        if self.target.is_some()
+            || self.planner_done
+            || self.cfg.capture.trained_at(e) != u64::from(self.epoch)
+        {
+            return None;
+        }
+        Some(Checkpoint {
+            seed: self.cfg.seed,
+            epoch: e,
+            epochs_done: self.epoch,
+            step: self.step,
+            shuffle_draws: self.shuffle_rng.draws(),
+            params: self.params.clone(),
+            state: self.state.clone(),
+            order: self.order.clone(),
+        })
+    }
+
+    /// The run of `cfg` on `data` as it stood at `ck`, taken by [`Experiment::checkpoint`]
+    /// of a run with the same configuration and data: it goes on to give exactly the
+    /// snapshots that run gave after `ck`.
+    ///
+    /// # Errors
+    /// As [`Experiment::new`]; [`Error::InvalidParameter`] `"checkpoint"` when `ck` does not
+    /// belong to this configuration (another seed, other sizes, rows outside the training
+    /// split, an epoch the schedule does not measure, non-finite parameters).
+    pub fn resume(
+        cfg: ExperimentConfig,
+        data: Arc<Dataset>,
+        ck: &Checkpoint,
+    ) -> Result<Self, Error> {
+        let mut exp = Self::new(cfg, data)?;
+        let bad = Error::InvalidParameter { name: "checkpoint" };
+        let mut rows = ck.order.clone();
+        rows.sort_unstable();
+        let mut split = exp.order.clone();
+        split.sort_unstable();
+        if ck.seed != exp.cfg.seed
+            || ck.params.len() != exp.params.len()
+            || ck.state.len() != exp.state.len()
+            || rows != split
+            || ck.epochs_done > exp.cfg.epochs
+            || exp.cfg.capture.trained_at(ck.epoch) != u64::from(ck.epochs_done)
+            || !ck.params.iter().chain(&ck.state).all(|v| v.is_finite())
+            || !exp.planner.resume_after(ck.epoch)
+        {
+            return Err(bad);
+        }
+        exp.params.clone_from(&ck.params);
+        exp.state.clone_from(&ck.state);
+        exp.order.clone_from(&ck.order);
+        exp.step = ck.step;
+        exp.epoch = ck.epochs_done;
+        exp.shuffle_rng = StreamRng::after(exp.cfg.seed, Stream::Shuffle, ck.shuffle_draws);
+        exp.last_target = Some(ck.epoch);
+        Ok(exp)
     }
 
     /// A measurer for this run's snapshots, sharing its data set.

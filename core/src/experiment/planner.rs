@@ -26,6 +26,13 @@ pub trait Planner: fmt::Debug + Send {
     fn next(&mut self) -> Next;
     /// A measurement of an epoch this planner asked for.
     fn observe(&mut self, m: &Measurement);
+    /// Places a fresh planner as it stood right after it asked for `epoch`, for a run resumed
+    /// from a checkpoint; `false` if it cannot (the default: a planner whose decisions depend
+    /// on measurements would need them).
+    fn resume_after(&mut self, epoch: u32) -> bool {
+        let _ = epoch;
+        false
+    }
 }
 
 /// A fixed schedule's epochs, in order; it never waits and ignores the measurements.
@@ -64,4 +71,14 @@ impl Planner for Fixed {
     }
 
     fn observe(&mut self, _: &Measurement) {}
+
+    fn resume_after(&mut self, epoch: u32) -> bool {
+        match self.epochs.binary_search(&epoch) {
+            Ok(k) => {
+                self.k = k + 1;
+                true
+            }
+            Err(_) => false,
+        }
+    }
 }
