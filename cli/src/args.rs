@@ -215,6 +215,20 @@ pub struct RunArgs {
     /// No progress bar and no closing summary line.
     #[arg(long)]
     pub quiet: bool,
+    /// Go on with the run that was killed or ran out of disk in DIR, with the settings it
+    /// started with (only --threads, --quiet, --no-plots and --checkpoint-every may be
+    /// given); the files end byte-identical to a run that never stopped.
+    #[arg(long, value_name = "DIR", conflicts_with_all = [
+        "preset", "layers", "activation", "init", "optimizer", "lr", "momentum", "batch",
+        "epochs", "train_frac", "split", "shuffle", "seed", "schedule", "estimators",
+        "capture", "repeats", "shard", "out", "force", "overlay", "bins", "range",
+        "idnns_compat", "bin_size", "noise_var",
+    ])]
+    pub resume: Option<PathBuf>,
+    /// Seconds between checkpoints (taken at measured epochs, so a killed run resumes from
+    /// its last one); 0: at every measured epoch.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub checkpoint_every: f64,
 }
 
 /// `infoplane summarize`.

@@ -40,6 +40,13 @@ pub enum CliError {
     },
     /// Anything else, with a message.
     Other(String),
+    /// An error with a note on what was kept or how to go on, printed after it.
+    Noted {
+        /// The error.
+        error: Box<CliError>,
+        /// The note.
+        note: String,
+    },
 }
 
 impl CliError {
@@ -105,10 +112,29 @@ impl CliError {
         }
     }
 
+    /// This error with `note` printed after it.
+    #[must_use]
+    pub fn noted(self, note: impl Into<String>) -> Self {
+        Self::Noted {
+            error: Box::new(self),
+            note: note.into(),
+        }
+    }
+
+    /// The note printed after the error (and its hint): what was kept, how to go on.
+    #[must_use]
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            Self::Noted { note, .. } => Some(note),
+            _ => None,
+        }
+    }
+
     /// A hint printed after the error, if one helps.
     #[must_use]
     pub fn hint(&self) -> Option<&'static str> {
         match self {
+            Self::Noted { error, .. } => error.hint(),
             Self::Option { option, .. } => match option.as_str() {
                 "--range" => Some("write the value with `=`, e.g. --range=-1,1"),
                 "--layers" => Some("give hidden widths only, e.g. --layers 10,7,5,4,3"),
@@ -151,6 +177,7 @@ impl fmt::Display for CliError {
             Self::Option { option, message } => write!(f, "{option}: {message}"),
             Self::Core { context, source } => write!(f, "{context}: {source}"),
             Self::Other(m) => f.write_str(m),
+            Self::Noted { error, .. } => error.fmt(f),
         }
     }
 }

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
             if let Some(h) = e.hint() {
                 eprintln!("hint: {h}");
             }
+            if let Some(n) = e.note() {
+                eprintln!("note: {n}");
+            }
             ExitCode::from(2)
         }
     }

@@ -4,6 +4,7 @@
 pub mod dataset;
 pub mod estimate;
 pub mod run;
+pub mod staging;
 pub mod summarize;
 
 use crate::args::EstimatorArgs;

@@ -8,15 +8,21 @@
 //! seed by seed, in seed order, and flushes them epoch by epoch, so the output bytes depend
 //! on neither the thread count nor timing, and an interrupted run keeps what it had.
 
+use super::staging::{
+    CSV_FILES, Resume, STAGING, finish_publish, is_publishing, load as load_checkpoint, publish,
+    save as save_checkpoint, staging,
+};
+use super::summarize::{read_layers, read_metrics, read_plane};
 use super::threads;
-use crate::args::{OptimizerName, RunArgs, SplitName};
+use crate::args::{Cli, Command, OptimizerName, RunArgs, SplitName};
 use crate::error::CliError;
 use crate::figures::{FigureInput, LayerRow, figures};
 use crate::progress::{Progress, Work};
+use clap::Parser;
 use infoplane_core::dataset::Dataset;
 use infoplane_core::experiment::{
-    Action, Experiment, ExperimentConfig, LAYERS_HEADER, METRICS_HEADER, Measurement, PLANE_HEADER,
-    Run, Snapshot, Summary, estimators,
+    Action, Checkpoint, Experiment, ExperimentConfig, LAYERS_HEADER, METRICS_HEADER, Measurement,
+    PLANE_HEADER, Run, Snapshot, Summary, estimators,
 };
 use infoplane_core::preset::{DatasetName, Preset, preset};
 use infoplane_core::schedule::ScheduleSpec;
@@ -27,7 +33,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -372,6 +378,8 @@ struct Sink {
 struct Csv {
     file: BufWriter<File>,
     path: PathBuf,
+    /// Bytes written (the file's length).
+    len: u64,
 }
 
 impl Csv {
@@ -379,25 +387,72 @@ impl Csv {
         let mut c = Self {
             file: BufWriter::new(crate::io::create(&path)?),
             path,
+            len: 0,
         };
         c.write(header)?;
         Ok(c)
+    }
+
+    /// Opens a file of an interrupted run, cut back to its first `len` bytes.
+    fn reopen(path: PathBuf, len: u64) -> Result<Self, CliError> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| CliError::io(&path, e))?;
+        let has = file.metadata().map_err(|e| CliError::io(&path, e))?.len();
+        if has < len {
+            return Err(CliError::data(
+                &path,
+                None,
+                None,
+                format!(
+                    "has {has} bytes but its checkpoint counts {len}: the run directory was changed, so it cannot be resumed"
+                ),
+            ));
+        }
+        file.set_len(len).map_err(|e| CliError::io(&path, e))?;
+        let mut file = BufWriter::new(file);
+        file.seek(SeekFrom::Start(len))
+            .map_err(|e| CliError::io(&path, e))?;
+        Ok(Self { file, path, len })
     }
 
     fn write(&mut self, text: &str) -> Result<(), CliError> {
         self.file
             .write_all(text.as_bytes())
             .and_then(|()| self.file.flush())
-            .map_err(|e| CliError::io(&self.path, e))
+            .map_err(|e| CliError::io(&self.path, e))?;
+        self.len += text.len() as u64;
+        Ok(())
     }
 }
 
 impl Sink {
-    fn new(dir: &Path, names: Vec<&'static str>, hidden_layers: u32) -> Result<Self, CliError> {
-        Ok(Self {
-            plane: Csv::create(dir.join("plane.csv"), PLANE_HEADER)?,
-            metrics: Csv::create(dir.join("metrics.csv"), METRICS_HEADER)?,
-            layers: Csv::create(dir.join("layers.csv"), LAYERS_HEADER)?,
+    /// The CSV files in `dir`: new ones, or those of an interrupted run cut back to `from`
+    /// with their rows read back (for the summary, the figures and the warnings).
+    fn open(
+        dir: &Path,
+        names: Vec<&'static str>,
+        hidden_layers: u32,
+        from: Option<&Resume>,
+    ) -> Result<Self, CliError> {
+        let [p, m, l] = CSV_FILES.map(|f| dir.join(f));
+        let (plane, metrics, layers) = match from {
+            None => (
+                Csv::create(p, PLANE_HEADER)?,
+                Csv::create(m, METRICS_HEADER)?,
+                Csv::create(l, LAYERS_HEADER)?,
+            ),
+            Some(r) => (
+                Csv::reopen(p, r.lengths[0])?,
+                Csv::reopen(m, r.lengths[1])?,
+                Csv::reopen(l, r.lengths[2])?,
+            ),
+        };
+        let mut sink = Self {
+            plane,
+            metrics,
+            layers,
             names,
             summary: Summary::new(),
             layer_rows: Vec::new(),
@@ -405,7 +460,41 @@ impl Sink {
             measured: Vec::new(),
             dead: BTreeMap::new(),
             hidden_layers,
-        })
+        };
+        if from.is_some() {
+            read_plane(&sink.plane.path, &mut sink.summary)?;
+            read_metrics(&sink.metrics.path, &mut sink.summary)?;
+            let mut rows = Vec::new();
+            read_layers(&sink.layers.path, &mut rows, &mut sink.summary)?;
+            let mut last: Option<(u64, u32)> = None;
+            for r in rows {
+                sink.note_layer(r);
+                if last != Some((r.run, r.epoch)) {
+                    last = Some((r.run, r.epoch));
+                    sink.count_measured(r.run);
+                }
+            }
+        }
+        Ok(sink)
+    }
+
+    /// The bytes of `plane.csv`, `metrics.csv` and `layers.csv` written so far.
+    const fn lengths(&self) -> [u64; 3] {
+        [self.plane.len, self.metrics.len, self.layers.len]
+    }
+
+    fn note_layer(&mut self, row: LayerRow) {
+        if row.layer <= self.hidden_layers && row.width > 0 && row.dead_units == row.width {
+            *self.dead.entry((row.run, row.layer)).or_default() += 1;
+        }
+        self.layer_rows.push(row);
+    }
+
+    fn count_measured(&mut self, seed: u64) {
+        match self.measured.last_mut() {
+            Some((s, k)) if *s == seed => *k += 1,
+            _ => self.measured.push((seed, 1)),
+        }
     }
 
     fn write(&mut self, seed: u64, m: &Measurement) -> Result<(), CliError> {
@@ -422,7 +511,7 @@ impl Sink {
         self.layers.write(&self.text)?;
         self.summary.add_measurement(seed, m, &self.names);
         for l in &m.layers {
-            self.layer_rows.push(LayerRow {
+            self.note_layer(LayerRow {
                 run: seed,
                 epoch: m.epoch,
                 layer: l.layer,
@@ -431,14 +520,8 @@ impl Sink {
                 dead_units: l.dead_units,
                 grad_snr: l.grad_snr,
             });
-            if l.layer <= self.hidden_layers && l.all_dead() {
-                *self.dead.entry((seed, l.layer)).or_default() += 1;
-            }
         }
-        match self.measured.last_mut() {
-            Some((s, k)) if *s == seed => *k += 1,
-            _ => self.measured.push((seed, 1)),
-        }
+        self.count_measured(seed);
         Ok(())
     }
 
@@ -458,8 +541,9 @@ impl Sink {
 
 /// What a seed's driver thread tells the writer.
 enum Msg {
-    /// A released measurement of the seed in this slot.
-    Row(usize, Measurement),
+    /// A released measurement of the seed in this slot, with the training state right after
+    /// its snapshot when the driver took a checkpoint there.
+    Row(usize, Measurement, Option<Box<Checkpoint>>),
     /// The seed in this slot is done.
     Finished(usize),
     /// The seed in this slot failed.
@@ -530,8 +614,12 @@ fn drive(
     slot: usize,
     tx: &mpsc::Sender<Msg>,
     c: &Counters,
+    checkpoint_every: Duration,
 ) -> Result<bool, CliError> {
     let seed = exp.config().seed;
+    // Checkpoints taken at snapshots, by ticket, until their measurement is released.
+    let mut checkpoints: BTreeMap<u64, Box<Checkpoint>> = BTreeMap::new();
+    let mut last_checkpoint = Instant::now();
     let measurer = exp
         .measurer()
         .map_err(|e| CliError::core("planning the estimators", e))?;
@@ -602,6 +690,12 @@ fn drive(
                 match action {
                     Action::Measure(ticket, snap) => {
                         issued = ticket + 1;
+                        if last_checkpoint.elapsed() >= checkpoint_every
+                            && let Some(ck) = run.experiment().checkpoint()
+                        {
+                            checkpoints.insert(ticket, Box::new(ck));
+                            last_checkpoint = Instant::now();
+                        }
                         match inline.as_mut() {
                             Some(m) => {
                                 let t = Instant::now();
@@ -639,9 +733,10 @@ fn drive(
                 if failure.as_ref().is_some_and(|(t, _)| released >= *t) {
                     break;
                 }
+                let ck = checkpoints.remove(&released);
                 released += 1;
                 c.measured.fetch_add(1, Ordering::Relaxed);
-                tx.send(Msg::Row(slot, m))
+                tx.send(Msg::Row(slot, m, ck))
                     .map_err(|_| CliError::Other("the writer stopped".into()))?;
             }
         })();
@@ -650,12 +745,219 @@ fn drive(
     })
 }
 
-/// Runs training and measurement as configured.
+/// Runs training and measurement as configured, or goes on with an interrupted run
+/// (`--resume`).
 ///
 /// # Errors
 /// Any option, core or I/O error, with context.
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
+    if let Some(dir) = &args.resume {
+        return resume(dir, args);
+    }
     let cfg = RunConfig::from_args(args)?;
+    let begin = Begin {
+        command: std::env::args().collect(),
+        resumes: 0,
+        from: None,
+    };
+    execute(args, &cfg, begin)
+}
+
+/// How a run starts: the command that started it (kept through resumes), how many times it
+/// was resumed, and where it goes on from.
+struct Begin {
+    command: Vec<String>,
+    resumes: u64,
+    from: Option<Resume>,
+}
+
+/// `run --resume DIR`: the staged run in DIR, with the settings of the command that started
+/// it, from its last checkpoint.
+fn resume(dir: &Path, args: &RunArgs) -> Result<(), CliError> {
+    let stage = staging(dir);
+    let mpath = stage.join("manifest.json");
+    if is_publishing(&stage) {
+        // It had ended and was being moved into place: finish that.
+        finish_publish(&stage, dir)?;
+        if !args.quiet {
+            eprintln!("done: the run had ended; it is now in {}", dir.display());
+        }
+        return Ok(());
+    }
+    if stage.is_dir() && !mpath.is_file() {
+        return Err(CliError::option(
+            "--resume",
+            format!(
+                "{} was stopped before its run began (no manifest); start it again with --force",
+                stage.display()
+            ),
+        ));
+    }
+    if !mpath.is_file() {
+        let what = if dir.join("manifest.json").is_file() {
+            "holds a run that ended (its manifest.json says how); there is nothing to resume"
+        } else {
+            "holds no interrupted run"
+        };
+        return Err(CliError::option(
+            "--resume",
+            format!("{} {what}", dir.display()),
+        ));
+    }
+    let text = std::fs::read_to_string(&mpath).map_err(|e| CliError::io(&mpath, e))?;
+    let manifest: Value = serde_json::from_str(&text).map_err(|e| {
+        CliError::data(
+            &mpath,
+            Some(e.line() as u64),
+            Some(e.column()),
+            e.to_string(),
+        )
+    })?;
+    let field = |k: &str| manifest.get(k).and_then(Value::as_str).map(str::to_owned);
+    if field("status").as_deref() != Some("running") {
+        return Err(CliError::data(
+            &mpath,
+            None,
+            None,
+            "its status is not \"running\"",
+        ));
+    }
+    let version = field("infoplane_version").unwrap_or_default();
+    let (git, ours) = (field("git_hash"), option_env!("INFOPLANE_GIT_HASH"));
+    if version != env!("CARGO_PKG_VERSION")
+        || (git.is_some() && ours.is_some() && git.as_deref() != ours)
+    {
+        return Err(CliError::option(
+            "--resume",
+            format!(
+                "{} was started by infoplane {version} ({}); this is {} ({}): resume it with that build, so its bytes stay those of one run",
+                dir.display(),
+                git.as_deref().unwrap_or("unknown commit"),
+                env!("CARGO_PKG_VERSION"),
+                ours.unwrap_or("unknown commit"),
+            ),
+        ));
+    }
+    let command: Vec<String> = manifest
+        .get("command")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let parsed = Cli::try_parse_from(&command).map_err(|e| {
+        CliError::data(
+            &mpath,
+            None,
+            None,
+            format!("its command does not parse: {}", e.kind()),
+        )
+    })?;
+    let Command::Run(mut original) = parsed.command else {
+        return Err(CliError::data(
+            &mpath,
+            None,
+            None,
+            "its command is not `run`",
+        ));
+    };
+    if original.resume.is_some() {
+        return Err(CliError::data(
+            &mpath,
+            None,
+            None,
+            "its command is itself a resume",
+        ));
+    }
+    original.out = Some(dir.to_path_buf());
+    if args.threads != 0 {
+        original.threads = args.threads;
+    }
+    original.quiet = args.quiet;
+    original.no_plots |= args.no_plots;
+    original.checkpoint_every = args.checkpoint_every;
+    let cfg = RunConfig::from_args(&original)?;
+    let begin = Begin {
+        command,
+        resumes: manifest.get("resumes").and_then(Value::as_u64).unwrap_or(0) + 1,
+        from: Some(load_checkpoint(&stage)?.unwrap_or(Resume {
+            seeds_done: 0,
+            lengths: [
+                PLANE_HEADER.len() as u64,
+                METRICS_HEADER.len() as u64,
+                LAYERS_HEADER.len() as u64,
+            ],
+            state: None,
+        })),
+    };
+    execute(&original, &cfg, begin)
+}
+
+/// Makes `out` ready for a new run: refuses one that holds a run (unless `force`) or an
+/// interrupted run (unless `force`, which discards it), then creates the staging directory.
+/// The run files already in `out` stay until the new run ends.
+fn prepare_staging(out: &Path, force: bool) -> Result<PathBuf, CliError> {
+    if out.exists() && !out.is_dir() {
+        return Err(CliError::option(
+            "--out",
+            format!("{} exists and is not a directory", out.display()),
+        ));
+    }
+    let stage = staging(out);
+    if stage.exists() {
+        if !force {
+            return Err(CliError::option(
+                "--out",
+                format!(
+                    "{} holds an interrupted run ({STAGING}); go on with it with `infoplane run --resume {}`, or add --force to discard it",
+                    out.display(),
+                    out.display()
+                ),
+            ));
+        }
+        std::fs::remove_dir_all(&stage).map_err(|e| CliError::io(&stage, e))?;
+    }
+    if out.is_dir() && !force {
+        let mut found: Vec<String> = Vec::new();
+        for entry in std::fs::read_dir(out).map_err(|e| CliError::io(out, e))? {
+            let entry = entry.map_err(|e| CliError::io(out, e))?;
+            if let Some(n) = entry.file_name().to_str().filter(|n| is_run_file(n)) {
+                found.push(n.to_owned());
+            }
+        }
+        found.sort();
+        if !found.is_empty() {
+            return Err(CliError::option(
+                "--out",
+                format!(
+                    "{} already holds a run ({}); choose another --out, or add --force to replace it",
+                    out.display(),
+                    found.join(", ")
+                ),
+            ));
+        }
+    }
+    std::fs::create_dir_all(&stage).map_err(|e| CliError::io(&stage, e))?;
+    Ok(stage)
+}
+
+/// How the seeds' loop ended.
+enum Ended {
+    /// Every seed ran to the end.
+    Complete,
+    /// A seed failed (divergence, a measurement error): the rows before it are written.
+    Failed(CliError),
+    /// The output could not be written (a full disk): the staged files are as far as the
+    /// last checkpoint says, and the run can be resumed.
+    Unwritten(CliError),
+}
+
+/// Runs the seeds into the staging directory and publishes the run when it ends.
+#[allow(clippy::too_many_lines)] // one pass: set up, drive, write, publish
+fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError> {
     let started = Instant::now();
     let data = Arc::new(load(cfg.dataset)?);
     // Every setting is checked (and every estimator planned) before anything is written.
@@ -664,36 +966,90 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let widths = exp.shape().widths().to_vec();
     let dataset_name = exp.dataset().name().to_owned();
     drop(exp);
+    let every = args.checkpoint_every;
+    if !(every.is_finite() && every >= 0.0) {
+        return Err(CliError::option(
+            "--checkpoint-every",
+            format!("{every} is not a number of seconds ≥ 0"),
+        ));
+    }
+    let checkpoint_every = Duration::from_secs_f64(every.min(1e9));
     let hidden_layers = u32::try_from(cfg.experiment.hidden.len()).unwrap_or(u32::MAX);
-    prepare_out(&cfg.out, args.force, "a run")?;
-    let mut sink = Sink::new(&cfg.out, cfg.experiment.estimator_names(), hidden_layers)?;
+    let stage = match &begin.from {
+        None => prepare_staging(&cfg.out, args.force)?,
+        Some(_) => staging(&cfg.out),
+    };
     let exp_cfg = &cfg.experiment;
+    let mut manifest = Manifest {
+        infoplane_version: env!("CARGO_PKG_VERSION"),
+        git_hash: option_env!("INFOPLANE_GIT_HASH"),
+        status: "running",
+        error: None,
+        command: begin.command.clone(),
+        resumes: begin.resumes,
+        dataset: &dataset_name,
+        widths,
+        config: exp_cfg,
+        seeds: &cfg.seeds,
+        repeats: cfg.repeats,
+        shard: format!("{}/{}", cfg.shard.0, cfg.shard.1),
+        measured_epochs: 0,
+        threads: cfg.threads,
+        simd: infoplane_core::Isa::active().name(),
+        wall_seconds: 0.0,
+        warnings: Vec::new(),
+        plane_csv_sha256: None,
+        metrics_csv_sha256: None,
+        layers_csv_sha256: None,
+        summary_csv_sha256: None,
+        metrics_summary_csv_sha256: None,
+        layers_summary_csv_sha256: None,
+    };
+    write_manifest(&manifest, &stage)?;
+    let mut sink = Sink::open(
+        &stage,
+        cfg.experiment.estimator_names(),
+        hidden_layers,
+        begin.from.as_ref(),
+    )?;
+    let start_slot = begin.from.as_ref().map_or(0, |r| r.seeds_done);
+    let start_state = begin.from.as_ref().and_then(|r| r.state.as_ref());
     let n_seeds = cfg.seeds.len();
     let per_seed_measures = exp_cfg
         .schedule
         .as_schedule()
         .epochs(exp_cfg.epochs)
-        .count();
-    let drivers = n_seeds.min(cfg.threads).max(1);
+        .count() as u64;
+    let left = n_seeds.saturating_sub(start_slot) as u64;
+    let done_epochs = start_state.map_or(0, |s| u64::from(s.epochs_done));
+    let done_measures = start_state.map_or(0, |s| {
+        exp_cfg
+            .schedule
+            .as_schedule()
+            .epochs(exp_cfg.epochs)
+            .take_while(|&e| e <= s.epoch)
+            .count() as u64
+    });
+    let drivers = n_seeds.saturating_sub(start_slot).min(cfg.threads).max(1);
     // A driver with threads to spare measures on workers while it trains (the measuring
     // work, KDE especially, can exceed the training; the OS shares the cores).
     let per_driver = cfg.threads / drivers;
     let workers = if per_driver > 1 { per_driver } else { 0 };
     let mut progress = Progress::new(
-        u64::from(exp_cfg.epochs) * n_seeds as u64,
-        (per_seed_measures * n_seeds) as u64,
+        (u64::from(exp_cfg.epochs) * left).saturating_sub(done_epochs),
+        (per_seed_measures * left).saturating_sub(done_measures),
         args.quiet,
     )
     .with_layout(drivers as u64, workers as u64);
     let counters = Counters::new();
-    let next_seed = AtomicUsize::new(0);
+    let next_seed = AtomicUsize::new(start_slot);
 
-    let result = std::thread::scope(|scope| -> Result<(), CliError> {
+    let ended = std::thread::scope(|scope| -> Ended {
         let (tx, rx) = mpsc::channel::<Msg>();
         for _ in 0..drivers {
             let (tx, counters, next_seed, data, seeds) =
                 (tx.clone(), &counters, &next_seed, &data, &cfg.seeds);
-            spawn(scope, move || {
+            let spawned = spawn(scope, move || {
                 loop {
                     let slot = next_seed.fetch_add(1, Ordering::Relaxed);
                     if counters.stopped(slot) {
@@ -702,9 +1058,15 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
                     let Some(&seed) = seeds.get(slot) else { break };
                     let mut c = exp_cfg.clone();
                     c.seed = seed;
-                    let r = Experiment::new(c, Arc::clone(data))
-                        .map_err(|e| CliError::core(format!("seed {seed}: setting up"), e))
-                        .and_then(|exp| drive(exp, workers, slot, &tx, counters));
+                    let exp = match start_state.filter(|_| slot == start_slot) {
+                        Some(ck) => Experiment::resume(c, Arc::clone(data), ck).map_err(|e| {
+                            CliError::core(format!("seed {seed}: resuming from the checkpoint"), e)
+                        }),
+                        None => Experiment::new(c, Arc::clone(data))
+                            .map_err(|e| CliError::core(format!("seed {seed}: setting up"), e)),
+                    };
+                    let r = exp
+                        .and_then(|exp| drive(exp, workers, slot, &tx, counters, checkpoint_every));
                     let msg = match r {
                         Ok(true) => Msg::Finished(slot),
                         Ok(false) => Msg::Stopped,
@@ -714,35 +1076,66 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
                         break;
                     }
                 }
-            })
-            .inspect_err(|_| counters.stop.store(true, Ordering::Relaxed))?;
+            });
+            if let Err(e) = spawned {
+                counters.stop.store(true, Ordering::Relaxed);
+                return Ended::Failed(e);
+            }
         }
         drop(tx);
         // Seeds are written in seed order. When a seed fails, the seeds before it still run
         // to the end and the failed seed keeps the rows it measured; nothing after it is
         // written. So the rows a failed run keeps do not depend on the thread count.
-        let mut pending: BTreeMap<usize, Vec<Measurement>> = BTreeMap::new();
+        type Pending = Vec<(Measurement, Option<Box<Checkpoint>>)>;
+        let mut pending: BTreeMap<usize, Pending> = BTreeMap::new();
         let mut ended: BTreeSet<usize> = BTreeSet::new();
-        let mut next = 0usize;
+        let mut next = start_slot;
         let mut failure: Option<(usize, CliError)> = None;
         let mut write_error: Option<CliError> = None;
         let seed_of = |slot: usize| cfg.seeds.get(slot).copied().unwrap_or(0);
-        let write = |sink: &mut Sink, write_error: &mut Option<CliError>, slot, m: &Measurement| {
-            if write_error.is_none()
-                && let Err(e) = sink.write(seed_of(slot), m)
-            {
-                counters.stop.store(true, Ordering::Relaxed);
-                *write_error = Some(e);
+        let stop = |e: CliError, write_error: &mut Option<CliError>| {
+            counters.stop.store(true, Ordering::Relaxed);
+            write_error.get_or_insert(e);
+        };
+        // Writes a row; a checkpoint taken at its snapshot marks the files as good to here.
+        let write = |sink: &mut Sink,
+                     write_error: &mut Option<CliError>,
+                     slot: usize,
+                     m: &Measurement,
+                     ck: Option<Box<Checkpoint>>| {
+            if write_error.is_some() {
+                return;
+            }
+            let r = sink.write(seed_of(slot), m).and_then(|()| match ck {
+                Some(ck) => save_checkpoint(
+                    &stage,
+                    &Resume {
+                        seeds_done: slot,
+                        lengths: sink.lengths(),
+                        state: Some(*ck),
+                    },
+                ),
+                None => Ok(()),
+            });
+            if let Err(e) = r {
+                stop(e, write_error);
             }
         };
         loop {
             let first_failed = failure.as_ref().map_or(usize::MAX, |f| f.0);
             match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(Msg::Row(slot, m)) => {
+                Ok(Msg::Row(slot, m, ck)) => {
                     if slot == next {
-                        write(&mut sink, &mut write_error, slot, &m);
+                        write(&mut sink, &mut write_error, slot, &m, ck);
                     } else if slot < first_failed {
-                        pending.entry(slot).or_default().push(m);
+                        let rows = pending.entry(slot).or_default();
+                        if ck.is_some() {
+                            // Only the newest checkpoint of a waiting seed is worth keeping.
+                            for r in rows.iter_mut() {
+                                r.1 = None;
+                            }
+                        }
+                        rows.push((m, ck));
                     }
                 }
                 Ok(Msg::Finished(slot)) => {
@@ -762,8 +1155,18 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
             let first_failed = failure.as_ref().map_or(usize::MAX, |f| f.0);
             while ended.contains(&next) && next < first_failed {
                 next += 1;
-                for m in pending.remove(&next).unwrap_or_default() {
-                    write(&mut sink, &mut write_error, next, &m);
+                if write_error.is_none() {
+                    let point = Resume {
+                        seeds_done: next,
+                        lengths: sink.lengths(),
+                        state: None,
+                    };
+                    if let Err(e) = save_checkpoint(&stage, &point) {
+                        stop(e, &mut write_error);
+                    }
+                }
+                for (m, ck) in pending.remove(&next).unwrap_or_default() {
+                    write(&mut sink, &mut write_error, next, &m, ck);
                 }
             }
             progress.set(Work {
@@ -773,24 +1176,30 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
                 measure_ns: counters.measure_ns.load(Ordering::Relaxed),
             });
         }
-        if let Some(e) = write_error {
-            return Err(e);
-        }
-        match failure {
-            Some((_, e)) => Err(e),
-            None => Ok(()),
+        match (write_error, failure) {
+            (Some(e), _) => Ended::Unwritten(e),
+            (None, Some((_, e))) => Ended::Failed(e),
+            (None, None) => Ended::Complete,
         }
     });
     progress.finish();
-    result?;
+    let failed = match ended {
+        Ended::Complete => None,
+        Ended::Failed(e) => Some(e),
+        Ended::Unwritten(e) => {
+            return Err(e.noted(format!(
+                "the run so far stays in {}; once the output can be written, go on with `infoplane run --resume {}`",
+                stage.display(),
+                cfg.out.display()
+            )));
+        }
+    };
 
     let warnings = sink.warnings();
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    let summary_path = cfg.out.join("summary.csv");
-    let metrics_summary_path = cfg.out.join("metrics-summary.csv");
-    write_summary(&sink.summary, &cfg.out)?;
+    write_summary(&sink.summary, &stage)?;
     if !args.no_plots {
         let input = FigureInput {
             summary: &sink.summary,
@@ -806,37 +1215,39 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
             last_epoch: exp_cfg.epochs.saturating_sub(1),
             overlay: args.overlay,
         };
-        write_figures(&input, &cfg.out)?;
+        write_figures(&input, &stage)?;
     }
     let plane_rows: usize = sink.summary.plane_rows().map(|r| r.i_xt.runs).sum();
     let measured_total: usize = sink.measured.iter().map(|m| m.1).sum();
-    let manifest = Manifest {
-        infoplane_version: env!("CARGO_PKG_VERSION"),
-        git_hash: option_env!("INFOPLANE_GIT_HASH"),
-        command: std::env::args().collect(),
-        dataset: &dataset_name,
-        widths,
-        config: exp_cfg,
-        seeds: &cfg.seeds,
-        repeats: cfg.repeats,
-        shard: format!("{}/{}", cfg.shard.0, cfg.shard.1),
-        measured_epochs: measured_total,
-        threads: cfg.threads,
-        simd: infoplane_core::Isa::active().name(),
-        wall_seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
-        warnings,
-        plane_csv_sha256: sha256_file(&sink.plane.path)?,
-        metrics_csv_sha256: sha256_file(&sink.metrics.path)?,
-        layers_csv_sha256: sha256_file(&sink.layers.path)?,
-        summary_csv_sha256: sha256_file(&summary_path)?,
-        metrics_summary_csv_sha256: sha256_file(&metrics_summary_path)?,
-        layers_summary_csv_sha256: sha256_file(&cfg.out.join("layers-summary.csv"))?,
+    let sha = |name: &str| sha256_file(&stage.join(name)).map(Some);
+    manifest.status = if failed.is_some() {
+        "failed"
+    } else {
+        "complete"
     };
-    let path = cfg.out.join("manifest.json");
-    let mut json = serde_json::to_string_pretty(&manifest)
-        .map_err(|e| CliError::Other(format!("manifest: {e}")))?;
-    json.push('\n');
-    std::fs::write(&path, json).map_err(|err| CliError::io(&path, err))?;
+    manifest.error = failed.as_ref().map(ToString::to_string);
+    manifest.measured_epochs = measured_total;
+    manifest.wall_seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+    manifest.warnings = warnings;
+    manifest.plane_csv_sha256 = sha("plane.csv")?;
+    manifest.metrics_csv_sha256 = sha("metrics.csv")?;
+    manifest.layers_csv_sha256 = sha("layers.csv")?;
+    manifest.summary_csv_sha256 = sha("summary.csv")?;
+    manifest.metrics_summary_csv_sha256 = sha("metrics-summary.csv")?;
+    manifest.layers_summary_csv_sha256 = sha("layers-summary.csv")?;
+    write_manifest(&manifest, &stage)?;
+    publish(&stage, &cfg.out)?;
+    if let Some(e) = failed {
+        let epochs = if measured_total == 1 {
+            "epoch"
+        } else {
+            "epochs"
+        };
+        return Err(e.noted(format!(
+            "{} keeps the rows of the {measured_total} measured {epochs} before the failure; its manifest.json says status \"failed\", and why",
+            cfg.out.display()
+        )));
+    }
     if !args.quiet {
         let seeds = match cfg.seeds.as_slice() {
             [one] => format!("seed {one}"),
@@ -849,6 +1260,17 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         );
     }
     Ok(())
+}
+
+/// Writes `manifest.json` into `dir` whole: beside it first, then renamed over it.
+fn write_manifest(manifest: &Manifest<'_>, dir: &Path) -> Result<(), CliError> {
+    let path = dir.join("manifest.json");
+    let tmp = dir.join("manifest.json.tmp");
+    let mut json = serde_json::to_string_pretty(manifest)
+        .map_err(|e| CliError::Other(format!("manifest: {e}")))?;
+    json.push('\n');
+    std::fs::write(&tmp, json).map_err(|err| CliError::io(&tmp, err))?;
+    std::fs::rename(&tmp, &path).map_err(|err| CliError::io(&path, err))
 }
 
 /// Writes `summary.csv`, `metrics-summary.csv` and `layers-summary.csv` into `dir`.
@@ -969,12 +1391,20 @@ pub fn seed_list(seeds: &[u64]) -> String {
     }
 }
 
-/// `manifest.json`: how the run was made and what it wrote.
+/// `manifest.json`: how the run was made, whether it ended, and what it wrote.
 #[derive(Debug, Serialize)]
 struct Manifest<'a> {
     infoplane_version: &'static str,
     git_hash: Option<&'static str>,
+    /// `running` (in the staging directory only), `complete` or `failed`.
+    status: &'static str,
+    /// Why a failed run failed, naming the seed and epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// The command that started the run (a resumed run keeps it).
     command: Vec<String>,
+    /// How many times the run was resumed.
+    resumes: u64,
     dataset: &'a str,
     /// All widths, input and output included.
     widths: Vec<u32>,
@@ -990,14 +1420,21 @@ struct Manifest<'a> {
     threads: usize,
     /// The kernels' instruction-set level (speed only: every level gives the same bytes).
     simd: &'static str,
+    /// Seconds this invocation took (the last one, for a resumed run).
     wall_seconds: f64,
     warnings: Vec<String>,
-    plane_csv_sha256: String,
-    metrics_csv_sha256: String,
-    layers_csv_sha256: String,
-    summary_csv_sha256: String,
-    metrics_summary_csv_sha256: String,
-    layers_summary_csv_sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plane_csv_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_csv_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    layers_csv_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary_csv_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_summary_csv_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    layers_summary_csv_sha256: Option<String>,
 }
 
 /// The SHA-256 of a file, in hex.

@@ -13,8 +13,10 @@ use std::path::{Path, PathBuf};
 
 /// Manifest fields that may differ between runs that are summarised together: how and
 /// where they ran, which seeds, and the checksums of their own files.
-const PER_RUN: [&str; 17] = [
+const PER_RUN: [&str; 19] = [
     "git_hash",
+    "status",
+    "resumes",
     "command",
     "seed",
     "seeds",
@@ -70,6 +72,23 @@ pub fn load(dirs: &[PathBuf]) -> Result<Study, CliError> {
         let Value::Object(fields) = &manifest else {
             return Err(CliError::data(&mpath, None, None, "not a JSON object"));
         };
+        if let Some(status) = fields.get("status").and_then(Value::as_str)
+            && status != "complete"
+        {
+            return Err(CliError::data(
+                &mpath,
+                None,
+                None,
+                format!(
+                    "the run is {status:?}, not complete{}; summarise finished runs only",
+                    fields
+                        .get("error")
+                        .and_then(Value::as_str)
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
         for (file, key) in [
             ("plane.csv", "plane_csv_sha256"),
             ("metrics.csv", "metrics_csv_sha256"),
@@ -183,7 +202,7 @@ fn opt(fields: &[&str], k: usize, what: &str) -> Result<Option<f64>, String> {
     }
 }
 
-fn read_plane(path: &Path, s: &mut Summary) -> Result<(), CliError> {
+pub(crate) fn read_plane(path: &Path, s: &mut Summary) -> Result<(), CliError> {
     each_row(path, PLANE_HEADER, |_, f| {
         if f.len() != 6 {
             return Err(format!("{} fields, expected 6", f.len()));
@@ -205,7 +224,7 @@ fn read_plane(path: &Path, s: &mut Summary) -> Result<(), CliError> {
     })
 }
 
-fn read_metrics(path: &Path, s: &mut Summary) -> Result<(), CliError> {
+pub(crate) fn read_metrics(path: &Path, s: &mut Summary) -> Result<(), CliError> {
     each_row(path, METRICS_HEADER, |_, f| {
         if f.len() != 6 {
             return Err(format!("{} fields, expected 6", f.len()));
@@ -224,7 +243,11 @@ fn read_metrics(path: &Path, s: &mut Summary) -> Result<(), CliError> {
     })
 }
 
-fn read_layers(path: &Path, out: &mut Vec<LayerRow>, s: &mut Summary) -> Result<(), CliError> {
+pub(crate) fn read_layers(
+    path: &Path,
+    out: &mut Vec<LayerRow>,
+    s: &mut Summary,
+) -> Result<(), CliError> {
     each_row(path, LAYERS_HEADER, |_, f| {
         if f.len() != 7 {
             return Err(format!("{} fields, expected 7", f.len()));

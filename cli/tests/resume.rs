@@ -1,0 +1,319 @@
+//! Runs that stop before they end, through the real binary: a run killed (SIGKILL) at
+//! arbitrary points and resumed, killed again while resuming, ends with the bytes of a run
+//! that never stopped; a run never replaces an earlier one it was not allowed to; a failed
+//! run leaves its rows and a manifest saying why.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+fn tmp(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "infoplane-resume-{}-{}-{name}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_infoplane"))
+}
+
+/// Runs the binary to its end: (exit code, stderr).
+fn call(args: &[&str]) -> (Option<i32>, String) {
+    let out = bin().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    (out.status.code(), stderr)
+}
+
+/// Starts the binary and kills it (SIGKILL) after `after`, unless it ends first: whether it
+/// ended by itself, successfully.
+fn kill_after(args: &[&str], after: Duration) -> bool {
+    let mut child = bin()
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while start.elapsed() < after {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{args:?} failed by itself: {status}");
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    false
+}
+
+const FILES: [&str; 6] = [
+    "plane.csv",
+    "metrics.csv",
+    "layers.csv",
+    "summary.csv",
+    "metrics-summary.csv",
+    "layers-summary.csv",
+];
+
+fn read(dir: &Path, file: &str) -> Vec<u8> {
+    std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
+}
+
+/// Small pseudo-random delays (xorshift), the same on every machine.
+fn delays(seed: u64, n: usize, lo_ms: u64, hi_ms: u64) -> Vec<Duration> {
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            Duration::from_millis(lo_ms + x % (hi_ms - lo_ms))
+        })
+        .collect()
+}
+
+const RUN: [&str; 12] = [
+    "run",
+    "--epochs",
+    "80",
+    "--schedule",
+    "every:2",
+    "--repeats",
+    "3",
+    "--estimator",
+    "binning-size",
+    "--quiet",
+    "--no-plots",
+    "--checkpoint-every",
+];
+
+#[test]
+fn killed_runs_resume_to_the_bytes_of_an_uninterrupted_run() {
+    let whole = tmp("whole");
+    let w = whole.to_str().unwrap();
+    let mut args: Vec<&str> = RUN.to_vec();
+    args.extend(["10", "--threads", "2", "--out", w]);
+    let started = Instant::now();
+    let (code, stderr) = call(&args);
+    assert_eq!(code, Some(0), "{stderr}");
+    // Kill points spread over the whole run, however fast this machine is.
+    let span = started.elapsed().as_millis() as u64;
+    for (case, seed) in [11u64, 2024, 7].into_iter().enumerate() {
+        let dir = tmp(&format!("killed{case}"));
+        let d = dir.to_str().unwrap();
+        let threads = ["1", "2", "3"][case];
+        let mut first: Vec<&str> = RUN.to_vec();
+        first.extend(["0", "--threads", threads, "--out", d]);
+        let mut kills = 0;
+        let mut done = false;
+        for (i, after) in delays(seed, 40, span / 10, span / 2)
+            .into_iter()
+            .enumerate()
+        {
+            done = if i == 0 {
+                kill_after(&first, after)
+            } else {
+                // Resumed with another thread count each time, and killed again.
+                let t = ["2", "1", "3"][i % 3];
+                kill_after(
+                    &[
+                        "run",
+                        "--resume",
+                        d,
+                        "--threads",
+                        t,
+                        "--checkpoint-every",
+                        "0",
+                        "--quiet",
+                    ],
+                    after,
+                )
+            };
+            if done {
+                break;
+            }
+            kills += 1;
+            // Killed: nothing is in the output yet but the staged run.
+            assert!(
+                !dir.join("manifest.json").exists(),
+                "case {case}, kill {kills}"
+            );
+            assert!(
+                dir.join(".infoplane-run").is_dir(),
+                "case {case}, kill {kills}"
+            );
+        }
+        if !done {
+            let (code, stderr) = call(&["run", "--resume", d, "--quiet"]);
+            assert_eq!(code, Some(0), "{stderr}");
+        }
+        assert!(kills >= 1, "case {case}: the run was never killed");
+        for f in FILES {
+            assert!(
+                read(&whole, f) == read(&dir, f),
+                "case {case}: {f} differs after {kills} kills"
+            );
+        }
+        let manifest = String::from_utf8(read(&dir, "manifest.json")).unwrap();
+        assert!(manifest.contains("\"status\": \"complete\""), "{manifest}");
+        // Each resume that got as far as starting counts (a kill may come before that).
+        let resumes: usize = manifest
+            .split("\"resumes\": ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .and_then(|r| r.parse().ok())
+            .unwrap();
+        assert!(
+            (1..=kills).contains(&resumes),
+            "case {case}: {kills} kills: {manifest}"
+        );
+        assert!(!dir.join(".infoplane-run").exists(), "staging removed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let _ = std::fs::remove_dir_all(&whole);
+}
+
+#[test]
+fn an_interrupted_run_is_resumed_or_discarded_never_overwritten() {
+    let dir = tmp("interrupted");
+    let d = dir.to_str().unwrap();
+    let mut args: Vec<&str> = RUN.to_vec();
+    args.extend(["0", "--threads", "1", "--out", d]);
+    // Killed as soon as it has begun to write.
+    let mut child = bin().args(&args).stderr(Stdio::null()).spawn().unwrap();
+    let staged = dir.join(".infoplane-run").join("checkpoint");
+    let start = Instant::now();
+    while !staged.exists() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(staged.exists());
+    let (code, stderr) = call(&args);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: --out: {d} holds an interrupted run (.infoplane-run); go on with it with `infoplane run --resume {d}`"
+        )),
+        "{stderr}"
+    );
+    assert!(staged.exists(), "the refused run touched nothing");
+    // Only the run's own options may be given again.
+    let (code, stderr) = call(&["run", "--resume", d, "--epochs", "5"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--epochs") && stderr.contains("--resume"),
+        "{stderr}"
+    );
+    // --force discards it and starts over.
+    let mut forced = args.clone();
+    forced.push("--force");
+    let (code, stderr) = call(&forced);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!dir.join(".infoplane-run").exists());
+    // A finished run has nothing to resume; an empty directory has no run.
+    let (code, stderr) = call(&["run", "--resume", d]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.starts_with(&format!("error: --resume: {d} holds a run that ended")),
+        "{stderr}"
+    );
+    let empty = tmp("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (code, stderr) = call(&["run", "--resume", empty.to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("holds no interrupted run"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&empty);
+}
+
+#[test]
+fn a_failed_run_keeps_its_rows_and_says_why_and_never_touches_an_earlier_run() {
+    let dir = tmp("earlier");
+    let d = dir.to_str().unwrap();
+    let (code, stderr) = call(&[
+        "run",
+        "--epochs",
+        "40",
+        "--schedule",
+        "every:20",
+        "--quiet",
+        "--out",
+        d,
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let before: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (p.display().to_string(), std::fs::read(&p).unwrap())
+        })
+        .collect();
+    let diverging = [
+        "run",
+        "--activation",
+        "linear",
+        "--lr",
+        "1e30",
+        "--quiet",
+        "--out",
+        d,
+    ];
+    let (code, stderr) = call(&diverging);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("already holds a run"), "{stderr}");
+    let after: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (p.display().to_string(), std::fs::read(&p).unwrap())
+        })
+        .collect();
+    assert_eq!(before, after, "the earlier run is untouched");
+
+    // Into a new directory: the rows before the failure, and a manifest that says why.
+    let failed = tmp("failed");
+    let f = failed.to_str().unwrap();
+    let mut args = diverging.to_vec();
+    args.pop();
+    args.push(f);
+    let (code, stderr) = call(&args);
+    assert_eq!(code, Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("error: seed 0: training epoch 0: "),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "note: {f} keeps the rows of the 1 measured epoch before the failure; its manifest.json says status \"failed\", and why"
+        )
+    );
+    let manifest = String::from_utf8(read(&failed, "manifest.json")).unwrap();
+    assert!(manifest.contains("\"status\": \"failed\""), "{manifest}");
+    assert!(
+        manifest.contains("\"error\": \"seed 0: training epoch 0: a result overflowed"),
+        "{manifest}"
+    );
+    // Epoch 0 is measured before the update that overflows: its 6 layers are kept.
+    let plane = String::from_utf8(read(&failed, "plane.csv")).unwrap();
+    assert_eq!(plane.lines().count(), 1 + 6, "{plane}");
+    // Summaries take finished runs only.
+    let (code, stderr) = call(&["summarize", f, "--out", dir.to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("the run is \"failed\", not complete"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&failed);
+}
