@@ -33,6 +33,7 @@ fn simd_levels() -> PossibleValuesParser {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 pub enum Command {
     /// Train a network and write its information plane (plane.csv, metrics.csv, manifest.json, plane.svg).
     Run(RunArgs),

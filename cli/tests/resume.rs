@@ -2,7 +2,13 @@
 //! arbitrary points and resumed, killed again while resuming, ends with the bytes of a run
 //! that never stopped; a run never replaces an earlier one it was not allowed to; a failed
 //! run leaves its rows and a manifest saying why.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)] // test code
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

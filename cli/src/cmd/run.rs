@@ -1196,8 +1196,11 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
     };
 
     let warnings = sink.warnings();
-    for w in &warnings {
-        eprintln!("warning: {w}");
+    // A failed run's warnings go to its manifest only: the error is what to read.
+    if failed.is_none() {
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
     }
     write_summary(&sink.summary, &stage)?;
     if !args.no_plots {
