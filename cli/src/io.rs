@@ -554,6 +554,29 @@ pub fn create(path: &Path) -> Result<File, CliError> {
     File::create(path).map_err(|e| CliError::io(path, e))
 }
 
+/// Writes `bytes` to `path` whole or not at all: into a hidden file beside it, then renamed
+/// over it, so a full disk or a kill leaves the old file (or none), never a partial one.
+///
+/// # Errors
+/// The I/O error with the path; the hidden file is removed.
+pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        // A device or a pipe (`-o /dev/stdout`): written through.
+        return std::fs::write(path, bytes).map_err(|e| CliError::io(path, e));
+    }
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let r = std::fs::write(&tmp, bytes)
+        .map_err(|e| CliError::io(path, e))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| CliError::io(path, e)));
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(

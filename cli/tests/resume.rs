@@ -323,3 +323,107 @@ fn a_failed_run_keeps_its_rows_and_says_why_and_never_touches_an_earlier_run() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&failed);
 }
+
+/// A small tmpfs, unmounted when dropped; `None` where this machine cannot mount one (not
+/// root, or in a container without the capability).
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(name: &str, size: &str) -> Option<Self> {
+        let dir = tmp(name);
+        std::fs::create_dir_all(&dir).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(Self(dir))
+    }
+
+    fn resize(&self, size: &str) {
+        let s = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(s.success());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_full_disk_stops_the_run_and_resume_finishes_it_with_the_same_bytes() {
+    let Some(fs) = Tmpfs::mount("full", "48k") else {
+        println!("SKIP: cannot mount a tmpfs here (needs root); the full-disk case is untested");
+        return;
+    };
+    let whole = tmp("whole-disk");
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "run",
+            "--epochs",
+            "120",
+            "--schedule",
+            "every:1",
+            "--quiet",
+            "--no-plots",
+            "--checkpoint-every",
+            "0",
+            "--out",
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .chain([out.display().to_string()])
+        .collect()
+    };
+    let a: Vec<String> = args(&whole);
+    let (code, stderr) = call(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, Some(0), "{stderr}");
+    let dir = fs.0.join("run");
+    let a = args(&dir);
+    let (code, stderr) = call(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("error: {}/.infoplane-run/", dir.display()))
+            && lines[0].ends_with("No space left on device (os error 28)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "note: the run so far stays in {}/.infoplane-run; once the output can be written, go on with `infoplane run --resume {}`",
+            dir.display(),
+            dir.display()
+        )
+    );
+    assert!(!dir.join("manifest.json").exists());
+    fs.resize("16m");
+    let (code, stderr) = call(&["run", "--resume", dir.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    for f in FILES {
+        assert!(read(&whole, f) == read(&dir, f), "{f} differs");
+    }
+
+    // `dataset -o` onto a full disk keeps the old file whole.
+    let csv = fs.0.join("tishby.csv");
+    let (code, stderr) = call(&["dataset", "tishby", "-o", csv.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let old = std::fs::read(&csv).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    fs.resize(&format!("{}", old.len() + old.len() / 2));
+    let (code, stderr) = call(&["dataset", "tishby", "-o", csv.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(std::fs::read(&csv).unwrap() == old, "the old file is whole");
+    let left: Vec<_> = std::fs::read_dir(&fs.0).unwrap().collect();
+    assert_eq!(left.len(), 1, "no temporary file stays behind");
+    let _ = std::fs::remove_dir_all(&whole);
+}

@@ -14,8 +14,7 @@ pub fn dataset(args: &DatasetArgs) -> Result<(), CliError> {
     let mut x = vec![0.0f32; TISHBY_ROWS * TISHBY_BITS];
     let mut y = vec![0u32; TISHBY_ROWS];
     tishby_dataset(&mut x, &mut y).map_err(|e| CliError::core("generating the data set", e))?;
-    let file = crate::io::create(&args.out)?;
-    let mut w = std::io::BufWriter::new(file);
+    let mut w: Vec<u8> = Vec::new();
     let io = |e| CliError::io(&args.out, e);
     let header: Vec<String> = (0..TISHBY_BITS)
         .map(|c| format!("x{c}"))
@@ -29,5 +28,6 @@ pub fn dataset(args: &DatasetArgs) -> Result<(), CliError> {
             .collect();
         writeln!(w, "{},{label}", cells.join(",")).map_err(io)?;
     }
-    w.flush().map_err(io)
+    // Whole or not at all: a full disk never leaves a partial file in place of the old one.
+    crate::io::write_whole(&args.out, &w)
 }

@@ -1284,16 +1284,13 @@ pub fn write_summary(summary: &Summary, dir: &Path) -> Result<(), CliError> {
     let fmt_err = |_| CliError::Other("formatting the summary failed".into());
     let mut text = String::new();
     summary.write_plane(&mut text).map_err(fmt_err)?;
-    let path = dir.join("summary.csv");
-    std::fs::write(&path, &text).map_err(|e| CliError::io(&path, e))?;
+    crate::io::write_whole(&dir.join("summary.csv"), text.as_bytes())?;
     text.clear();
     summary.write_metrics(&mut text).map_err(fmt_err)?;
-    let path = dir.join("metrics-summary.csv");
-    std::fs::write(&path, &text).map_err(|e| CliError::io(&path, e))?;
+    crate::io::write_whole(&dir.join("metrics-summary.csv"), text.as_bytes())?;
     text.clear();
     summary.write_layers(&mut text).map_err(fmt_err)?;
-    let path = dir.join("layers-summary.csv");
-    std::fs::write(&path, &text).map_err(|e| CliError::io(&path, e))
+    crate::io::write_whole(&dir.join("layers-summary.csv"), text.as_bytes())
 }
 
 /// Draws the figures into `dir`.
@@ -1302,8 +1299,7 @@ pub fn write_summary(summary: &Summary, dir: &Path) -> Result<(), CliError> {
 /// Plot and I/O errors.
 pub fn write_figures(input: &FigureInput<'_>, dir: &Path) -> Result<(), CliError> {
     for (name, svg) in figures(input).map_err(|e| CliError::Other(format!("plot: {e}")))? {
-        let path = dir.join(name);
-        std::fs::write(&path, svg).map_err(|e| CliError::io(&path, e))?;
+        crate::io::write_whole(&dir.join(name), svg.as_bytes())?;
     }
     Ok(())
 }
