@@ -175,6 +175,15 @@ impl fmt::Display for CliError {
                 write!(f, ": {message}")
             }
             Self::Option { option, message } => write!(f, "{option}: {message}"),
+            Self::Core {
+                context,
+                source: infoplane_core::Error::InvalidParameter { name },
+            } if infoplane_core::experiment::accepts(name).is_some() => write!(
+                f,
+                "{context}: {} is not accepted: expected {}",
+                option_name(name),
+                infoplane_core::experiment::accepts(name).unwrap_or_default()
+            ),
             Self::Core { context, source } => write!(f, "{context}: {source}"),
             Self::Other(m) => f.write_str(m),
             Self::Noted { error, .. } => error.fmt(f),

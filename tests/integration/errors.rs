@@ -629,3 +629,35 @@ fn adam_second_moment_overflow_is_reported() {
         .unwrap();
     assert!(p.iter().chain(&state).all(|v| v.is_finite()));
 }
+
+/// A bin size so small that a value's bin number `floor(v / size)` would pass ±2⁶² used to be
+/// clamped, merging every such value into one bin without a word (`--bin-size 1e-25` gave
+/// 3.998 bits on Tishby's net); it is an error, and the largest size that overflows is the
+/// boundary.
+#[test]
+fn a_bin_size_whose_bin_numbers_overflow_is_an_error() {
+    use crate::util::bin_mi;
+    let t = [0.5f32, -0.25, 0.75, 1.0];
+    let labels = [0u32, 1, 0, 1];
+    let at = |size: f32| {
+        let plan = BinningPlan::new(4, 1, BinRule::Size { size }).unwrap();
+        let mut scratch = vec![0u64; plan.scratch_req().words()];
+        bin_mi(
+            &plan,
+            MatRef::new(&t, 4, 1).unwrap(),
+            &labels,
+            None,
+            &mut scratch,
+        )
+    };
+    let bad = Err(Error::InvalidParameter { name: "bin_size" });
+    assert_eq!(at(1e-25), bad);
+    assert_eq!(at(f32::MIN_POSITIVE), bad);
+    // 1.0 / 2⁻⁶² = 2⁶² reaches the limit; one size step up, 1.0 / size < 2⁶².
+    let limit = 1.0 / 4.611_686e18f32;
+    assert_eq!(at(limit), bad);
+    let ok = at(limit * 1.000_001).unwrap();
+    // Every value alone in its bin: I(X;T) = log2 4, I(T;Y) = H(Y) = 1 bit.
+    assert!((ok.i_xt.in_bits() - 2.0).abs() < 1e-12, "{ok:?}");
+    assert!((ok.i_ty.in_bits() - 1.0).abs() < 1e-12, "{ok:?}");
+}

@@ -87,7 +87,6 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
     } else {
         "estimator,i_xt_bits,i_ty_bits"
     };
-    writeln!(out, "{header}").map_err(stdout)?;
     let mut work = Workspace::new();
     let plans = estimators
         .iter()
@@ -106,6 +105,8 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
             }
         }
     }
+    // Printed once every estimate is in: an error leaves stdout empty.
+    writeln!(out, "{header}").map_err(stdout)?;
     for (est, p) in estimators.iter().zip(points) {
         let p = p.ok_or_else(|| CliError::Other(format!("{}: not computed", est.name())))?;
         let (ix, iy) = (p.i_xt.in_bits(), p.i_ty.in_bits());

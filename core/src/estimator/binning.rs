@@ -199,7 +199,7 @@ impl BinningPlan {
         let unit_min = c.u64(d)?;
         let unit_bits = c.u64(d)?;
 
-        let binner = Binner::new(self.rule, t, edges);
+        let binner = Binner::new(self.rule, t, edges)?;
         let bits_y = bits_for(u64::from(labels.iter().copied().max().unwrap_or(0)));
         let bits_x = x_ids.map_or(0, |x| {
             bits_for(u64::from(x.iter().copied().max().unwrap_or(0)))
@@ -270,14 +270,28 @@ enum Binner<'a> {
 
 impl<'a> Binner<'a> {
     /// Builds the edge table (as f32 bit patterns in `edges`) for edge rules.
-    fn new(rule: BinRule, t: MatRef<'_>, edges: &'a mut [u64]) -> Self {
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] `"bin_size"` when a value's bin number `floor(v / size)`
+    /// passes ±2⁶² (or overflows f32): so small a size would merge every such value into
+    /// one bin, silently.
+    fn new(rule: BinRule, t: MatRef<'_>, edges: &'a mut [u64]) -> Result<Self, Error> {
         let (lo, hi, idnns) = match rule {
             BinRule::Edges { lo, hi, idnns, .. } => (lo, hi, idnns),
             BinRule::LayerRange { .. } => {
                 let (lo, hi) = min_max(t.as_slice());
                 (lo, hi, false)
             }
-            BinRule::Size { size } => return Self::Size { size },
+            BinRule::Size { size } => {
+                if !t.as_slice().is_empty() {
+                    let (lo, hi) = min_max(t.as_slice());
+                    let fits = |v: f32| libm_floor(v / size).abs() < SYMBOL_LIMIT;
+                    if !(fits(lo) && fits(hi)) {
+                        return Err(Error::InvalidParameter { name: "bin_size" });
+                    }
+                }
+                return Ok(Self::Size { size });
+            }
         };
         let n = edges.len();
         // numpy.linspace: edge_k = k·step + lo in f64, the last edge exactly hi.
@@ -297,12 +311,12 @@ impl<'a> Binner<'a> {
         let inv = (n - 1) as f32 / (hi - lo);
         let inv = if inv.is_finite() && hi > lo { inv } else { 0.0 };
         let edges: &'a [u64] = edges;
-        Self::Edges {
+        Ok(Self::Edges {
             edges,
             lo,
             inv,
             idnns,
-        }
+        })
     }
 
     /// The bin symbol of one value, as a non-negative integer for edge rules.
@@ -726,13 +740,18 @@ fn for_each_size_row(t: MatRef<'_>, size: f32, mut f: impl FnMut(&[i64])) {
     }
 }
 
+/// The largest bin number a fixed-size bin may have, in magnitude (2⁶², as f32).
+const SYMBOL_LIMIT: f32 = 4.611_686e18;
+
 /// The fixed-size bin of `v`: `floor(v / size)` in f32, as numpy does on float32
 /// activations. The clamp makes the conversion explicit instead of relying on `as`
 /// saturation (R17).
 #[inline(always)]
 fn size_symbol(v: f32, size: f32) -> i64 {
     let q = libm_floor(v / size);
-    let q = q.clamp(-4.611_686e18, 4.611_686e18);
+    // `Binner::new` has checked that no value reaches the limit; the clamp only keeps the
+    // conversion explicit.
+    let q = q.clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT);
     #[allow(clippy::cast_possible_truncation)] // clamped into i64 range above
     let b = q as i64;
     b

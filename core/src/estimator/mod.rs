@@ -206,7 +206,9 @@ impl Param {
             Self::Bins => "an integer from 2 to 1048576",
             Self::Range => "two finite numbers LO,HI with LO < HI",
             Self::IdnnsCompat => "true or false",
-            Self::BinSize => "a finite number > 0",
+            Self::BinSize => {
+                "a finite number > 0, large enough that floor(v / size) stays within ±2^62 for every activation v"
+            }
             Self::NoiseVar => "a finite number > 0 whose 1/(2σ²) is finite in f32 (σ² ≥ 1.5e-39)",
         }
     }
