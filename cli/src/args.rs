@@ -19,7 +19,7 @@ pub struct Cli {
     /// Vector instructions for the kernels: `auto` (the best this CPU has), or a level to
     /// force. Every level gives the same bytes; only speed differs. Default: the environment
     /// variable `INFOPLANE_SIMD`, else `auto`.
-    #[arg(long, global = true, value_parser = simd_levels())]
+    #[arg(long, global = true, value_parser = simd_levels(), allow_negative_numbers = true)]
     pub simd: Option<String>,
 }
 
@@ -119,7 +119,7 @@ pub enum SplitName {
 #[derive(Debug, Clone, Default, Args)]
 pub struct EstimatorArgs {
     /// Number of bin edges (n edges make n − 1 intervals).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub bins: Option<u32>,
     /// Range of the binning edges, LO,HI (write `--range=-1,1`).
     #[arg(long, allow_hyphen_values = true)]
@@ -128,10 +128,10 @@ pub struct EstimatorArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub idnns_compat: Option<bool>,
     /// Bin size for `binning-size`.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub bin_size: Option<f32>,
     /// Noise variance σ² of the KDE estimators (Saxe et al.: 1e-3 on the 12-bit task, 0.1 on MNIST).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub noise_var: Option<f32>,
 }
 
@@ -139,34 +139,34 @@ pub struct EstimatorArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Preset whose fields the other options override.
-    #[arg(long, default_value = "tishby", value_parser = presets())]
+    #[arg(long, default_value = "tishby", value_parser = presets(), allow_negative_numbers = true)]
     pub preset: String,
     /// Hidden widths, comma-separated (input and output widths come from the data).
-    #[arg(long, value_name = "W,W,..")]
+    #[arg(long, value_name = "W,W,..", allow_negative_numbers = true)]
     pub layers: Option<String>,
     /// Hidden activation.
-    #[arg(long, value_parser = activations())]
+    #[arg(long, value_parser = activations(), allow_negative_numbers = true)]
     pub activation: Option<String>,
     /// Weight initialiser.
-    #[arg(long, value_parser = inits())]
+    #[arg(long, value_parser = inits(), allow_negative_numbers = true)]
     pub init: Option<String>,
     /// Optimiser.
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerName>,
     /// Learning rate.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f32>,
     /// SGD momentum.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub momentum: Option<f32>,
     /// Mini-batch size, or `full`.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub batch: Option<String>,
     /// Number of epochs.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub epochs: Option<u32>,
     /// Fraction of rows used for training, in (0, 1].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub train_frac: Option<f64>,
     /// Which rows train: the first ones or a seeded random subset.
     #[arg(long, value_enum)]
@@ -175,10 +175,10 @@ pub struct RunArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub shuffle: Option<bool>,
     /// Seed of every random stream.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub seed: u64,
     /// Measured epochs: log:S, every:N, saxe, saxe-mnist or list:E,E,..
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub schedule: Option<String>,
     /// Estimator (repeatable); default from the preset.
     #[arg(long = "estimator", value_parser = estimators())]
@@ -187,18 +187,23 @@ pub struct RunArgs {
     #[command(flatten)]
     pub settings: EstimatorArgs,
     /// Capture activations before or after each measured epoch's update.
-    #[arg(long, value_parser = captures())]
+    #[arg(long, value_parser = captures(), allow_negative_numbers = true)]
     pub capture: Option<String>,
     /// Worker threads (results do not depend on it); 0 = all cores.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub threads: usize,
     /// Runs: seeds `--seed`, `--seed`+1, …, `--seed`+R−1, in parallel across the threads;
     /// each run's rows are the bytes it gives alone.
-    #[arg(long, default_value_t = 1, value_name = "R")]
+    #[arg(
+        long,
+        default_value_t = 1,
+        value_name = "R",
+        allow_negative_numbers = true
+    )]
     pub repeats: u64,
     /// Run only the k-th of N deterministic slices of the seeds (seed indices i with
     /// i mod N = k − 1), for spreading a sweep over machines; `summarize` merges the slices.
-    #[arg(long, value_name = "k/N")]
+    #[arg(long, value_name = "k/N", allow_negative_numbers = true)]
     pub shard: Option<String>,
     /// Output directory. Default: `runs/` and a name made of the preset, activation, seeds and
     /// shard, with a short hash of the other settings when they differ from the preset's.
@@ -228,7 +233,12 @@ pub struct RunArgs {
     pub resume: Option<PathBuf>,
     /// Seconds between checkpoints (taken at measured epochs, so a killed run resumes from
     /// its last one); 0: at every measured epoch.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    #[arg(
+        long,
+        default_value_t = 10.0,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     pub checkpoint_every: f64,
 }
 
@@ -272,7 +282,7 @@ pub struct EstimateArgs {
     #[arg(long)]
     pub labels: PathBuf,
     /// Column of the labels file to use (needs a header row).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub label_column: Option<String>,
     /// Inputs X (numeric CSV, same rows); equal rows count as the same input.
     #[arg(long)]
@@ -284,7 +294,7 @@ pub struct EstimateArgs {
     #[command(flatten)]
     pub settings: EstimatorArgs,
     /// Threads for estimators that split their work (results do not depend on it); 0 = all cores.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub threads: usize,
     /// Also print the f64 bit patterns of the results.
     #[arg(long)]

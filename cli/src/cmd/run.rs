@@ -22,7 +22,7 @@ use clap::Parser;
 use infoplane_core::dataset::Dataset;
 use infoplane_core::experiment::{
     Action, Checkpoint, Experiment, ExperimentConfig, LAYERS_HEADER, METRICS_HEADER, Measurement,
-    PLANE_HEADER, Run, Snapshot, Summary, estimators,
+    Memory, PLANE_HEADER, Run, Snapshot, Summary, estimators,
 };
 use infoplane_core::preset::{DatasetName, Preset, preset};
 use infoplane_core::schedule::ScheduleSpec;
@@ -944,6 +944,68 @@ fn prepare_staging(out: &Path, force: bool) -> Result<PathBuf, CliError> {
     Ok(stage)
 }
 
+/// The memory this machine has free (`MemAvailable`), where it says.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kb.checked_mul(1024)
+}
+
+fn gb(bytes: u64) -> String {
+    #[allow(clippy::cast_precision_loss)] // for display
+    let g = bytes as f64 / 1e9;
+    format!("{g:.2} GB")
+}
+
+/// Refuses a run whose memory (training states, measuring scratch, snapshots in flight)
+/// passes what the machine has free, naming `--layers` when one thread's share alone does
+/// (the widths are too large for this machine), else `--threads`.
+fn check_memory(
+    m: &Memory,
+    drivers: usize,
+    workers: usize,
+    args: &RunArgs,
+) -> Result<(), CliError> {
+    let Some(free) = available_memory() else {
+        return Ok(());
+    };
+    let measuring = drivers * workers.max(1);
+    let in_flight = drivers * 2 * workers.max(1);
+    let total = (m.training as u64)
+        .saturating_mul(drivers as u64)
+        .saturating_add((m.measuring as u64).saturating_mul(measuring as u64))
+        .saturating_add((m.snapshot as u64).saturating_mul(in_flight as u64));
+    if total <= free {
+        return Ok(());
+    }
+    let one = (m.training as u64)
+        .saturating_add(m.measuring as u64)
+        .saturating_add(2 * m.snapshot as u64);
+    let what = format!(
+        "the run needs about {} ({} to train, {} per measuring thread × {measuring}), and this machine has {} free",
+        gb(total),
+        gb(m.training as u64),
+        gb(m.measuring as u64),
+        gb(free)
+    );
+    if one > free {
+        let layers = args.layers.clone().unwrap_or_else(|| "the preset's".into());
+        Err(CliError::option(
+            "--layers",
+            format!(
+                "{layers:?}: {what}: measuring every layer of every row on one thread alone needs {}; use narrower layers",
+                gb(one)
+            ),
+        ))
+    } else {
+        Err(CliError::option(
+            "--threads",
+            format!("{what}; use fewer threads (each measures with its own scratch)"),
+        ))
+    }
+}
+
 /// How the seeds' loop ended.
 enum Ended {
     /// Every seed ran to the end.
@@ -960,7 +1022,22 @@ enum Ended {
 fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError> {
     let started = Instant::now();
     let data = Arc::new(load(cfg.dataset)?);
-    // Every setting is checked (and every estimator planned) before anything is written.
+    let start_slot = begin.from.as_ref().map_or(0, |r| r.seeds_done);
+    let drivers = cfg
+        .seeds
+        .len()
+        .saturating_sub(start_slot)
+        .min(cfg.threads)
+        .max(1);
+    // A driver with threads to spare measures on workers while it trains (the measuring
+    // work, KDE especially, can exceed the training; the OS shares the cores).
+    let per_driver = cfg.threads / drivers;
+    let workers = if per_driver > 1 { per_driver } else { 0 };
+    // Every setting is checked, and the memory the run needs is weighed against what the
+    // machine has, before anything is allocated or written.
+    let memory = Memory::of(&cfg.experiment, &data)
+        .map_err(|e| CliError::from_core("setting up the run", e, |n| given(args, n)))?;
+    check_memory(&memory, drivers, workers, args)?;
     let exp = Experiment::new(cfg.experiment.clone(), Arc::clone(&data))
         .map_err(|e| CliError::from_core("setting up the run", e, |n| given(args, n)))?;
     let widths = exp.shape().widths().to_vec();
@@ -1012,7 +1089,6 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
         hidden_layers,
         begin.from.as_ref(),
     )?;
-    let start_slot = begin.from.as_ref().map_or(0, |r| r.seeds_done);
     let start_state = begin.from.as_ref().and_then(|r| r.state.as_ref());
     let n_seeds = cfg.seeds.len();
     let per_seed_measures = exp_cfg
@@ -1030,11 +1106,6 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
             .take_while(|&e| e <= s.epoch)
             .count() as u64
     });
-    let drivers = n_seeds.saturating_sub(start_slot).min(cfg.threads).max(1);
-    // A driver with threads to spare measures on workers while it trains (the measuring
-    // work, KDE especially, can exceed the training; the OS shares the cores).
-    let per_driver = cfg.threads / drivers;
-    let workers = if per_driver > 1 { per_driver } else { 0 };
     let mut progress = Progress::new(
         (u64::from(exp_cfg.epochs) * left).saturating_sub(done_epochs),
         (per_seed_measures * left).saturating_sub(done_measures),

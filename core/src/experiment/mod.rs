@@ -115,6 +115,58 @@ impl GradStats {
     }
 }
 
+/// The memory a run of a configuration takes, in bytes, computed without allocating it
+/// ([`Memory::of`]), so a frontend can refuse a run that cannot fit before it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    /// One training state: parameters, optimiser state, the epoch's scratch, the batch order.
+    pub training: usize,
+    /// One measuring thread's scratch: every layer's activations on every row, and the
+    /// largest estimator's scratch.
+    pub measuring: usize,
+    /// One snapshot in flight (the parameters).
+    pub snapshot: usize,
+}
+
+impl Memory {
+    /// The memory of a run of `cfg` on `data`.
+    ///
+    /// # Errors
+    /// As [`Experiment::new`]'s checks; [`Error::TooLarge`] when a size overflows `usize`.
+    pub fn of(cfg: &ExperimentConfig, data: &Arc<Dataset>) -> Result<Self, Error> {
+        let rows = data.rows();
+        cfg.validate(rows, data.cols(), data.classes())?;
+        let cols = u32::try_from(data.cols()).map_err(|_| Error::TooLarge)?;
+        let shape = MlpShape::new(&cfg.widths(cols, data.classes()), cfg.activation)?;
+        let n_train = train_count(rows, cfg.train_frac)?;
+        let batch = cfg.batch.map_or(n_train, |b| b as usize).min(n_train);
+        let plan = MlpPlan::new(shape.clone(), batch)?;
+        let trainer = Trainer::new(plan, cfg.optimizer, BatchOrder::Fixed)?;
+        let params = shape.param_len();
+        let floats = params
+            .checked_add(trainer.state_len())
+            .and_then(|v| v.checked_add(trainer.scratch_len()))
+            .and_then(|v| v.checked_add(n_train))
+            .ok_or(Error::TooLarge)?;
+        let training = floats
+            .checked_mul(4)
+            .and_then(|v| v.checked_add(rows))
+            .ok_or(Error::TooLarge)?;
+        let all_rows: Arc<[bool]> = vec![true; rows].into();
+        let measurer = Measurer::new(cfg, &shape, Arc::clone(data), all_rows)?;
+        let measuring = measurer
+            .scratch_req()
+            .words()
+            .checked_mul(8)
+            .ok_or(Error::TooLarge)?;
+        Ok(Self {
+            training,
+            measuring,
+            snapshot: params.checked_mul(4).ok_or(Error::TooLarge)?,
+        })
+    }
+}
+
 /// What [`Experiment::step`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
