@@ -181,6 +181,12 @@ fuzz_target!(|input: Input| -> Corpus {
 
     match zero {
         Ok(p) => {
+            if let BinRule::Size { size } = rule {
+                assert!(
+                    data.iter().all(|&v| (v / size).abs() < 4.611_686e18),
+                    "a bin number past ±2⁶² was accepted (it would be clamped into one bin)"
+                );
+            }
             let (i_xt, i_ty) = (p.i_xt.in_bits(), p.i_ty.in_bits());
             let max = infoplane_core::math::log2_f64(n as f64) + 1e-9;
             assert!(i_xt.is_finite() && i_ty.is_finite(), "non-finite {p:?}");
@@ -212,6 +218,18 @@ fuzz_target!(|input: Input| -> Corpus {
             assert!(
                 data.get(index).is_some_and(|v| !v.is_finite()),
                 "NonFinite at {index} names a finite value"
+            );
+            Corpus::Keep
+        }
+        Err(Error::InvalidParameter { name: "bin_size" }) => {
+            // Only when some bin number ⌊v/size⌋ would pass ±2⁶² (f32 holds only integers
+            // there, so ⌊q⌋ = q).
+            let BinRule::Size { size } = rule else {
+                panic!("bin_size error under {rule:?}");
+            };
+            assert!(
+                data.iter().any(|&v| (v / size).abs() >= 4.611_686e18),
+                "bin_size refused though every bin number fits"
             );
             Corpus::Keep
         }

@@ -1,9 +1,9 @@
 //! The fast binning kernel against the map-based reference, and the references themselves
 //! against hand-computed values.
 
-use crate::util::{binning, bits, pattern, rules};
+use crate::util::{bin_mi, binning, bits, pattern, rules};
 use infoplane_core::dataset::group_rows;
-use infoplane_core::{BinRule, MatRef};
+use infoplane_core::{BinRule, BinningPlan, Error, MatRef};
 use infoplane_tests::fixtures::{self, IDS_SEED, LABEL_SEED, LAYER_SEED};
 use infoplane_tests::reference::{
     RefBinner, bin_rows, binning_mi, binning_mi_formula, digitize, linspace_f32, symbols_mi,
@@ -316,8 +316,8 @@ fn group_rows_ids_feed_the_estimator() {
 
 #[test]
 fn binning_matches_reference_on_extreme_values() {
-    // Values at the ends of f32: the fixed-size rule saturates (core clamps ⌊v/size⌋, the
-    // reference's cast saturates: either way all huge values share one bin), per-layer
+    // Values at the ends of f32: a fixed-size rule whose bin numbers ⌊v/size⌋ pass ±2⁶² is
+    // an error (clamping them would merge every such value into one bin), per-layer
     // edges span ±3e38 (their width overflows f32), subnormals and −0.0 sit at zero, and a
     // single unit whose bins need all 64 bits of a packed key.
     let specials = [
@@ -360,10 +360,24 @@ fn binning_matches_reference_on_extreme_values() {
         let t = &t[..n * d];
         for &rule in &extra_rules {
             for (y, x) in [(&y, None), (&zeros, None), (&y, Some(ids.as_slice()))] {
-                let got = bits(binning(t, d, y, x, rule));
                 let exact = binning_mi_formula(t, d, y, x, rule).unwrap();
                 let want = binning_mi(t, d, y, x, rule).unwrap();
                 let ctx = format!("d={d} {rule:?} ids={}", x.is_some());
+                if let BinRule::Size { size } = rule
+                    && t.iter().any(|&v| (v / size).abs() >= 4.611_686e18)
+                {
+                    // Beyond ±2⁶² (f32 holds only integers there, so ⌊q⌋ = q).
+                    let plan = BinningPlan::new(n, d, rule).unwrap();
+                    let mut scratch = vec![0u64; plan.scratch_req().words()];
+                    let m = MatRef::new(t, n, d).unwrap();
+                    assert_eq!(
+                        bin_mi(&plan, m, y, x, &mut scratch),
+                        Err(Error::InvalidParameter { name: "bin_size" }),
+                        "{ctx}"
+                    );
+                    continue;
+                }
+                let got = bits(binning(t, d, y, x, rule));
                 assert_eq!(
                     (got.0.to_bits(), got.1.to_bits()),
                     (exact.0.to_bits(), exact.1.to_bits()),
