@@ -646,3 +646,43 @@ fn large_tables_read_in_parts_give_the_same_rows_and_errors() {
         assert!(err.contains("\"x\" is not a number"), "{threads}: {err}");
     }
 }
+
+#[test]
+fn a_first_row_of_column_numbers_is_read_as_data_with_a_warning() {
+    let d = tmp("numbered");
+    let a = write(&d, "a.csv", "0,1,2\n0.1,0.2,0.3\n0.4,0.5,0.6\n");
+    let y = write(&d, "y.csv", "0\n1\n0\n");
+    let out = run_ok(&[
+        "estimate",
+        "--activations",
+        &a,
+        "--labels",
+        &y,
+        "--estimator",
+        "binning-size",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "warning: {a}: line 1 is 0, 1, …, 2 and is read as data; if it is a header of column numbers (pandas writes one for unnamed columns), remove it"
+        )
+    );
+    // Three rows were estimated: the numbered row is data.
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
+    let i_xt: f64 = row[1].parse().unwrap();
+    assert!((i_xt - 3f64.log2()).abs() < 1e-12, "{text}");
+    // Another first row: no warning.
+    let b = write(&d, "b.csv", "0,2,1\n0.1,0.2,0.3\n0.4,0.5,0.6\n");
+    let out = run_ok(&[
+        "estimate",
+        "--activations",
+        &b,
+        "--labels",
+        &y,
+        "--estimator",
+        "binning-size",
+    ]);
+    assert!(out.stderr.is_empty());
+}

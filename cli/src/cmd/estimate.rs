@@ -9,6 +9,24 @@ use infoplane_core::estimator::{Estimator, Layer, Settings, group};
 use infoplane_core::{MatRef, Workspace};
 use std::io::Write;
 
+/// Warns when a table without a header begins with the row 0, 1, …, d − 1 (d ≥ 3): pandas
+/// writes that header for unnamed columns, and it reads as a row of data.
+fn warn_numbered_header(path: &std::path::Path, t: &crate::io::Table) {
+    if t.header.is_some() || t.cols < 3 {
+        return;
+    }
+    let first = t.data.get(..t.cols).unwrap_or(&[]);
+    #[allow(clippy::cast_precision_loss, clippy::float_cmp)] // small integers, exact
+    let numbered = first.iter().enumerate().all(|(k, &v)| v == k as f32);
+    if numbered && t.rows > 1 {
+        eprintln!(
+            "warning: {}: line 1 is 0, 1, …, {} and is read as data; if it is a header of column numbers (pandas writes one for unnamed columns), remove it",
+            path.display(),
+            t.cols - 1
+        );
+    }
+}
+
 /// Reads the files, runs every requested estimator and writes
 /// `estimator,i_xt_bits,i_ty_bits` rows to `out`.
 ///
@@ -44,6 +62,7 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
         (read_table_threads(&args.activations, threads), read_y())
     };
     let (t, labels) = (t?, labels?);
+    warn_numbered_header(&args.activations, &t);
     if labels.len() != t.rows {
         return Err(CliError::data(
             &args.labels,
@@ -61,6 +80,7 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
         None => None,
         Some(path) => {
             let x = read_table_threads(path, threads)?;
+            warn_numbered_header(path, &x);
             if x.rows != t.rows {
                 return Err(CliError::data(
                     path,
