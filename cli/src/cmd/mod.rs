@@ -146,6 +146,23 @@ pub fn estimate_parallel(
                 Group::Two(_, j) => Ok(j.estimate_part_on(&prepared, part, scratch)?.to_vec()),
             }
         };
+        // Every part has its own scratch: weigh them against the free memory first.
+        let need = (shared_req.words() as u64)
+            .saturating_add((part_req.words() as u64).saturating_mul(parts as u64))
+            .saturating_mul(8);
+        if let Some(free) = available_memory()
+            && need > free
+        {
+            return Err(CliError::option(
+                "--threads",
+                format!(
+                    "{name} on {parts} threads needs about {} ({} per thread), and this machine has {} free; use fewer threads",
+                    gb(need),
+                    gb((part_req.words() as u64).saturating_mul(8)),
+                    gb(free)
+                ),
+            ));
+        }
         let run_index = |index: usize| {
             let mut scratch = vec![0u64; part_req.words()];
             let part = Part {
@@ -159,13 +176,16 @@ pub fn estimate_parallel(
             let jobs: Vec<_> = (1..parts)
                 .map(|index| {
                     let run_index = &run_index;
-                    scope.spawn(move || run_index(index))
+                    std::thread::Builder::new().spawn_scoped(scope, move || run_index(index))
                 })
                 .collect();
             let mut results = vec![run_index(0).map_err(ctx)];
-            results.extend(jobs.into_iter().map(|j| match j.join() {
-                Ok(r) => r.map_err(ctx),
-                Err(_) => Err(CliError::Other(format!("{name}: a thread panicked"))),
+            results.extend(jobs.into_iter().map(|j| match j.map(|j| j.join()) {
+                Ok(Ok(r)) => r.map_err(ctx),
+                Ok(Err(_)) => Err(CliError::Other(format!("{name}: a thread panicked"))),
+                Err(e) => Err(CliError::Other(format!(
+                    "{name}: cannot start a thread ({e}); try a smaller --threads"
+                ))),
             }));
             results
         })
@@ -192,4 +212,19 @@ pub fn estimate_parallel(
         _ => return Err(CliError::Other(format!("{name}: parts do not match"))),
     };
     Ok(indices.into_iter().zip(points).collect())
+}
+
+/// The memory this machine has free (`MemAvailable`), where it says.
+pub(crate) fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kb.checked_mul(1024)
+}
+
+/// Bytes in GB, for messages.
+pub(crate) fn gb(bytes: u64) -> String {
+    #[allow(clippy::cast_precision_loss)] // for display
+    let g = bytes as f64 / 1e9;
+    format!("{g:.2} GB")
 }

@@ -13,7 +13,7 @@ use super::staging::{
     save as save_checkpoint, staging,
 };
 use super::summarize::{read_layers, read_metrics, read_plane};
-use super::threads;
+use super::{available_memory, gb, threads};
 use crate::args::{Cli, Command, OptimizerName, RunArgs, SplitName};
 use crate::error::CliError;
 use crate::figures::{FigureInput, LayerRow, figures};
@@ -942,20 +942,6 @@ fn prepare_staging(out: &Path, force: bool) -> Result<PathBuf, CliError> {
     }
     std::fs::create_dir_all(&stage).map_err(|e| CliError::io(&stage, e))?;
     Ok(stage)
-}
-
-/// The memory this machine has free (`MemAvailable`), where it says.
-fn available_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kb.checked_mul(1024)
-}
-
-fn gb(bytes: u64) -> String {
-    #[allow(clippy::cast_precision_loss)] // for display
-    let g = bytes as f64 / 1e9;
-    format!("{g:.2} GB")
 }
 
 /// Refuses a run whose memory (training states, measuring scratch, snapshots in flight)
