@@ -209,7 +209,8 @@ pub struct RunArgs {
     /// shard, with a short hash of the other settings when they differ from the preset's.
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
-    /// Replace the run already in `--out` (its files are removed first; other files stay).
+    /// Replace the run already in `--out` (its files are replaced when the new run ends; other
+    /// files stay), or discard an interrupted run there.
     #[arg(long)]
     pub force: bool,
     /// Also draw every estimator on one plane (`plane-overlay.svg`).
