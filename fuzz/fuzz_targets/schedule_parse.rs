@@ -10,9 +10,10 @@
 //! * `Ok` specs print (`Display`) to a text that parses back to the same spec and prints the
 //!   same again, and survive the trip through the borrowed `Schedule`;
 //! * `validate(total)` accepts exactly what its documentation says (`EmptyInput` for 0);
-//! * the expansion `as_schedule().epochs(total)` is bounded (at most `total` epochs, and at
-//!   most `points` for `log:`), every epoch is below `total`, and the epochs strictly increase
-//!   (for a `list:` that only when it validates: an unchecked list is yielded as written);
+//! * the expansion `as_schedule().epochs(total)` is bounded (at most `total` epochs, at most
+//!   `points` for `log:`, at most the list's length for `list:`), every epoch is below
+//!   `total`, and the epochs strictly increase (for a `list:` that only when it validates:
+//!   an unchecked list is yielded as written, up to its first epoch ≥ `total`);
 //! * for a valid schedule: `every:N` gives 0, N, 2N, …; `list:` gives the list; `log:` starts
 //!   at 0; and `contains` agrees with the expansion.
 //!
@@ -69,12 +70,17 @@ fn check_expansion(spec: &ScheduleSpec, total: u32) {
     {
         return;
     }
-    // One more than the bound, so an overrun shows instead of looping.
-    let limit = total as usize + 1;
-    let epochs: Vec<u32> = schedule.epochs(total).take(limit).collect();
+    // The bound: `total` epochs, or the list's length for a list that does not validate
+    // (`list:1,1` is yielded as written). Take one more, so an overrun shows instead of
+    // looping.
+    let bound = match spec {
+        ScheduleSpec::List(l) if valid.is_err() => l.len(),
+        _ => total as usize,
+    };
+    let epochs: Vec<u32> = schedule.epochs(total).take(bound + 1).collect();
     assert!(
-        epochs.len() <= total as usize,
-        "{spec} gives more than {total} epochs for {total}"
+        epochs.len() <= bound,
+        "{spec} gives more than {bound} epochs for {total}"
     );
     if let Some(&e) = epochs.iter().find(|&&e| e >= total) {
         panic!("{spec} gives epoch {e} for a run of {total}");
