@@ -40,6 +40,9 @@ pub enum CliError {
     },
     /// Anything else, with a message.
     Other(String),
+    /// The machine could not do the work now (a thread that would not start, a worker that
+    /// went away): nothing about the run is wrong, and a staged run can be resumed.
+    Resource(String),
     /// An error with a note on what was kept or how to go on, printed after it.
     Noted {
         /// The error.
@@ -121,6 +124,16 @@ impl CliError {
         }
     }
 
+    /// Whether this is a [`CliError::Resource`] error (possibly noted).
+    #[must_use]
+    pub fn is_resource(&self) -> bool {
+        match self {
+            Self::Resource(_) => true,
+            Self::Noted { error, .. } => error.is_resource(),
+            _ => false,
+        }
+    }
+
     /// The note printed after the error (and its hint): what was kept, how to go on.
     #[must_use]
     pub fn note(&self) -> Option<&str> {
@@ -185,7 +198,7 @@ impl fmt::Display for CliError {
                 infoplane_core::experiment::accepts(name).unwrap_or_default()
             ),
             Self::Core { context, source } => write!(f, "{context}: {source}"),
-            Self::Other(m) => f.write_str(m),
+            Self::Other(m) | Self::Resource(m) => f.write_str(m),
             Self::Noted { error, .. } => error.fmt(f),
         }
     }

@@ -556,6 +556,14 @@ fn resume_from_any_checkpoint_gives_the_same_snapshots() {
             let mut foreign = ck.clone();
             foreign.order[0] = u32::MAX;
             assert!(Experiment::resume(cfg.clone(), data(), &foreign).is_err());
+            // Counts that no run of this configuration reaches (and a replay of 2⁶⁴ draws
+            // that would never end) are refused.
+            let mut stepped = ck.clone();
+            stepped.step += 1;
+            assert!(Experiment::resume(cfg.clone(), data(), &stepped).is_err());
+            let mut drawn = ck.clone();
+            drawn.shuffle_draws = u64::MAX;
+            assert!(Experiment::resume(cfg.clone(), data(), &drawn).is_err());
         }
     }
 }

@@ -9,8 +9,8 @@
 //! on neither the thread count nor timing, and an interrupted run keeps what it had.
 
 use super::staging::{
-    CSV_FILES, Resume, STAGING, finish_publish, is_publishing, load as load_checkpoint, publish,
-    save as save_checkpoint, staging,
+    CHECKPOINT, CSV_FILES, Resume, STAGING, finish_publish, is_publishing, load as load_checkpoint,
+    publish, save as save_checkpoint, staging,
 };
 use super::summarize::{read_layers, read_metrics, read_plane};
 use super::{available_memory, gb, threads};
@@ -417,6 +417,14 @@ impl Csv {
         Ok(Self { file, path, len })
     }
 
+    /// Makes what was written durable (before a checkpoint counts it).
+    fn sync(&mut self) -> Result<(), CliError> {
+        self.file
+            .flush()
+            .and_then(|()| self.file.get_ref().sync_data())
+            .map_err(|e| CliError::io(&self.path, e))
+    }
+
     fn write(&mut self, text: &str) -> Result<(), CliError> {
         self.file
             .write_all(text.as_bytes())
@@ -478,9 +486,13 @@ impl Sink {
         Ok(sink)
     }
 
-    /// The bytes of `plane.csv`, `metrics.csv` and `layers.csv` written so far.
-    const fn lengths(&self) -> [u64; 3] {
-        [self.plane.len, self.metrics.len, self.layers.len]
+    /// The bytes of `plane.csv`, `metrics.csv` and `layers.csv` written so far, made durable
+    /// first (a checkpoint counts them).
+    fn durable_lengths(&mut self) -> Result<[u64; 3], CliError> {
+        self.plane.sync()?;
+        self.metrics.sync()?;
+        self.layers.sync()?;
+        Ok([self.plane.len, self.metrics.len, self.layers.len])
     }
 
     fn note_layer(&mut self, row: LayerRow) {
@@ -596,7 +608,7 @@ where
         .spawn_scoped(scope, f)
         .map(drop)
         .map_err(|e| {
-            CliError::Other(format!(
+            CliError::Resource(format!(
                 "cannot start a thread ({e}); try a smaller --threads"
             ))
         })
@@ -707,9 +719,9 @@ fn drive(
                                 }
                                 add_ns(&c.measure_ns, t);
                             }
-                            None => job_tx
-                                .send((ticket, snap))
-                                .map_err(|_| CliError::Other("measuring worker stopped".into()))?,
+                            None => job_tx.send((ticket, snap)).map_err(|_| {
+                                CliError::Resource("a measuring worker stopped".into())
+                            })?,
                         }
                     }
                     Action::Trained(_) => {
@@ -723,7 +735,7 @@ fn drive(
             if receive {
                 let (ticket, r) = res_rx
                     .recv()
-                    .map_err(|_| CliError::Other("measuring worker stopped".into()))?;
+                    .map_err(|_| CliError::Resource("a measuring worker stopped".into()))?;
                 match r {
                     Ok(m) => run.deliver(ticket, m),
                     Err(e) => note(&mut failure, ticket, e),
@@ -737,7 +749,7 @@ fn drive(
                 released += 1;
                 c.measured.fetch_add(1, Ordering::Relaxed);
                 tx.send(Msg::Row(slot, m, ck))
-                    .map_err(|_| CliError::Other("the writer stopped".into()))?;
+                    .map_err(|_| CliError::Resource("the writer stopped".into()))?;
             }
         })();
         drop(job_tx);
@@ -756,7 +768,10 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     }
     let cfg = RunConfig::from_args(args)?;
     let begin = Begin {
-        command: std::env::args().collect(),
+        resumed: false,
+        command: std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
         resumes: 0,
         from: None,
     };
@@ -766,6 +781,8 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
 /// How a run starts: the command that started it (kept through resumes), how many times it
 /// was resumed, and where it goes on from.
 struct Begin {
+    /// Whether the run goes on in its existing staging directory.
+    resumed: bool,
     command: Vec<String>,
     resumes: u64,
     from: Option<Resume>,
@@ -814,13 +831,24 @@ fn resume(dir: &Path, args: &RunArgs) -> Result<(), CliError> {
         )
     })?;
     let field = |k: &str| manifest.get(k).and_then(Value::as_str).map(str::to_owned);
-    if field("status").as_deref() != Some("running") {
-        return Err(CliError::data(
-            &mpath,
-            None,
-            None,
-            "its status is not \"running\"",
-        ));
+    match field("status").as_deref() {
+        Some("running") => {}
+        Some("complete" | "failed") => {
+            // It had ended and was about to be moved into place: move it.
+            publish(&stage, dir)?;
+            if !args.quiet {
+                eprintln!("done: the run had ended; it is now in {}", dir.display());
+            }
+            return Ok(());
+        }
+        _ => {
+            return Err(CliError::data(
+                &mpath,
+                None,
+                None,
+                "its status is not \"running\"",
+            ));
+        }
     }
     let version = field("infoplane_version").unwrap_or_default();
     let (git, ours) = (field("git_hash"), option_env!("INFOPLANE_GIT_HASH"));
@@ -880,18 +908,31 @@ fn resume(dir: &Path, args: &RunArgs) -> Result<(), CliError> {
     original.no_plots |= args.no_plots;
     original.checkpoint_every = args.checkpoint_every;
     let cfg = RunConfig::from_args(&original)?;
+    let from = load_checkpoint(&stage)?;
+    if let Some(r) = &from {
+        // A checkpoint must point inside this run's seeds, at the seed it names.
+        let seed = cfg.seeds.get(r.seeds_done);
+        let fits = r.seeds_done <= cfg.seeds.len()
+            && r.state.as_ref().is_none_or(|s| seed == Some(&s.seed));
+        if !fits {
+            return Err(CliError::data(
+                &stage.join(CHECKPOINT),
+                None,
+                None,
+                "it does not belong to this run's seeds",
+            ));
+        }
+    }
     let begin = Begin {
+        resumed: true,
         command,
-        resumes: manifest.get("resumes").and_then(Value::as_u64).unwrap_or(0) + 1,
-        from: Some(load_checkpoint(&stage)?.unwrap_or(Resume {
-            seeds_done: 0,
-            lengths: [
-                PLANE_HEADER.len() as u64,
-                METRICS_HEADER.len() as u64,
-                LAYERS_HEADER.len() as u64,
-            ],
-            state: None,
-        })),
+        resumes: manifest
+            .get("resumes")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            .saturating_add(1),
+        // Without a checkpoint nothing was kept: the files start again.
+        from,
     };
     execute(&original, &cfg, begin)
 }
@@ -1038,9 +1079,10 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
     }
     let checkpoint_every = Duration::from_secs_f64(every.min(1e9));
     let hidden_layers = u32::try_from(cfg.experiment.hidden.len()).unwrap_or(u32::MAX);
-    let stage = match &begin.from {
-        None => prepare_staging(&cfg.out, args.force)?,
-        Some(_) => staging(&cfg.out),
+    let stage = if begin.resumed {
+        staging(&cfg.out)
+    } else {
+        prepare_staging(&cfg.out, args.force)?
     };
     let exp_cfg = &cfg.experiment;
     let mut manifest = Manifest {
@@ -1136,7 +1178,7 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
             });
             if let Err(e) = spawned {
                 counters.stop.store(true, Ordering::Relaxed);
-                return Ended::Failed(e);
+                return Ended::Unwritten(e);
             }
         }
         drop(tx);
@@ -1168,7 +1210,7 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
                     &stage,
                     &Resume {
                         seeds_done: slot,
-                        lengths: sink.lengths(),
+                        lengths: sink.durable_lengths()?,
                         state: Some(*ck),
                     },
                 ),
@@ -1198,6 +1240,10 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
                 Ok(Msg::Finished(slot)) => {
                     ended.insert(slot);
                 }
+                Ok(Msg::Failed(_, e)) if e.is_resource() => {
+                    // Not the run's fault: keep it staged, to be resumed.
+                    stop(e, &mut write_error);
+                }
                 Ok(Msg::Failed(slot, e)) => {
                     ended.insert(slot);
                     counters.stop_after.fetch_min(slot, Ordering::Relaxed);
@@ -1213,12 +1259,15 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
             while ended.contains(&next) && next < first_failed {
                 next += 1;
                 if write_error.is_none() {
-                    let point = Resume {
-                        seeds_done: next,
-                        lengths: sink.lengths(),
-                        state: None,
-                    };
-                    if let Err(e) = save_checkpoint(&stage, &point) {
+                    let saved = sink.durable_lengths().and_then(|lengths| {
+                        let point = Resume {
+                            seeds_done: next,
+                            lengths,
+                            state: None,
+                        };
+                        save_checkpoint(&stage, &point)
+                    });
+                    if let Err(e) = saved {
                         stop(e, &mut write_error);
                     }
                 }

@@ -125,7 +125,13 @@ impl Resume {
 /// I/O errors naming the file.
 pub fn save(staging: &Path, r: &Resume) -> Result<(), CliError> {
     let tmp = staging.join("checkpoint.tmp");
-    std::fs::write(&tmp, r.encode()).map_err(|e| CliError::io(&tmp, e))?;
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut f, &r.encode())?;
+        // On disk before it replaces the old one (the CSV files were synced before it).
+        f.sync_data()
+    };
+    write().map_err(|e| CliError::io(&tmp, e))?;
     let path = staging.join(CHECKPOINT);
     std::fs::rename(&tmp, &path).map_err(|e| CliError::io(&path, e))
 }
@@ -207,7 +213,21 @@ pub fn finish_publish(staging: &Path, out: &Path) -> Result<(), CliError> {
             std::fs::rename(&from, &to).map_err(|e| CliError::io(&to, e))?;
         }
     }
-    std::fs::remove_dir_all(staging).map_err(|e| CliError::io(staging, e))
+    // What is left (the checkpoint, temporary files), then the list, then the directory: a
+    // kill at any point leaves the list while anything else is left, so a resume finishes.
+    for entry in std::fs::read_dir(staging).map_err(|e| CliError::io(staging, e))? {
+        let p = entry.map_err(|e| CliError::io(staging, e))?.path();
+        if p != list {
+            let r = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            r.map_err(|e| CliError::io(&p, e))?;
+        }
+    }
+    std::fs::remove_file(&list).map_err(|e| CliError::io(&list, e))?;
+    std::fs::remove_dir(staging).map_err(|e| CliError::io(staging, e))
 }
 
 #[cfg(test)]

@@ -362,6 +362,21 @@ impl Experiment {
     ) -> Result<Self, Error> {
         let mut exp = Self::new(cfg, data)?;
         let bad = Error::InvalidParameter { name: "checkpoint" };
+        // Each epoch takes ⌈rows/batch⌉ steps, and a shuffle draws about once per row
+        // (64 per row bounds the rejections of `below` beyond any real chance), so a
+        // checkpoint with other counts is not this run's (and replaying it could not end).
+        let rows = exp.order.len() as u64;
+        let batch = exp.trainer.plan().batch().max(1) as u64;
+        let done = u64::from(ck.epochs_done);
+        let steps = done.checked_mul(rows.div_ceil(batch));
+        let max_draws = if exp.cfg.shuffle {
+            done.checked_mul(rows.saturating_mul(64))
+        } else {
+            Some(0)
+        };
+        if steps != Some(ck.step) || max_draws.is_none_or(|m| ck.shuffle_draws > m) {
+            return Err(bad);
+        }
         let mut rows = ck.order.clone();
         rows.sort_unstable();
         let mut split = exp.order.clone();
