@@ -1315,12 +1315,19 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
             layers: &sink.layer_rows,
             // Through the JSON text, as `plot` reads it back from the manifest (f32
             // settings print in their shortest form).
-            caption: caption(
-                &serde_json::to_string(exp_cfg)
-                    .and_then(|t| serde_json::from_str::<Value>(&t))
-                    .map_err(|e| CliError::Other(format!("settings: {e}")))?,
-                &cfg.seeds,
-            ),
+            caption: {
+                let mut lines = caption(
+                    &serde_json::to_string(exp_cfg)
+                        .and_then(|t| serde_json::from_str::<Value>(&t))
+                        .map_err(|e| CliError::Other(format!("settings: {e}")))?,
+                    &cfg.seeds,
+                );
+                // A failed run's figures say so, and where.
+                if let Some(e) = &failed {
+                    lines.push(format!("FAILED: {e}"));
+                }
+                lines
+            },
             last_epoch: exp_cfg.epochs.saturating_sub(1),
             overlay: args.overlay,
         };
