@@ -89,7 +89,7 @@ fn delays(seed: u64, n: usize, lo_ms: u64, hi_ms: u64) -> Vec<Duration> {
 const RUN: [&str; 12] = [
     "run",
     "--epochs",
-    "80",
+    "300",
     "--schedule",
     "every:2",
     "--repeats",
@@ -112,6 +112,8 @@ fn killed_runs_resume_to_the_bytes_of_an_uninterrupted_run() {
     assert_eq!(code, Some(0), "{stderr}");
     // Kill points spread over the whole run, however fast this machine is.
     let span = started.elapsed().as_millis() as u64;
+    // Kills after which a checkpoint was there to go on from (the others start over).
+    let mut from_checkpoint = 0;
     for (case, seed) in [11u64, 2024, 7].into_iter().enumerate() {
         let dir = tmp(&format!("killed{case}"));
         let d = dir.to_str().unwrap();
@@ -147,6 +149,9 @@ fn killed_runs_resume_to_the_bytes_of_an_uninterrupted_run() {
                 break;
             }
             kills += 1;
+            if dir.join(".infoplane-run/checkpoint").exists() {
+                from_checkpoint += 1;
+            }
             // Killed: nothing is in the output yet but the staged run.
             assert!(
                 !dir.join("manifest.json").exists(),
@@ -184,6 +189,10 @@ fn killed_runs_resume_to_the_bytes_of_an_uninterrupted_run() {
         assert!(!dir.join(".infoplane-run").exists(), "staging removed");
         let _ = std::fs::remove_dir_all(&dir);
     }
+    assert!(
+        from_checkpoint >= 2,
+        "only {from_checkpoint} kills came after a checkpoint"
+    );
     let _ = std::fs::remove_dir_all(&whole);
 }
 
