@@ -12,7 +12,7 @@ use super::staging::{
     CHECKPOINT, CSV_FILES, Resume, STAGING, finish_publish, is_publishing, load as load_checkpoint,
     publish, save as save_checkpoint, staging,
 };
-use super::summarize::{read_layers, read_metrics, read_plane};
+use super::summarize::{read_layers, read_manifest, read_metrics, read_plane};
 use super::{available_memory, gb, threads};
 use crate::args::{Cli, Command, OptimizerName, RunArgs, SplitName};
 use crate::error::CliError;
@@ -821,15 +821,7 @@ fn resume(dir: &Path, args: &RunArgs) -> Result<(), CliError> {
             format!("{} {what}", dir.display()),
         ));
     }
-    let text = std::fs::read_to_string(&mpath).map_err(|e| CliError::io(&mpath, e))?;
-    let manifest: Value = serde_json::from_str(&text).map_err(|e| {
-        CliError::data(
-            &mpath,
-            Some(e.line() as u64),
-            Some(e.column()),
-            e.to_string(),
-        )
-    })?;
+    let manifest = read_manifest(&mpath)?;
     let field = |k: &str| manifest.get(k).and_then(Value::as_str).map(str::to_owned);
     match field("status").as_deref() {
         Some("running") => {}

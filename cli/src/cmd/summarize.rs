@@ -60,15 +60,7 @@ pub fn load(dirs: &[PathBuf]) -> Result<Study, CliError> {
     let mut seen: BTreeMap<u64, PathBuf> = BTreeMap::new();
     for dir in dirs {
         let mpath = dir.join("manifest.json");
-        let text = std::fs::read_to_string(&mpath).map_err(|e| CliError::io(&mpath, e))?;
-        let manifest: Value = serde_json::from_str(&text).map_err(|e| {
-            CliError::data(
-                &mpath,
-                Some(e.line() as u64),
-                Some(e.column()),
-                e.to_string(),
-            )
-        })?;
+        let manifest = read_manifest(&mpath)?;
         let Value::Object(fields) = &manifest else {
             return Err(CliError::data(&mpath, None, None, "not a JSON object"));
         };
@@ -163,6 +155,16 @@ pub fn load(dirs: &[PathBuf]) -> Result<Study, CliError> {
         manifest,
         seeds: seen.into_keys().collect(),
     })
+}
+
+/// A `manifest.json` as JSON, with the file, line and column of a syntax error.
+///
+/// # Errors
+/// I/O and data errors naming the file.
+pub(crate) fn read_manifest(path: &Path) -> Result<Value, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| CliError::data(path, Some(e.line() as u64), Some(e.column()), e.to_string()))
 }
 
 /// The fields of each data line of `path` after checking its header; calls `row` with the
