@@ -177,9 +177,15 @@ pub struct RunArgs {
     /// Seed of every random stream.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub seed: u64,
-    /// Measured epochs: log:S, every:N, saxe, saxe-mnist or list:E,E,..
+    /// Measured epochs: log:S, every:N, saxe, saxe-mnist, list:E,E,.., or delta skip:
+    /// delta-exact:δ (every pair of consecutive measured epochs within δ, or adjacent) or
+    /// delta-approx:δ
     #[arg(long, allow_negative_numbers = true)]
     pub schedule: Option<String>,
+    /// The estimator whose values delta skip compares (one of the run's; default: the
+    /// first)
+    #[arg(long, value_parser = estimators())]
+    pub delta_estimator: Option<String>,
     /// Estimator (repeatable); default from the preset.
     #[arg(long = "estimator", value_parser = estimators())]
     pub estimators: Vec<String>,
@@ -227,7 +233,7 @@ pub struct RunArgs {
     /// given); the files end byte-identical to a run that never stopped.
     #[arg(long, value_name = "DIR", conflicts_with_all = [
         "preset", "layers", "activation", "init", "optimizer", "lr", "momentum", "batch",
-        "epochs", "train_frac", "split", "shuffle", "seed", "schedule", "estimators",
+        "epochs", "train_frac", "split", "shuffle", "seed", "schedule", "delta_estimator", "estimators",
         "capture", "repeats", "shard", "out", "force", "overlay", "bins", "range",
         "idnns_compat", "bin_size", "noise_var",
     ])]

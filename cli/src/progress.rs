@@ -27,7 +27,9 @@ pub struct Work {
 pub struct Progress {
     enabled: bool,
     total: u64,
-    total_measures: u64,
+    /// `None` when the schedule decides as it goes (delta skip): the measurements left are
+    /// then taken to keep the rate so far.
+    total_measures: Option<u64>,
     drivers: u64,
     workers: u64,
     started: Instant,
@@ -35,10 +37,10 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A bar for `total` epochs and `total_measures` measurements (over all seeds); silent
-    /// when `quiet` or when stderr is not a terminal.
+    /// A bar for `total` epochs and `total_measures` measurements (over all seeds; `None`
+    /// when not known in advance); silent when `quiet` or when stderr is not a terminal.
     #[must_use]
-    pub fn new(total: u64, total_measures: u64, quiet: bool) -> Self {
+    pub fn new(total: u64, total_measures: Option<u64>, quiet: bool) -> Self {
         Self {
             enabled: !quiet && std::io::stderr().is_terminal(),
             total,
@@ -92,7 +94,10 @@ impl Progress {
         let cost_done = self.cost(f(done.trained), f(done.measured), per_epoch, per_measure);
         let cost_left = self.cost(
             f(self.total.saturating_sub(done.trained)),
-            f(self.total_measures.saturating_sub(done.measured)),
+            self.total_measures.map_or_else(
+                || f(done.measured) * f(self.total.saturating_sub(done.trained)) / f(done.trained),
+                |t| f(t.saturating_sub(done.measured)),
+            ),
             per_epoch,
             per_measure,
         );
@@ -189,7 +194,7 @@ mod tests {
         let p = Progress {
             enabled: false,
             total: epochs,
-            total_measures: measured.len() as u64,
+            total_measures: Some(measured.len() as u64),
             drivers: 1,
             workers: 0,
             started: Instant::now(),

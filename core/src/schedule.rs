@@ -5,7 +5,7 @@ use crate::math;
 use core::fmt::{self, Write as _};
 
 /// The forms a schedule is written in, for messages that say what is accepted.
-pub const FORMS: &str = "log:S (2 ≤ S ≤ 16777216, Tishby's log spacing), every:N (N ≥ 1), saxe, saxe-mnist, or list:E,E,.. (strictly increasing, each below the epoch count)";
+pub const FORMS: &str = "log:S (2 ≤ S ≤ 16777216, Tishby's log spacing), every:N (N ≥ 1), saxe, saxe-mnist, list:E,E,.. (strictly increasing, each below the epoch count), or delta-exact:δ / delta-approx:δ (delta skip; δ a finite number ≥ 0, the largest change between consecutive measured epochs as a share of H(X) or H(Y))";
 
 /// Most points a log schedule takes (2²⁴): beyond a few times the epoch count they only
 /// repeat epochs, and the schedule is expanded point by point.
@@ -154,9 +154,11 @@ impl fmt::Display for Schedule<'_> {
     }
 }
 
-/// An owned epoch schedule, parsed from its written form (feature `alloc`).
+/// An owned epoch schedule, parsed from its written form (feature `alloc`): a fixed
+/// [`Schedule`], or delta skip, which decides from the measurements
+/// ([`Delta`](crate::experiment::Delta)).
 #[cfg(feature = "alloc")]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ScheduleSpec {
     /// `every:N`.
     Every(u32),
@@ -168,12 +170,20 @@ pub enum ScheduleSpec {
     Saxe,
     /// `saxe-mnist`.
     SaxeMnist,
+    /// `delta-exact:δ` (`exact`) or `delta-approx:δ`.
+    Delta {
+        /// Bisect gaps that break δ (exact), or only adapt the stride (approximate).
+        exact: bool,
+        /// The threshold δ.
+        delta: f64,
+    },
 }
 
 #[cfg(feature = "alloc")]
 impl ScheduleSpec {
-    /// Parses `log:S`, `every:N`, `saxe`, `saxe-mnist` or `list:E,E,..` (spaces around
-    /// numbers allowed). The result still has to fit a run: [`Schedule::validate`].
+    /// Parses `log:S`, `every:N`, `saxe`, `saxe-mnist`, `list:E,E,..`, `delta-exact:δ` or
+    /// `delta-approx:δ` (spaces around numbers allowed). The result still has to fit a run:
+    /// [`ScheduleSpec::validate`].
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] `"schedule"` for anything else (see [`FORMS`]).
@@ -195,20 +205,58 @@ impl ScheduleSpec {
             Some(("log", v)) => Ok(Self::Log(num(v)?)),
             Some(("every", v)) => Ok(Self::Every(num(v)?)),
             Some(("list", v)) => Ok(Self::List(v.split(',').map(num).collect::<Result<_, _>>()?)),
+            Some((kind @ ("delta-exact" | "delta-approx"), v)) => {
+                let delta: f64 = v.trim().parse().map_err(|_| bad)?;
+                if !delta.is_finite() || delta < 0.0 {
+                    return Err(bad);
+                }
+                Ok(Self::Delta {
+                    exact: kind == "delta-exact",
+                    delta,
+                })
+            }
             _ => Err(bad),
         }
     }
 
-    /// The borrowed schedule.
+    /// The fixed schedule, or `None` for delta skip.
     #[must_use]
-    pub fn as_schedule(&self) -> Schedule<'_> {
-        match self {
+    pub fn fixed(&self) -> Option<Schedule<'_>> {
+        Some(match self {
             Self::Every(n) => Schedule::Every(*n),
             Self::List(l) => Schedule::List(l),
             Self::Log(p) => Schedule::Log { points: *p },
             Self::Saxe => Schedule::Saxe,
             Self::SaxeMnist => Schedule::SaxeMnist,
+            Self::Delta { .. } => return None,
+        })
+    }
+
+    /// Checks the schedule against a run of `total` epochs.
+    ///
+    /// # Errors
+    /// As [`Schedule::validate`]; [`Error::InvalidParameter`] `"schedule"` for a δ that is
+    /// not a finite number ≥ 0.
+    pub fn validate(&self, total: u32) -> Result<(), Error> {
+        match self {
+            Self::Delta { delta, .. } => {
+                if total == 0 {
+                    Err(Error::EmptyInput)
+                } else if !delta.is_finite() || *delta < 0.0 {
+                    Err(Error::InvalidParameter { name: "schedule" })
+                } else {
+                    Ok(())
+                }
+            }
+            s => s.fixed().map_or(Ok(()), |f| f.validate(total)),
         }
+    }
+
+    /// The epochs it measures in a run of `total` epochs, if fixed; delta skip decides
+    /// them as the run goes, at most `total`.
+    #[must_use]
+    pub fn count(&self, total: u32) -> Option<usize> {
+        self.fixed().map(|f| f.epochs(total).count())
     }
 }
 
@@ -228,7 +276,13 @@ impl From<Schedule<'_>> for ScheduleSpec {
 #[cfg(feature = "alloc")]
 impl fmt::Display for ScheduleSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.as_schedule().fmt(f)
+        match self {
+            Self::Delta { exact, delta } => {
+                let kind = if *exact { "exact" } else { "approx" };
+                write!(f, "delta-{kind}:{delta}")
+            }
+            s => s.fixed().map_or(Ok(()), |x| x.fmt(f)),
+        }
     }
 }
 

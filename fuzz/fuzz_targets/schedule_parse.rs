@@ -8,9 +8,10 @@
 //! Properties (STYLE R11, R27):
 //! * no panic, and every error is `InvalidParameter { name: "schedule" }`;
 //! * `Ok` specs print (`Display`) to a text that parses back to the same spec and prints the
-//!   same again, and survive the trip through the borrowed `Schedule`;
+//!   same again, and fixed ones survive the trip through the borrowed `Schedule`; a delta-skip
+//!   spec has a finite δ ≥ 0 and no fixed schedule;
 //! * `validate(total)` accepts exactly what its documentation says (`EmptyInput` for 0);
-//! * the expansion `as_schedule().epochs(total)` is bounded (at most `total` epochs, at most
+//! * the expansion `fixed().epochs(total)` is bounded (at most `total` epochs, at most
 //!   `points` for `log:`, at most the list's length for `list:`), every epoch is below
 //!   `total`, and the epochs strictly increase (for a `list:` that only when it validates:
 //!   an unchecked list is yielded as written, up to its first epoch ≥ `total`);
@@ -48,12 +49,35 @@ fn documented_valid(spec: &ScheduleSpec, total: u32) -> bool {
                 && l.last().is_some_and(|&e| e < total)
         }
         ScheduleSpec::Saxe | ScheduleSpec::SaxeMnist => true,
+        ScheduleSpec::Delta { delta, .. } => delta.is_finite() && *delta >= 0.0,
     }
 }
 
 fn check_expansion(spec: &ScheduleSpec, total: u32) {
-    let schedule = spec.as_schedule();
-    let valid = schedule.validate(total);
+    let valid = spec.validate(total);
+    let Some(schedule) = spec.fixed() else {
+        // Delta skip: validated only (it decides its epochs as a run goes).
+        assert!(
+            matches!(spec, ScheduleSpec::Delta { .. }),
+            "{spec} has no schedule"
+        );
+        assert_eq!(spec.count(total), None);
+        if total == 0 {
+            assert_eq!(
+                valid,
+                Err(Error::EmptyInput),
+                "{spec} validated for 0 epochs"
+            );
+        } else {
+            assert_eq!(valid, Ok(()), "{spec} refused for {total} epochs");
+        }
+        return;
+    };
+    assert_eq!(
+        valid,
+        schedule.validate(total),
+        "{spec}: two validations differ"
+    );
     if total == 0 {
         assert_eq!(
             valid,
@@ -122,7 +146,7 @@ fn check_expansion(spec: &ScheduleSpec, total: u32) {
                 "{spec} does not start at 0 for {total}"
             );
         }
-        ScheduleSpec::Saxe | ScheduleSpec::SaxeMnist => {}
+        ScheduleSpec::Saxe | ScheduleSpec::SaxeMnist | ScheduleSpec::Delta { .. } => {}
     }
     assert!(
         !schedule.contains(total, total),
@@ -195,16 +219,14 @@ fuzz_target!(|data: &[u8]| -> Corpus {
         shown,
         "printing is not stable for {text:?}"
     );
-    assert_eq!(
-        ScheduleSpec::from(spec.as_schedule()),
-        spec,
-        "lost through Schedule"
-    );
-    assert_eq!(
-        spec.as_schedule().to_string(),
-        shown,
-        "Schedule and ScheduleSpec print differently"
-    );
+    if let Some(fixed) = spec.fixed() {
+        assert_eq!(ScheduleSpec::from(fixed), spec, "lost through Schedule");
+        assert_eq!(
+            fixed.to_string(),
+            shown,
+            "Schedule and ScheduleSpec print differently"
+        );
+    }
     for t in TOTALS.into_iter().chain(total) {
         check_expansion(&spec, t);
     }

@@ -111,8 +111,42 @@ fn written_forms_round_trip() {
         let text = spec.to_string();
         assert_eq!(ScheduleSpec::parse(&text), Ok(spec.clone()), "{text}");
         // The borrowed schedule writes the same text.
-        assert_eq!(spec.as_schedule().to_string(), text);
-        assert_eq!(ScheduleSpec::from(spec.as_schedule()), spec);
+        let fixed = spec.fixed().unwrap();
+        assert_eq!(fixed.to_string(), text);
+        assert_eq!(ScheduleSpec::from(fixed), spec);
+    }
+    // Delta skip has no fixed schedule; its threshold survives the round trip exactly.
+    for (text, exact, delta) in [
+        ("delta-exact:0.01", true, 0.01),
+        ("delta-approx:0.05", false, 0.05),
+        ("delta-exact:0", true, 0.0),
+        (
+            "delta-exact:0.1000000000000000055511151231257827",
+            true,
+            0.1,
+        ),
+    ] {
+        let spec = ScheduleSpec::parse(text).unwrap();
+        assert_eq!(spec, ScheduleSpec::Delta { exact, delta }, "{text}");
+        assert_eq!(spec.fixed(), None);
+        assert_eq!(spec.count(100), None);
+        assert_eq!(ScheduleSpec::parse(&spec.to_string()), Ok(spec.clone()));
+        assert_eq!(spec.validate(100), Ok(()));
+        assert_eq!(spec.validate(0), Err(Error::EmptyInput));
+    }
+    for bad in [
+        "delta-exact:-0.1",
+        "delta-exact:inf",
+        "delta-approx:NaN",
+        "delta-exact:",
+        "delta:0.1",
+        "delta-exact:0.1x",
+    ] {
+        assert_eq!(
+            ScheduleSpec::parse(bad),
+            Err(Error::InvalidParameter { name: "schedule" }),
+            "{bad}"
+        );
     }
     // Spaces are allowed and written away.
     for (given, canonical) in [

@@ -154,6 +154,29 @@ impl RunConfig {
         };
         cfg.estimators = estimators(&names, settings)
             .map_err(|e| CliError::from_core("estimators", e, |n| given(a, n)))?;
+        if let Some(d) = &a.delta_estimator {
+            if !matches!(cfg.schedule, ScheduleSpec::Delta { .. }) {
+                return Err(CliError::option(
+                    "--delta-estimator",
+                    "applies to --schedule delta-exact:δ or delta-approx:δ",
+                ));
+            }
+            cfg.delta_estimator = Some(
+                cfg.estimators
+                    .iter()
+                    .map(|e| e.name())
+                    .find(|n| n == d)
+                    .ok_or_else(|| {
+                        CliError::option(
+                            "--delta-estimator",
+                            format!(
+                                "{d:?} is not one of the run's estimators ({})",
+                                cfg.estimator_names().join(", ")
+                            ),
+                        )
+                    })?,
+            );
+        }
         let shard = match &a.shard {
             Some(s) => parse_shard(s)?,
             None => (1, 1),
@@ -629,8 +652,8 @@ fn drive(
     checkpoint_every: Duration,
 ) -> Result<bool, CliError> {
     let seed = exp.config().seed;
-    // Checkpoints taken at snapshots, by ticket, until their measurement is released.
-    let mut checkpoints: BTreeMap<u64, Box<Checkpoint>> = BTreeMap::new();
+    // Checkpoints taken at snapshots, by epoch, until their measurement is released.
+    let mut checkpoints: BTreeMap<u32, Box<Checkpoint>> = BTreeMap::new();
     let mut last_checkpoint = Instant::now();
     let measurer = exp
         .measurer()
@@ -666,7 +689,7 @@ fn drive(
         // next ticket): every measurement before it is still delivered and written, so the
         // rows a failed run keeps do not depend on the thread count.
         let mut failure: Option<(u64, CliError)> = None;
-        let (mut issued, mut released) = (0u64, 0u64);
+        let mut issued = 0u64;
         let note = |failure: &mut Option<(u64, CliError)>, ticket: u64, e: CliError| {
             if failure.as_ref().is_none_or(|(t, _)| ticket < *t) {
                 *failure = Some((ticket, e));
@@ -680,7 +703,7 @@ fn drive(
             // failure until every measurement before it is in.
             let mut receive = false;
             if let Some((t, _)) = &failure {
-                if released >= *t {
+                if run.observed() >= *t {
                     return Err(failure.map_or_else(|| CliError::Other("failed".into()), |f| f.1));
                 }
                 receive = true;
@@ -705,7 +728,7 @@ fn drive(
                         if last_checkpoint.elapsed() >= checkpoint_every
                             && let Some(ck) = run.experiment().checkpoint()
                         {
-                            checkpoints.insert(ticket, Box::new(ck));
+                            checkpoints.insert(snap.epoch, Box::new(ck));
                             last_checkpoint = Instant::now();
                         }
                         match inline.as_mut() {
@@ -741,12 +764,10 @@ fn drive(
                     Err(e) => note(&mut failure, ticket, e),
                 }
             }
+            // Only tickets before a failure are observed (the failed one never is), so what
+            // is released does not depend on timing.
             while let Some(m) = run.release() {
-                if failure.as_ref().is_some_and(|(t, _)| released >= *t) {
-                    break;
-                }
-                let ck = checkpoints.remove(&released);
-                released += 1;
+                let ck = checkpoints.remove(&m.epoch);
                 c.measured.fetch_add(1, Ordering::Relaxed);
                 tx.send(Msg::Row(slot, m, ck))
                     .map_err(|_| CliError::Resource("the writer stopped".into()))?;
@@ -1091,6 +1112,7 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
         repeats: cfg.repeats,
         shard: format!("{}/{}", cfg.shard.0, cfg.shard.1),
         measured_epochs: 0,
+        every_epoch_measures: u64::from(exp_cfg.epochs) * cfg.seeds.len() as u64,
         threads: cfg.threads,
         simd: infoplane_core::Isa::active().name(),
         wall_seconds: 0.0,
@@ -1111,24 +1133,19 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
     )?;
     let start_state = begin.from.as_ref().and_then(|r| r.state.as_ref());
     let n_seeds = cfg.seeds.len();
-    let per_seed_measures = exp_cfg
-        .schedule
-        .as_schedule()
-        .epochs(exp_cfg.epochs)
-        .count() as u64;
+    let per_seed_measures = exp_cfg.schedule.count(exp_cfg.epochs);
     let left = n_seeds.saturating_sub(start_slot) as u64;
     let done_epochs = start_state.map_or(0, |s| u64::from(s.epochs_done));
     let done_measures = start_state.map_or(0, |s| {
-        exp_cfg
-            .schedule
-            .as_schedule()
-            .epochs(exp_cfg.epochs)
-            .take_while(|&e| e <= s.epoch)
-            .count() as u64
+        exp_cfg.schedule.fixed().map_or(0, |f| {
+            f.epochs(exp_cfg.epochs)
+                .take_while(|&e| e <= s.epoch)
+                .count() as u64
+        })
     });
     let mut progress = Progress::new(
         (u64::from(exp_cfg.epochs) * left).saturating_sub(done_epochs),
-        (per_seed_measures * left).saturating_sub(done_measures),
+        per_seed_measures.map(|m| (m as u64 * left).saturating_sub(done_measures)),
         args.quiet,
     )
     .with_layout(drivers as u64, workers as u64);
@@ -1521,6 +1538,9 @@ struct Manifest<'a> {
     shard: String,
     /// Measured epochs over all seeds.
     measured_epochs: usize,
+    /// The epochs an `every:1` run of the same seeds would measure (epochs × seeds), to
+    /// set `measured_epochs` against under delta skip.
+    every_epoch_measures: u64,
     threads: usize,
     /// The kernels' instruction-set level (speed only: every level gives the same bytes).
     simd: &'static str,

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// Manifest fields that may differ between runs that are summarised together: how and
 /// where they ran, which seeds, and the checksums of their own files.
-const PER_RUN: [&str; 19] = [
+const PER_RUN: [&str; 20] = [
     "git_hash",
     "status",
     "resumes",
@@ -23,6 +23,7 @@ const PER_RUN: [&str; 19] = [
     "repeats",
     "shard",
     "measured_epochs",
+    "every_epoch_measures",
     "threads",
     "simd",
     "wall_seconds",

@@ -42,6 +42,9 @@ pub struct ExperimentConfig {
     pub capture: Capture,
     /// Estimators, in output order.
     pub estimators: Vec<Estimator>,
+    /// The estimator whose values delta skip compares (one of `estimators`, by name);
+    /// `None`: the first.
+    pub delta_estimator: Option<&'static str>,
 }
 
 #[cfg(feature = "serde")]
@@ -70,6 +73,7 @@ pub fn accepts(name: &str) -> Option<&'static str> {
         "schedule" => crate::schedule::FORMS,
         "estimators" => "at least one estimator",
         "estimator" => "the name of a registered estimator",
+        "delta_estimator" => "one of the run's estimators",
         _ => {
             return crate::estimator::Param::from_name(name).map(crate::estimator::Param::accepts);
         }
@@ -97,7 +101,25 @@ impl ExperimentConfig {
             schedule: p.schedule.into(),
             capture: p.capture,
             estimators: estimators(p.estimators, p.settings)?,
+            delta_estimator: None,
         })
+    }
+
+    /// The index of the estimator delta skip compares.
+    #[must_use]
+    pub fn delta_estimator_index(&self) -> usize {
+        self.delta_estimator
+            .and_then(|n| self.estimators.iter().position(|e| e.name() == n))
+            .unwrap_or(0)
+    }
+
+    /// The network's parameter count on a data set.
+    ///
+    /// # Errors
+    /// As [`MlpShape::new`].
+    pub fn param_len(&self, data: &crate::dataset::Dataset) -> Result<usize, Error> {
+        let cols = u32::try_from(data.cols()).map_err(|_| Error::TooLarge)?;
+        Ok(MlpShape::new(&self.widths(cols, data.classes()), self.activation)?.param_len())
     }
 
     /// The estimators' names, in output order (the `estimator` column of `plane.csv`).
@@ -143,11 +165,15 @@ impl ExperimentConfig {
         }
         train_count(rows, self.train_frac)?;
         self.schedule
-            .as_schedule()
             .validate(self.epochs)
             .map_err(|_| bad("schedule"))?;
         if self.estimators.is_empty() {
             return Err(bad("estimators"));
+        }
+        if let Some(n) = self.delta_estimator
+            && !self.estimators.iter().any(|e| e.name() == n)
+        {
+            return Err(bad("delta_estimator"));
         }
         Ok(())
     }

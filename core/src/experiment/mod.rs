@@ -21,12 +21,14 @@
 
 mod checkpoint;
 mod config;
+pub mod delta;
 mod measure;
 mod planner;
 mod summary;
 
 pub use checkpoint::{CHECKPOINT_MAGIC, Checkpoint};
 pub use config::{ExperimentConfig, accepts, estimators};
+pub use delta::Delta;
 pub use measure::{
     LAYERS_HEADER, LayerPoint, LayerStats, METRICS_HEADER, Measurement, Measurer, PLANE_HEADER,
 };
@@ -39,6 +41,7 @@ pub use summary::{
 use crate::data::{split_rows, train_count};
 use crate::dataset::Dataset;
 use crate::math::sqrt_f64;
+use crate::schedule::ScheduleSpec;
 use crate::{BatchOrder, Error, MlpPlan, MlpShape, Stream, StreamRng, Trainer};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -205,6 +208,8 @@ pub struct Experiment {
     grads: GradStats,
     /// The epoch whose snapshot `grads` belongs to.
     grads_for: Option<u32>,
+    /// Snapshots training passed that the planner keeps to ask for later.
+    kept: BTreeMap<u32, Snapshot>,
 }
 
 impl Experiment {
@@ -218,8 +223,25 @@ impl Experiment {
         // Every setting (the schedule among them) is checked before the schedule is expanded:
         // a bad one may be huge.
         cfg.validate(data.rows(), data.cols(), data.classes())?;
-        let planner = Fixed::new(cfg.schedule.as_schedule(), cfg.epochs);
-        Self::with_planner(cfg, data, Box::new(planner))
+        let planner: Box<dyn Planner> = match &cfg.schedule {
+            ScheduleSpec::Delta { exact, delta } => {
+                let snapshot = cfg.param_len(&data)?.saturating_mul(4);
+                Box::new(Delta::new(
+                    *exact,
+                    *delta,
+                    cfg.delta_estimator_index(),
+                    delta::data_entropies(&data),
+                    cfg.epochs,
+                    delta::default_cap(snapshot),
+                ))
+            }
+            s => Box::new(Fixed::new(
+                s.fixed()
+                    .ok_or(Error::InvalidParameter { name: "schedule" })?,
+                cfg.epochs,
+            )),
+        };
+        Self::with_planner(cfg, data, planner)
     }
 
     /// As [`Experiment::new`], with a planner of the caller's instead of the configuration's
@@ -279,6 +301,7 @@ impl Experiment {
             planner_done: false,
             grads: GradStats::default(),
             grads_for: None,
+            kept: BTreeMap::new(),
             cfg,
         };
         // Plan every estimator on every layer now, so a bad setting fails before anything
@@ -330,6 +353,8 @@ impl Experiment {
     pub fn checkpoint(&self) -> Option<Checkpoint> {
         let e = self.last_target?;
         if self.target.is_some()
+            || !self.planner.can_resume()
+            || !self.kept.is_empty()
             || self.planner_done
             || self.cfg.capture.trained_at(e) != u64::from(self.epoch)
         {
@@ -419,6 +444,20 @@ impl Experiment {
     /// does this in the order the snapshots were taken.
     pub fn observe(&mut self, m: &Measurement) {
         self.planner.observe(m);
+        let planner = &self.planner;
+        self.kept.retain(|&e, _| planner.keep(e));
+    }
+
+    /// Snapshots kept for the planner to ask for later.
+    #[must_use]
+    pub fn kept(&self) -> usize {
+        self.kept.len()
+    }
+
+    /// The planner's [`Planner::settled`].
+    #[must_use]
+    pub fn settled(&self) -> Option<u32> {
+        self.planner.settled()
     }
 
     /// Does the next thing: captures the snapshot the planner asked for if training has
@@ -433,6 +472,9 @@ impl Experiment {
         if self.target.is_none() && !self.planner_done {
             match self.planner.next() {
                 Next::Epoch(e) => {
+                    if let Some(s) = self.kept.remove(&e) {
+                        return Ok(Step::Snapshot(s));
+                    }
                     if e >= self.cfg.epochs || self.last_target.is_some_and(|l| e <= l) {
                         return Err(Error::InvalidParameter { name: "schedule" });
                     }
@@ -466,10 +508,17 @@ impl Experiment {
         if self.epoch >= self.cfg.epochs {
             return Ok(Step::Done);
         }
-        // The epoch right before a capture keeps its mini-batch gradients' statistics.
+        // The epoch right before a capture (or a kept snapshot) keeps its mini-batch
+        // gradients' statistics.
+        let produced = match self.cfg.capture {
+            crate::Capture::Before => self.epoch.checked_add(1),
+            crate::Capture::After => Some(self.epoch),
+        };
+        let keep = produced.filter(|&e| self.target != Some(e) && self.planner.keep(e));
         let before_capture = self
             .target
-            .filter(|&e| self.cfg.capture.trained_at(e) == u64::from(self.epoch) + 1);
+            .filter(|&e| self.cfg.capture.trained_at(e) == u64::from(self.epoch) + 1)
+            .or(keep);
         self.grads_for = before_capture;
         let grads = &mut self.grads;
         if before_capture.is_some() {
@@ -495,6 +544,16 @@ impl Experiment {
             return Err(Error::Overflow);
         }
         self.epoch += 1;
+        if let Some(e) = keep {
+            self.kept.insert(
+                e,
+                Snapshot {
+                    epoch: e,
+                    params: self.params.clone(),
+                    grad_snr: self.grads.snr(&self.shape),
+                },
+            );
+        }
         Ok(Step::Trained(self.epoch))
     }
 }
@@ -514,14 +573,17 @@ pub enum Action {
 }
 
 /// The run driver every frontend shares: an [`Experiment`], the measurements in flight, and
-/// their release in snapshot order.
+/// their release in epoch order.
 #[derive(Debug)]
 pub struct Run {
     exp: Experiment,
     max_in_flight: usize,
     issued: u64,
-    released: u64,
+    observed: u64,
+    /// Delivered, by ticket, until every earlier ticket is delivered too.
     done: BTreeMap<u64, Measurement>,
+    /// Observed by the planner, by epoch, until no earlier epoch can still come.
+    ready: BTreeMap<u32, Measurement>,
 }
 
 impl Run {
@@ -532,8 +594,9 @@ impl Run {
             exp,
             max_in_flight: max_in_flight.max(1),
             issued: 0,
-            released: 0,
+            observed: 0,
             done: BTreeMap::new(),
+            ready: BTreeMap::new(),
         }
     }
 
@@ -543,10 +606,17 @@ impl Run {
         &self.exp
     }
 
-    /// Snapshots handed out and not yet released.
+    /// Snapshots handed out and not yet observed.
     #[must_use]
     pub fn in_flight(&self) -> usize {
-        usize::try_from(self.issued - self.released).unwrap_or(usize::MAX)
+        usize::try_from(self.issued - self.observed).unwrap_or(usize::MAX)
+    }
+
+    /// Tickets observed so far: every ticket below this was delivered and shown to the
+    /// planner.
+    #[must_use]
+    pub const fn observed(&self) -> u64 {
+        self.observed
     }
 
     /// What to do next.
@@ -575,22 +645,30 @@ impl Run {
     }
 
     /// Takes back the measurement of the snapshot handed out with `ticket`, in any order.
-    /// A ticket that was never handed out, or one already released, is ignored. Call
+    /// A ticket that was never handed out, or one already observed, is ignored. Call
     /// [`Run::release`] until it gives `None` after each delivery, before asking for the
     /// next action.
     pub fn deliver(&mut self, ticket: u64, m: Measurement) {
-        if ticket >= self.released && ticket < self.issued {
+        if ticket >= self.observed && ticket < self.issued {
             self.done.insert(ticket, m);
         }
     }
 
-    /// The next measurement in snapshot order, once it and all before it are delivered. The
-    /// planner observes it first.
+    /// The next measurement in epoch order, once no earlier epoch can still be measured.
+    /// The planner observes measurements in ticket order as they become complete.
     pub fn release(&mut self) -> Option<Measurement> {
-        let m = self.done.remove(&self.released)?;
-        self.released += 1;
-        self.exp.observe(&m);
-        Some(m)
+        while let Some(m) = self.done.remove(&self.observed) {
+            self.observed += 1;
+            self.exp.observe(&m);
+            self.ready.insert(m.epoch, m);
+        }
+        let bound = self.exp.settled().unwrap_or(u32::MAX);
+        let (&e, _) = self.ready.first_key_value()?;
+        if e < bound || self.exp.settled().is_none() {
+            self.ready.pop_first().map(|(_, m)| m)
+        } else {
+            None
+        }
     }
 }
 

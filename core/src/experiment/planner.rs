@@ -11,7 +11,7 @@ use core::fmt;
 pub enum Next {
     /// The snapshot of this epoch. Epochs asked for must increase.
     Epoch(u32),
-    /// Nothing until the measurements already asked for have been observed.
+    /// Nothing until more of the measurements already asked for have been observed.
     Wait,
     /// No more snapshots.
     Done,
@@ -20,9 +20,10 @@ pub enum Next {
 /// Decides which epochs to measure. The driver asks [`Planner::next`] whenever it needs a
 /// decision and hands every measurement to [`Planner::observe`] in the order the snapshots
 /// were asked for, so a planner that decides from results is as deterministic as one that
-/// does not.
+/// does not, provided what it asks for next depends only on what it has observed.
 pub trait Planner: fmt::Debug + Send {
-    /// The next epoch to measure, or whether to wait for results.
+    /// The next epoch to measure, or whether to wait for results. An epoch must be after
+    /// every epoch asked for before it, unless its snapshot was kept ([`Planner::keep`]).
     fn next(&mut self) -> Next;
     /// A measurement of an epoch this planner asked for.
     fn observe(&mut self, m: &Measurement);
@@ -32,6 +33,28 @@ pub trait Planner: fmt::Debug + Send {
     fn resume_after(&mut self, epoch: u32) -> bool {
         let _ = epoch;
         false
+    }
+
+    /// Whether [`Planner::resume_after`] can place this planner (so checkpoints are worth
+    /// taking). Default: no.
+    fn can_resume(&self) -> bool {
+        false
+    }
+
+    /// Whether the run should keep the snapshot of `epoch`, which training passes without
+    /// it being asked for, so that it can be asked for later (asked again after every
+    /// observation: a kept snapshot is dropped once this says `false`). Default: never.
+    fn keep(&self, epoch: u32) -> bool {
+        let _ = epoch;
+        false
+    }
+
+    /// For a planner that asks for epochs out of order: every epoch it has asked for and
+    /// not yet observed, or will still ask for, is at least this, so measurements of
+    /// earlier epochs can be released in epoch order. `None` (the default): it asks in
+    /// increasing order, and measurements are released as they are observed.
+    fn settled(&self) -> Option<u32> {
+        None
     }
 }
 
@@ -71,6 +94,10 @@ impl Planner for Fixed {
     }
 
     fn observe(&mut self, _: &Measurement) {}
+
+    fn can_resume(&self) -> bool {
+        true
+    }
 
     fn resume_after(&mut self, epoch: u32) -> bool {
         match self.epochs.binary_search(&epoch) {
