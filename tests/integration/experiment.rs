@@ -97,6 +97,86 @@ fn capture_before_starts_at_the_initial_weights_and_after_is_one_epoch_later() {
     assert_eq!(sparse[2], after[11]);
 }
 
+/// A whole run with up to `in_flight` snapshots held and delivered newest first.
+fn measure_newest_first(mut run: Run) -> Vec<Measurement> {
+    let mut m = run.experiment().measurer().unwrap();
+    let mut held: Vec<(u64, Snapshot)> = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        match run.next_action().unwrap() {
+            Action::Measure(t, s) => held.push((t, s)),
+            Action::Trained(_) => {}
+            Action::Deliver => {
+                while let Some((t, s)) = held.pop() {
+                    let r = m.measure(&s).unwrap();
+                    run.deliver(t, r);
+                }
+            }
+            Action::Done => break,
+        }
+        while let Some(r) = run.release() {
+            out.push(r);
+        }
+    }
+    assert!(held.is_empty());
+    out
+}
+
+#[test]
+fn delta_skip_measures_a_subset_of_every_epoch_with_the_same_values() {
+    use infoplane_core::experiment::delta::{data_entropies, distance};
+    let (h_x, h_y) = data_entropies(&Dataset::tishby());
+    let values = |m: &Measurement| -> Vec<(f64, f64)> {
+        m.points
+            .iter()
+            .filter(|p| p.estimator == 0)
+            .map(|p| (p.point.i_xt.in_bits(), p.point.i_ty.in_bits()))
+            .collect()
+    };
+    for capture in Capture::ALL {
+        let total = 600;
+        let full = measure_all(Run::new(
+            Experiment::new(tishby(total, "every:1", capture), data()).unwrap(),
+            1,
+        ));
+        assert_eq!(full.len(), total as usize);
+        for (spec, exact, delta) in [
+            ("delta-exact:0.02", true, 0.02),
+            ("delta-exact:0.05", true, 0.05),
+            ("delta-approx:0.02", false, 0.02),
+        ] {
+            let cfg = tishby(total, spec, capture);
+            let got = measure_all(Run::new(Experiment::new(cfg.clone(), data()).unwrap(), 1));
+            let epochs: Vec<u32> = got.iter().map(|m| m.epoch).collect();
+            assert!(epochs.windows(2).all(|w| w[0] < w[1]), "{spec}: {epochs:?}");
+            assert_eq!((epochs[0], *epochs.last().unwrap()), (0, total - 1));
+            assert!(
+                epochs.len() < total as usize / 4,
+                "{spec}: {}",
+                epochs.len()
+            );
+            for m in &got {
+                // Values, layer statistics (the gradient SNR of the epoch before a kept
+                // snapshot among them) and metrics: all exactly the every-epoch run's.
+                assert_eq!(m, &full[m.epoch as usize], "{spec} {capture:?}");
+            }
+            let mut broken = 0;
+            for w in got.windows(2) {
+                let d = distance(&values(&w[0]), &values(&w[1]), h_x, h_y);
+                if w[1].epoch - w[0].epoch > 1 && d > delta {
+                    broken += 1;
+                }
+            }
+            if exact {
+                assert_eq!(broken, 0, "{spec} {capture:?}: {epochs:?}");
+            }
+            // Five in flight, delivered newest first: the same measurements.
+            let late = measure_newest_first(Run::new(Experiment::new(cfg, data()).unwrap(), 5));
+            assert_eq!(late, got, "{spec} {capture:?}");
+        }
+    }
+}
+
 #[test]
 fn release_order_and_bytes_do_not_depend_on_delivery_order() {
     let mut cfg = ExperimentConfig::from_preset(&SAXE).unwrap();

@@ -1013,6 +1013,7 @@ fn check_memory(
     let measuring = drivers * workers.max(1);
     let in_flight = drivers * 2 * workers.max(1);
     let total = (m.training as u64)
+        .saturating_add(m.kept as u64)
         .saturating_mul(drivers as u64)
         .saturating_add((m.measuring as u64).saturating_mul(measuring as u64))
         .saturating_add((m.snapshot as u64).saturating_mul(in_flight as u64));
@@ -1020,6 +1021,7 @@ fn check_memory(
         return Ok(());
     }
     let one = (m.training as u64)
+        .saturating_add(m.kept as u64)
         .saturating_add(m.measuring as u64)
         .saturating_add(2 * m.snapshot as u64);
     let what = format!(

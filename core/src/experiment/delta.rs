@@ -2,7 +2,7 @@
 //! measures fewer epochs where the plane moves little.
 //!
 //! The distance between two measured epochs e and ê is
-//! D = max over layers and s ∈ {X, Y} of |I_e(s;T) − I_ê(s;T)| / H(s),
+//! D = max over layers and s ∈ {X, Y} of |I(s;T) at e − I(s;T) at ê| / H(s),
 //! with one estimator's values (the configuration's `delta_estimator`, else its first) and
 //! H(X), H(Y) the entropies of the data set's inputs and labels.
 //!
@@ -333,5 +333,212 @@ impl Planner for Delta {
                 .min()
                 .unwrap_or(u32::MAX),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::float_cmp, clippy::indexing_slicing)]
+    use super::*;
+    use crate::experiment::LayerPoint;
+    use crate::metrics::{Metrics, SplitMetrics};
+    use crate::{Info, PlanePoint};
+    use alloc::collections::BTreeSet;
+
+    /// A measurement whose one layer has I(X;T) = `x` bits and I(T;Y) = `y` bits.
+    fn meas(epoch: u32, (x, y): (f64, f64)) -> Measurement {
+        let point = PlanePoint {
+            i_xt: Info::from_bits(x),
+            i_ty: Info::from_bits(y),
+        };
+        Measurement {
+            epoch,
+            points: vec![LayerPoint {
+                layer: 1,
+                estimator: 0,
+                point,
+            }],
+            layers: Vec::new(),
+            metrics: SplitMetrics {
+                train: Metrics {
+                    loss: 0.0,
+                    accuracy: 0.0,
+                    rows: 1,
+                },
+                test: None,
+            },
+        }
+    }
+
+    /// What a drive saw.
+    struct Drive {
+        /// Epochs in the order asked.
+        asks: Vec<u32>,
+        /// Most snapshots kept at once.
+        max_live: usize,
+    }
+
+    /// Drives `p` as [`Run`](super::super::Run) and the experiment do: a forward ask trains
+    /// through the epochs before it (keeping what the planner keeps), a backward ask must
+    /// take a kept snapshot; at most `in_flight` asks are outstanding, and they are observed
+    /// in ask order at moments a pseudo-random `seed` picks. Checks `settled` as it goes.
+    fn drive(p: &mut Delta, f: &dyn Fn(u32) -> (f64, f64), in_flight: usize, seed: u64) -> Drive {
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut coin = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state & 1 == 0
+        };
+        let (mut frontier, mut kept) = (None::<u32>, BTreeSet::new());
+        let mut outstanding = VecDeque::new();
+        let (mut asks, mut max_live) = (Vec::new(), 0usize);
+        // (asks made so far, settled then): every later ask and every outstanding epoch
+        // must be at least the settled value.
+        let mut settled = Vec::new();
+        loop {
+            let s = p.settled().unwrap();
+            assert!(outstanding.iter().all(|&e| e >= s), "outstanding below {s}");
+            settled.push((asks.len(), s));
+            if !outstanding.is_empty() && (outstanding.len() >= in_flight || coin()) {
+                let e = outstanding.pop_front().unwrap();
+                p.observe(&meas(e, f(e)));
+                kept.retain(|&k| p.keep(k));
+                continue;
+            }
+            match p.next() {
+                Next::Epoch(e) => {
+                    if !kept.remove(&e) {
+                        assert!(frontier.is_none_or(|fr| e > fr), "{e} asked, not kept");
+                        for k in frontier.map_or(0, |fr| fr + 1)..e {
+                            if p.keep(k) {
+                                kept.insert(k);
+                            }
+                        }
+                        frontier = Some(e);
+                    }
+                    max_live = max_live.max(kept.len());
+                    asks.push(e);
+                    outstanding.push_back(e);
+                }
+                Next::Wait => assert!(!outstanding.is_empty(), "waits with nothing asked"),
+                Next::Done => {
+                    assert!(outstanding.is_empty() && kept.is_empty());
+                    break;
+                }
+            }
+        }
+        for (made, s) in settled {
+            assert!(asks[made..].iter().all(|&e| e >= s), "asked below {s}");
+        }
+        Drive { asks, max_live }
+    }
+
+    fn sorted(asks: &[u32]) -> Vec<u32> {
+        let mut v = asks.to_vec();
+        v.sort_unstable();
+        v
+    }
+
+    /// Every consecutive pair of `epochs` is within `delta` or adjacent.
+    fn guaranteed(epochs: &[u32], f: &dyn Fn(u32) -> (f64, f64), delta: f64, h: (f64, f64)) {
+        for w in epochs.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let d = distance(&[f(a)], &[f(b)], h.0, h.1);
+            assert!(
+                b - a == 1 || d <= delta,
+                "{a} → {b}: distance {d} > {delta}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_still_plane_doubles_the_stride() {
+        for exact in [true, false] {
+            let mut p = Delta::new(exact, 0.01, 0, (12.0, 1.0), 100, 64);
+            let d = drive(&mut p, &|_| (3.0, 0.5), 1, 1);
+            assert_eq!(d.asks, [0, 1, 3, 7, 15, 31, 63, 99], "exact: {exact}");
+            assert_eq!(p.measured(), 8);
+        }
+    }
+
+    #[test]
+    fn a_jump_is_pinned_to_its_epoch() {
+        // I(X;T) jumps by 6 bits (0.5 H(X)) between epochs 40 and 41.
+        let f = |e: u32| (if e > 40 { 9.0 } else { 3.0 }, 0.5);
+        let mut p = Delta::new(true, 0.1, 0, (12.0, 1.0), 100, 64);
+        let d = drive(&mut p, &f, 1, 1);
+        let got = sorted(&d.asks);
+        assert!(got.contains(&40) && got.contains(&41), "{got:?}");
+        guaranteed(&got, &f, 0.1, (12.0, 1.0));
+        // Approximate: the stride stays at 32 over the jump and nothing goes back.
+        let mut p = Delta::new(false, 0.1, 0, (12.0, 1.0), 100, 64);
+        let d = drive(&mut p, &f, 1, 1);
+        assert_eq!(d.asks, [0, 1, 3, 7, 15, 31, 63, 95, 99]);
+        assert_eq!(d.max_live, 0, "approximate keeps nothing");
+    }
+
+    #[test]
+    fn the_guarantee_holds_and_asks_do_not_depend_on_timing() {
+        // A plane that moves fast early, then slowly, with a late burst and a fall (a
+        // compression: only |ΔI| catches it), and I(T;Y) that wobbles.
+        let f = |e: u32| {
+            let t = f64::from(e);
+            let x = 8.0 * (1.0 - crate::math::exp_f64(-t / 30.0)) - if e > 700 { 2.0 } else { 0.0 }
+                + if (400..420).contains(&e) {
+                    0.02 * (t - 400.0)
+                } else {
+                    0.0
+                };
+            (x, 0.5 + 0.1 * libm::sin(t / 50.0))
+        };
+        for (delta, cap) in [(0.01, 4096), (0.05, 4096), (0.01, 5), (0.002, 1)] {
+            let mut first: Option<Vec<u32>> = None;
+            for (in_flight, seed) in [(1, 1), (2, 7), (4, 3), (8, 11), (64, 5)] {
+                let mut p = Delta::new(true, delta, 0, (12.0, 1.0), 1000, cap);
+                let d = drive(&mut p, &f, in_flight, seed);
+                assert!(
+                    d.max_live <= cap as usize,
+                    "{} live > cap {cap}",
+                    d.max_live
+                );
+                let got = sorted(&d.asks);
+                assert_eq!(got.len(), d.asks.len(), "an epoch asked twice");
+                assert_eq!((got[0], *got.last().unwrap()), (0, 999));
+                guaranteed(&got, &f, delta, (12.0, 1.0));
+                match &first {
+                    None => first = Some(d.asks),
+                    Some(a) => assert_eq!(a, &d.asks, "δ {delta} cap {cap} in flight {in_flight}"),
+                }
+            }
+            let n = first.unwrap().len();
+            assert!(n < 1000, "δ {delta}, cap {cap}: measured all {n}");
+        }
+    }
+
+    #[test]
+    fn entropies_and_distance() {
+        let d = distance(
+            &[(1.0, 0.5), (2.0, 0.25)],
+            &[(1.5, 0.5), (2.0, 0.75)],
+            2.0,
+            1.0,
+        );
+        assert_eq!(d, 0.5, "max of 0.5/2 and 0.5/1");
+        assert_eq!(distance(&[(1.0, 1.0)], &[(3.0, 2.0)], 0.0, 0.0), 0.0);
+        let data = Dataset::tishby();
+        let (hx, hy) = data_entropies(&data);
+        assert_eq!(hx, 12.0);
+        // 2 classes: H(Y) = h(p) for the share p of class 1.
+        let p = data.labels().iter().filter(|&&y| y == 1).count() as f64 / 4096.0;
+        let h = -p * log2_f64(p) - (1.0 - p) * log2_f64(1.0 - p);
+        assert!((hy - h).abs() < 1e-15, "{hy} vs {h}");
+        // Repeated inputs: H(X) of the groups.
+        let x = vec![0.0, 0.0, 1.0, 1.0];
+        let d = Dataset::from_f32("rep", x, 1, vec![0, 0, 1, 1], 2).unwrap();
+        assert_eq!(data_entropies(&d), (1.0, 1.0));
+        assert_eq!(default_cap(1), MAX_LIVE_SNAPSHOTS);
+        assert_eq!(default_cap(SNAPSHOT_BUDGET / 10), 10);
+        assert_eq!(default_cap(usize::MAX), 1);
     }
 }

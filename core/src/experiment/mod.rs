@@ -129,6 +129,9 @@ pub struct Memory {
     pub measuring: usize,
     /// One snapshot in flight (the parameters).
     pub snapshot: usize,
+    /// The most the snapshots a training state keeps for its planner can take (exact delta
+    /// skip: [`delta::default_cap`] snapshots; 0 otherwise).
+    pub kept: usize,
 }
 
 impl Memory {
@@ -162,10 +165,20 @@ impl Memory {
             .words()
             .checked_mul(8)
             .ok_or(Error::TooLarge)?;
+        let snapshot = params.checked_mul(4).ok_or(Error::TooLarge)?;
+        let kept = match cfg.schedule {
+            ScheduleSpec::Delta { exact: true, .. } => {
+                // Each kept snapshot also holds its layers' gradient SNR.
+                let one = snapshot + 16 * shape.widths().len();
+                one.saturating_mul(delta::default_cap(snapshot) as usize)
+            }
+            _ => 0,
+        };
         Ok(Self {
             training,
             measuring,
-            snapshot: params.checked_mul(4).ok_or(Error::TooLarge)?,
+            snapshot,
+            kept,
         })
     }
 }
