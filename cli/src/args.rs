@@ -186,6 +186,10 @@ pub struct RunArgs {
     /// first)
     #[arg(long, value_parser = estimators())]
     pub delta_estimator: Option<String>,
+    /// As-if-random pooling: also measure each epoch e ≥ K−1 on the activations of the K
+    /// snapshots e−K+1..e pooled (each input seen K times), as estimator NAME+poolK
+    #[arg(long, value_name = "K", allow_negative_numbers = true)]
+    pub pool: Option<u32>,
     /// Estimator (repeatable); default from the preset.
     #[arg(long = "estimator", value_parser = estimators())]
     pub estimators: Vec<String>,
@@ -233,7 +237,7 @@ pub struct RunArgs {
     /// given); the files end byte-identical to a run that never stopped.
     #[arg(long, value_name = "DIR", conflicts_with_all = [
         "preset", "layers", "activation", "init", "optimizer", "lr", "momentum", "batch",
-        "epochs", "train_frac", "split", "shuffle", "seed", "schedule", "delta_estimator", "estimators",
+        "epochs", "train_frac", "split", "shuffle", "seed", "schedule", "delta_estimator", "pool", "estimators",
         "capture", "repeats", "shard", "out", "force", "overlay", "bins", "range",
         "idnns_compat", "bin_size", "noise_var",
     ])]

@@ -187,4 +187,45 @@ fn delta_options_are_checked() {
         e.contains("not one of the run's estimators (binning)"),
         "{e}"
     );
+    for bad in ["0", "6", "1025"] {
+        let e = err(&["--pool", bad]);
+        assert!(
+            e.contains("--pool")
+                && e.contains("from 1 (no pooling) to 1024, at most the epoch count"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn pooled_rows_follow_their_estimator_and_need_k_snapshots() {
+    let d = tmp("pool");
+    run(
+        &[
+            "--epochs",
+            "12",
+            "--schedule",
+            "list:1,2,3,11",
+            "--pool",
+            "3",
+            "--repeats",
+            "2",
+        ],
+        &d,
+    );
+    let (_, rows) = plane(&d);
+    let text = std::fs::read_to_string(d.join("plane.csv")).unwrap();
+    // Epoch 1 has only two snapshots to pool: single rows only; from epoch 2 on, each
+    // layer's binning row is followed by its pooled row.
+    let epochs_with = |name: &str| -> Vec<u32> {
+        let mut e: Vec<u32> = rows.keys().filter(|k| k.2 == name).map(|k| k.0).collect();
+        e.dedup();
+        e
+    };
+    assert_eq!(epochs_with("binning"), [1, 2, 3, 11]);
+    assert_eq!(epochs_with("binning+pool3"), [2, 3, 11]);
+    assert!(text.contains("\n0,2,1,binning,") && text.contains("\n1,11,6,binning+pool3,"));
+    let summary = std::fs::read_to_string(d.join("summary.csv")).unwrap();
+    assert!(summary.contains("\n11,6,binning+pool3,2,"), "{summary}");
+    std::fs::remove_dir_all(&d).unwrap();
 }

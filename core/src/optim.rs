@@ -65,7 +65,8 @@ impl Optimizer {
         Self::Sgd { lr, momentum: 0.0 }
     }
 
-    /// Checks every hyper-parameter is finite and in range.
+    /// Checks every hyper-parameter is finite and in range. A learning rate of 0 is allowed:
+    /// it freezes the weights (the control of the as-if-random experiment).
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] naming `lr`, `momentum`, `beta1`, `beta2` or `eps`.
@@ -77,9 +78,16 @@ impl Optimizer {
                 Err(Error::InvalidParameter { name })
             }
         };
+        let rate = |lr: f32| {
+            if lr == 0.0 {
+                Ok(())
+            } else {
+                ok(lr, f32::MIN_POSITIVE, f32::MAX, "lr")
+            }
+        };
         match *self {
             Self::Sgd { lr, momentum } => {
-                ok(lr, f32::MIN_POSITIVE, f32::MAX, "lr")?;
+                rate(lr)?;
                 ok(momentum, 0.0, 1.0, "momentum")
             }
             Self::Adam {
@@ -88,7 +96,7 @@ impl Optimizer {
                 beta2,
                 eps,
             } => {
-                ok(lr, f32::MIN_POSITIVE, f32::MAX, "lr")?;
+                rate(lr)?;
                 ok(beta1, 0.0, 1.0, "beta1")?;
                 ok(beta2, 0.0, 1.0, "beta2")?;
                 ok(eps, 0.0, f32::MAX, "eps")

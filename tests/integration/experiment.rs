@@ -8,8 +8,8 @@
 use infoplane_core::dataset::Dataset;
 use infoplane_core::estimator::{Layer, Settings};
 use infoplane_core::experiment::{
-    Action, Experiment, ExperimentConfig, Measurement, Next, Planner, Run, Snapshot, Step,
-    estimators,
+    Action, Experiment, ExperimentConfig, LayerPoint, Measurement, Next, Planner, Run, Snapshot,
+    Step, estimators,
 };
 use infoplane_core::kde::{KdeBound, KdePlan};
 use infoplane_core::preset::{SAXE, TISHBY};
@@ -644,6 +644,184 @@ fn resume_from_any_checkpoint_gives_the_same_snapshots() {
             let mut drawn = ck.clone();
             drawn.shuffle_draws = u64::MAX;
             assert!(Experiment::resume(cfg.clone(), data(), &drawn).is_err());
+        }
+    }
+}
+
+/// Every layer's activations of `params` on all 4096 rows (layer-major, as the measurer
+/// lays them out).
+fn activations(shape: &infoplane_core::MlpShape, params: &[f32]) -> Vec<f32> {
+    let d = Dataset::tishby();
+    let eval = MlpPlan::new(shape.clone(), 512).unwrap();
+    let mut acts = vec![0.0f32; 4096 * shape.activation_len()];
+    let mut nll = vec![0.0f32; 4096];
+    eval.evaluate(
+        params,
+        d.inputs(),
+        d.labels(),
+        &mut acts,
+        &mut nll,
+        &mut vec![0.0f32; eval.scratch_len()],
+    )
+    .unwrap();
+    acts
+}
+
+/// As-if-random pooling: the `+poolK` rows of epoch e are the estimators applied to the
+/// activations of the K snapshots e − K + 1 … e (taken from an every-epoch run of the same
+/// seed) stacked, each input its own group K times over; the single rows are untouched;
+/// epochs before K − 1 have no pooled rows. For both capture points, and under delta skip
+/// (whose bisected epochs come from kept snapshots).
+#[test]
+fn pooled_rows_are_the_k_snapshots_before_them_measured_together() {
+    let k = 4usize;
+    for (capture, schedule) in [
+        (Capture::Before, "list:2,3,10,29"),
+        (Capture::After, "list:0,3,17,29"),
+        (Capture::Before, "delta-exact:0.01"),
+    ] {
+        let mut cfg = tishby(30, schedule, capture);
+        cfg.estimators = estimators(&["binning", "binning-size"], TISHBY.settings).unwrap();
+        cfg.pool = k as u32;
+        assert_eq!(
+            cfg.column_names(),
+            [
+                "binning",
+                "binning-size",
+                "binning+pool4",
+                "binning-size+pool4"
+            ]
+        );
+        let got = measure_all(Run::new(Experiment::new(cfg.clone(), data()).unwrap(), 1));
+        let mut single = cfg.clone();
+        single.pool = 1;
+        single.schedule = ScheduleSpec::Every(1);
+        let snaps = snapshots(single.clone());
+        let full = measure_all(Run::new(Experiment::new(single, data()).unwrap(), 1));
+        let shape = Experiment::new(cfg.clone(), data())
+            .unwrap()
+            .shape()
+            .clone();
+        let labels: Vec<u32> = Dataset::tishby().labels().repeat(k);
+        let groups: Vec<u32> = (0..4096u32).cycle().take(4096 * k).collect();
+        let mut pooled_epochs = 0;
+        for m in &got {
+            let e = m.epoch as usize;
+            let (ones, pooled): (Vec<&LayerPoint>, Vec<&LayerPoint>) =
+                m.points.iter().partition(|p| p.estimator < 2);
+            assert_eq!(ones, full[e].points.iter().collect::<Vec<_>>(), "epoch {e}");
+            if e + 1 < k {
+                assert!(pooled.is_empty(), "epoch {e} pooled before {k} snapshots");
+                continue;
+            }
+            pooled_epochs += 1;
+            let acts: Vec<Vec<f32>> = (e + 1 - k..=e)
+                .map(|j| activations(&shape, &snaps[j].params))
+                .collect();
+            let mut start = 0;
+            let mut want = Vec::new();
+            for (layer, &w) in (1u32..).zip(&shape.widths()[1..]) {
+                let len = 4096 * w as usize;
+                let t: Vec<f32> = acts
+                    .iter()
+                    .flat_map(|a| a[start..start + len].to_vec())
+                    .collect();
+                start += len;
+                let l = Layer::new(
+                    MatRef::new(&t, 4096 * k, w as usize).unwrap(),
+                    &labels,
+                    Some(&groups),
+                )
+                .unwrap();
+                for (i, est) in cfg.estimators.iter().enumerate() {
+                    let plan = est.plan(4096 * k, w as usize).unwrap();
+                    let mut s = vec![0u64; plan.scratch_req().words()];
+                    want.push((layer, 2 + i, plan.estimate(&l, &mut s).unwrap()));
+                }
+            }
+            let got: Vec<_> = pooled
+                .iter()
+                .map(|p| (p.layer, p.estimator, p.point))
+                .collect();
+            assert_eq!(got, want, "{schedule} {capture:?} epoch {e}");
+        }
+        assert!(pooled_epochs >= 3, "{schedule}: {pooled_epochs}");
+    }
+}
+
+/// The controls of the as-if-random experiment: frozen weights (learning rate 0) pool K
+/// copies of one network, so pooled equals single (binning and KDE); and for binning,
+/// pooling K snapshots loses at most log2 K bits against their mean (the pooled H(T) is at
+/// least the mean of the K entropies by concavity, and H(T|X) is at most log2 K).
+#[test]
+fn as_if_random_controls() {
+    let mut frozen = tishby(6, "list:1,5", Capture::After);
+    frozen.optimizer = Optimizer::adam(0.0);
+    frozen.pool = 2;
+    frozen.estimators = estimators(&["binning", "kde-upper"], TISHBY.settings).unwrap();
+    let got = measure_all(Run::new(Experiment::new(frozen, data()).unwrap(), 1));
+    assert_eq!(got.len(), 2);
+    for m in &got {
+        for p in m.points.iter().filter(|p| p.estimator < 2) {
+            let q = m
+                .points
+                .iter()
+                .find(|q| q.layer == p.layer && q.estimator == p.estimator + 2)
+                .unwrap();
+            for (a, b) in [
+                (p.point.i_xt.in_bits(), q.point.i_xt.in_bits()),
+                (p.point.i_ty.in_bits(), q.point.i_ty.in_bits()),
+            ] {
+                assert!(
+                    (a - b).abs() < 1e-9,
+                    "layer {} est {}: {a} vs {b}",
+                    p.layer,
+                    p.estimator
+                );
+            }
+        }
+    }
+    let k = 8u32;
+    for act in [
+        infoplane_core::Activation::Tanh,
+        infoplane_core::Activation::Relu,
+    ] {
+        let mut cfg = ExperimentConfig::from_preset(&SAXE).unwrap();
+        cfg.activation = act;
+        cfg.epochs = 60;
+        cfg.schedule = ScheduleSpec::Every(1);
+        cfg.pool = k;
+        let got = measure_all(Run::new(Experiment::new(cfg, data()).unwrap(), 1));
+        let single = |e: usize, layer: u32| {
+            got[e]
+                .points
+                .iter()
+                .find(|p| p.layer == layer && p.estimator == 0)
+                .unwrap()
+                .point
+                .i_xt
+                .in_bits()
+        };
+        let mut below_mean = 0;
+        for (e, m) in got.iter().enumerate().skip(k as usize - 1) {
+            for p in m.points.iter().filter(|p| p.estimator == 1) {
+                let mean = (e + 1 - k as usize..=e)
+                    .map(|j| single(j, p.layer))
+                    .sum::<f64>()
+                    / f64::from(k);
+                let pooled = p.point.i_xt.in_bits();
+                assert!(
+                    pooled >= mean - infoplane_core::math::log2_f64(f64::from(k)) - 1e-9,
+                    "{act:?} epoch {e} layer {}: pooled {pooled}, mean {mean}",
+                    p.layer
+                );
+                below_mean += usize::from(pooled < mean - 1e-9);
+            }
+        }
+        // Moving tanh weights make pooling count: it lowers I(X;T) somewhere. (Early ReLU
+        // layers sit at the log2 N ceiling with bins of 0.07, pooled or not.)
+        if act == infoplane_core::Activation::Tanh {
+            assert!(below_mean > 0, "{act:?}");
         }
     }
 }

@@ -21,7 +21,7 @@ use wasm_bindgen::prelude::*;
 pub struct Session {
     run: Run,
     measurer: Measurer,
-    names: Vec<&'static str>,
+    names: Vec<String>,
     plane_csv: String,
     metrics_csv: String,
     points: Vec<f64>,
@@ -108,7 +108,7 @@ impl Session {
         if !schedule.trim().is_empty() {
             cfg.schedule = ScheduleSpec::parse(schedule).map_err(|e| err("schedule", e))?;
         }
-        let names = cfg.estimator_names();
+        let names = cfg.column_names();
         let data = p.dataset.generate().ok_or_else(|| {
             JsError::new(&format!(
                 "data set {} is not available here",

@@ -154,6 +154,9 @@ impl RunConfig {
         };
         cfg.estimators = estimators(&names, settings)
             .map_err(|e| CliError::from_core("estimators", e, |n| given(a, n)))?;
+        if let Some(k) = a.pool {
+            cfg.pool = k;
+        }
         if let Some(d) = &a.delta_estimator {
             if !matches!(cfg.schedule, ScheduleSpec::Delta { .. }) {
                 return Err(CliError::option(
@@ -308,6 +311,7 @@ fn given(a: &RunArgs, name: &str) -> Option<String> {
         "epochs" => a.epochs.map(|v| format!("{v:?}")),
         "train_frac" => a.train_frac.map(|v| format!("{v:?}")),
         "schedule" => a.schedule.clone(),
+        "pool" => a.pool.map(|v| v.to_string()),
         _ => a.settings.given(name),
     }
 }
@@ -386,7 +390,7 @@ struct Sink {
     plane: Csv,
     metrics: Csv,
     layers: Csv,
-    names: Vec<&'static str>,
+    names: Vec<String>,
     summary: Summary,
     layer_rows: Vec<LayerRow>,
     text: String,
@@ -463,7 +467,7 @@ impl Sink {
     /// with their rows read back (for the summary, the figures and the warnings).
     fn open(
         dir: &Path,
-        names: Vec<&'static str>,
+        names: Vec<String>,
         hidden_layers: u32,
         from: Option<&Resume>,
     ) -> Result<Self, CliError> {
@@ -1129,7 +1133,7 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
     write_manifest(&manifest, &stage)?;
     let mut sink = Sink::open(
         &stage,
-        cfg.experiment.estimator_names(),
+        cfg.experiment.column_names(),
         hidden_layers,
         begin.from.as_ref(),
     )?;

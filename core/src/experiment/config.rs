@@ -45,7 +45,15 @@ pub struct ExperimentConfig {
     /// The estimator whose values delta skip compares (one of `estimators`, by name);
     /// `None`: the first.
     pub delta_estimator: Option<&'static str>,
+    /// As-if-random pooling (SPEC; the seed report's section 0.5): with K ≥ 2, every
+    /// measured epoch e ≥ K − 1 is also measured on the activations of the K snapshots
+    /// e − K + 1 … e pooled, each input seen K times, by every estimator (its column named
+    /// `NAME+poolK`). 1: none.
+    pub pool: u32,
 }
+
+/// The largest `pool`.
+pub const MAX_POOL: u32 = 1024;
 
 #[cfg(feature = "serde")]
 #[allow(clippy::ref_option)] // the signature serde's `serialize_with` calls
@@ -63,7 +71,7 @@ fn ser_batch<S: serde::Serializer>(b: &Option<u32>, s: S) -> Result<S::Ok, S::Er
 pub fn accepts(name: &str) -> Option<&'static str> {
     Some(match name {
         "layers" => "1 to 15 hidden widths, each ≥ 1, whose weights fit in u32 (e.g. 10,7,5,4,3)",
-        "lr" => "a finite number > 0",
+        "lr" => "a finite number ≥ 0 (0 freezes the weights), not subnormal",
         "momentum" => "a number in [0, 1)",
         "beta1" | "beta2" => "a number in [0, 1)",
         "eps" => "a finite number ≥ 0",
@@ -74,6 +82,7 @@ pub fn accepts(name: &str) -> Option<&'static str> {
         "estimators" => "at least one estimator",
         "estimator" => "the name of a registered estimator",
         "delta_estimator" => "one of the run's estimators",
+        "pool" => "an integer from 1 (no pooling) to 1024, at most the epoch count",
         _ => {
             return crate::estimator::Param::from_name(name).map(crate::estimator::Param::accepts);
         }
@@ -102,7 +111,27 @@ impl ExperimentConfig {
             capture: p.capture,
             estimators: estimators(p.estimators, p.settings)?,
             delta_estimator: None,
+            pool: 1,
         })
+    }
+
+    /// The names in the `estimator` column: each estimator's, then with pooling each again
+    /// as `NAME+poolK` (the order of [`LayerPoint::estimator`](super::LayerPoint)).
+    #[must_use]
+    pub fn column_names(&self) -> Vec<alloc::string::String> {
+        let base = self
+            .estimators
+            .iter()
+            .map(|e| alloc::string::String::from(e.name()));
+        if self.pool > 1 {
+            let pooled = self
+                .estimators
+                .iter()
+                .map(|e| alloc::format!("{}+pool{}", e.name(), self.pool));
+            base.chain(pooled).collect()
+        } else {
+            base.collect()
+        }
     }
 
     /// The index of the estimator delta skip compares.
@@ -169,6 +198,9 @@ impl ExperimentConfig {
             .map_err(|_| bad("schedule"))?;
         if self.estimators.is_empty() {
             return Err(bad("estimators"));
+        }
+        if self.pool == 0 || self.pool > MAX_POOL || self.pool > self.epochs {
+            return Err(bad("pool"));
         }
         if let Some(n) = self.delta_estimator
             && !self.estimators.iter().any(|e| e.name() == n)

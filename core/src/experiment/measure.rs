@@ -81,9 +81,14 @@ impl Measurement {
     ///
     /// # Errors
     /// The writer's error.
-    pub fn write_plane_rows(&self, run: u64, names: &[&str], w: &mut impl Write) -> fmt::Result {
+    pub fn write_plane_rows<S: AsRef<str>>(
+        &self,
+        run: u64,
+        names: &[S],
+        w: &mut impl Write,
+    ) -> fmt::Result {
         for p in &self.points {
-            let name = names.get(p.estimator).copied().unwrap_or("?");
+            let name = names.get(p.estimator).map_or("?", AsRef::as_ref);
             writeln!(
                 w,
                 "{run},{},{},{name},{},{}",
@@ -147,8 +152,20 @@ pub struct Measurer {
     estimators: usize,
     /// Activations of every layer on every row, then each row's loss.
     acts_len: usize,
+    /// With pooling: K, the estimators planned for K·N rows per layer, and the pooled rows'
+    /// labels and input groups (each row's input, K times over).
+    pooled: Option<Pooled>,
     req: ScratchReq,
     work: Workspace,
+}
+
+/// What pooled measurements need besides the single ones.
+#[derive(Debug, Clone)]
+struct Pooled {
+    k: usize,
+    layers: Vec<Vec<Group>>,
+    labels: Arc<[u32]>,
+    groups: Arc<[u32]>,
 }
 
 impl Measurer {
@@ -182,9 +199,43 @@ impl Measurer {
             .checked_mul(shape.activation_len())
             .ok_or(Error::TooLarge)?;
         // activations of every layer and each row's loss (live throughout)  +  the phases
-        let req = ScratchReq::f32(acts_len)
-            .and(ScratchReq::f32(n))?
-            .and(phase)?;
+        let mut req = ScratchReq::f32(acts_len).and(ScratchReq::f32(n))?;
+        let k = cfg.pool as usize;
+        let pooled = if k > 1 {
+            let rows = n.checked_mul(k).ok_or(Error::TooLarge)?;
+            let mut layers = Vec::new();
+            for &w in shape.widths().iter().skip(1) {
+                let mut plans = Vec::with_capacity(cfg.estimators.len());
+                for e in &cfg.estimators {
+                    plans.push(e.plan(rows, w as usize)?);
+                }
+                let groups = group(&plans);
+                for g in &groups {
+                    phase = phase.any_of(match g {
+                        Group::One(_, p) => p.scratch_req(),
+                        Group::Two(_, j) => j.scratch_req(),
+                    });
+                }
+                layers.push(groups);
+            }
+            let ids: Vec<u32> = match data.groups() {
+                Some(g) => g.to_vec(),
+                None => (0..u32::try_from(n).map_err(|_| Error::TooLarge)?).collect(),
+            };
+            // Every layer's activations on the K snapshots, layer by layer (live throughout).
+            req = req.and(ScratchReq::f32(
+                acts_len.checked_mul(k).ok_or(Error::TooLarge)?,
+            ))?;
+            Some(Pooled {
+                k,
+                layers,
+                labels: data.labels().repeat(k).into(),
+                groups: ids.repeat(k).into(),
+            })
+        } else {
+            None
+        };
+        let req = req.and(phase)?;
         Ok(Self {
             data,
             is_train,
@@ -192,6 +243,7 @@ impl Measurer {
             layers,
             estimators: cfg.estimators.len(),
             acts_len,
+            pooled,
             req,
             work: Workspace::new(),
         })
@@ -214,18 +266,41 @@ impl Measurer {
         let mut s = self.work.scratch(self.req)?;
         let acts = s.f32(self.acts_len)?;
         let nll = s.f32(n)?;
+        let k = self.pooled.as_ref().map_or(0, |p| p.k);
+        let pool_acts = if k > 1 {
+            Some(s.f32(self.acts_len * k)?)
+        } else {
+            None
+        };
         let rest = s.rest();
-        let net_scratch =
-            Scratch::new(&mut *rest, self.net.scratch_req())?.f32(self.net.scratch_len())?;
-        self.net.evaluate(
-            &snap.params,
-            self.data.inputs(),
-            labels,
-            acts,
-            nll,
-            net_scratch,
-        )?;
+        // With pooling, the K snapshots oldest first (this one last), each layer's rows of
+        // snapshot j at rows j·N… of that layer's pooled block.
+        let pool_of = pool_acts.filter(|_| snap.pool.len() + 1 == k);
+        let mut sets: Vec<&[f32]> = Vec::new();
+        if pool_of.is_some() {
+            sets.extend(snap.pool.iter().map(Vec::as_slice));
+        }
+        sets.push(&snap.params);
+        let mut pooled_acts = pool_of;
+        for (j, params) in sets.iter().enumerate() {
+            let net_scratch =
+                Scratch::new(&mut *rest, self.net.scratch_req())?.f32(self.net.scratch_len())?;
+            self.net
+                .evaluate(params, self.data.inputs(), labels, acts, nll, net_scratch)?;
+            if let Some(pa) = pooled_acts.as_deref_mut() {
+                let mut start = 0usize;
+                for &w in self.net.shape().widths().iter().skip(1) {
+                    let len = n * w as usize;
+                    let dst = pa
+                        .get_mut(start * k + j * len..start * k + (j + 1) * len)
+                        .ok_or(Error::TooLarge)?;
+                    dst.copy_from_slice(acts.get(start..start + len).ok_or(Error::TooLarge)?);
+                    start += len;
+                }
+            }
+        }
         let acts: &[f32] = acts;
+        let pooled_acts: Option<&[f32]> = pooled_acts.map(|a| &*a);
         let mut points = Vec::new();
         let mut start = 0usize;
         let mut last = MatRef::EMPTY;
@@ -252,22 +327,7 @@ impl Measurer {
                 grad_snr: snap.grad_snr.get(layer as usize - 1).copied().flatten(),
             });
             let l = Layer::new(t, labels, self.data.groups())?;
-            for g in groups {
-                match g {
-                    Group::One(i, plan) => {
-                        if let Some(s) = slots.get_mut(*i) {
-                            *s = Some(plan.estimate(&l, rest)?);
-                        }
-                    }
-                    Group::Two(ij, joint) => {
-                        for (i, point) in ij.iter().zip(joint.estimate(&l, rest)?) {
-                            if let Some(s) = slots.get_mut(*i) {
-                                *s = Some(point);
-                            }
-                        }
-                    }
-                }
-            }
+            estimate_groups(groups, &l, rest, &mut slots)?;
             for (estimator, slot) in slots.iter_mut().enumerate() {
                 if let Some(point) = slot.take() {
                     points.push(LayerPoint {
@@ -275,6 +335,25 @@ impl Measurer {
                         estimator,
                         point,
                     });
+                }
+            }
+            if let (Some(pa), Some(p)) = (pooled_acts, &self.pooled) {
+                let rows = n * p.k;
+                let block = pa
+                    .get((start - len) * p.k..start * p.k)
+                    .ok_or(Error::TooLarge)?;
+                let t = MatRef::new(block, rows, *w)?;
+                let l = Layer::new(t, &p.labels, Some(&p.groups))?;
+                let groups = p.layers.get(layer as usize - 1).ok_or(Error::TooLarge)?;
+                estimate_groups(groups, &l, rest, &mut slots)?;
+                for (estimator, slot) in slots.iter_mut().enumerate() {
+                    if let Some(point) = slot.take() {
+                        points.push(LayerPoint {
+                            layer,
+                            estimator: self.estimators + estimator,
+                            point,
+                        });
+                    }
                 }
             }
         }
@@ -293,6 +372,32 @@ impl Measurer {
             metrics,
         })
     }
+}
+
+/// Each group of estimators on a layer, each result into its estimator's slot.
+fn estimate_groups(
+    groups: &[Group],
+    l: &Layer<'_>,
+    rest: &mut [u64],
+    slots: &mut [Option<PlanePoint>],
+) -> Result<(), Error> {
+    for g in groups {
+        match g {
+            Group::One(i, plan) => {
+                if let Some(s) = slots.get_mut(*i) {
+                    *s = Some(plan.estimate(l, rest)?);
+                }
+            }
+            Group::Two(ij, joint) => {
+                for (i, point) in ij.iter().zip(joint.estimate(l, rest)?) {
+                    if let Some(s) = slots.get_mut(*i) {
+                        *s = Some(point);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Columns of `t` whose value is the same on every row.

@@ -27,7 +27,7 @@ mod planner;
 mod summary;
 
 pub use checkpoint::{CHECKPOINT_MAGIC, Checkpoint};
-pub use config::{ExperimentConfig, accepts, estimators};
+pub use config::{ExperimentConfig, MAX_POOL, accepts, estimators};
 pub use delta::Delta;
 pub use measure::{
     LAYERS_HEADER, LayerPoint, LayerStats, METRICS_HEADER, Measurement, Measurer, PLANE_HEADER,
@@ -44,7 +44,7 @@ use crate::math::sqrt_f64;
 use crate::schedule::ScheduleSpec;
 use crate::{BatchOrder, Error, MlpPlan, MlpShape, Stream, StreamRng, Trainer};
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -60,6 +60,9 @@ pub struct Snapshot {
     /// last epoch trained before the snapshot ([`GradStats::snr`]); empty when no epoch was
     /// trained before it.
     pub grad_snr: Vec<Option<f64>>,
+    /// With pooling (K = [`ExperimentConfig::pool`] ≥ 2) and epoch ≥ K − 1: the parameters of
+    /// the K − 1 epochs before this one, oldest first; else empty.
+    pub pool: Vec<Vec<f32>>,
 }
 
 /// Mean and spread of the mini-batch gradients of one epoch, per parameter (Welford's
@@ -223,6 +226,8 @@ pub struct Experiment {
     grads_for: Option<u32>,
     /// Snapshots training passed that the planner keeps to ask for later.
     kept: BTreeMap<u32, Snapshot>,
+    /// With pooling: the parameters of the last K − 1 epochs passed, oldest first.
+    ring: VecDeque<Vec<f32>>,
 }
 
 impl Experiment {
@@ -315,6 +320,7 @@ impl Experiment {
             grads: GradStats::default(),
             grads_for: None,
             kept: BTreeMap::new(),
+            ring: VecDeque::new(),
             cfg,
         };
         // Plan every estimator on every layer now, so a bad setting fails before anything
@@ -368,6 +374,7 @@ impl Experiment {
         if self.target.is_some()
             || !self.planner.can_resume()
             || !self.kept.is_empty()
+            || self.cfg.pool > 1
             || self.planner_done
             || self.cfg.capture.trained_at(e) != u64::from(self.epoch)
         {
@@ -438,6 +445,17 @@ impl Experiment {
         exp.shuffle_rng = StreamRng::after(exp.cfg.seed, Stream::Shuffle, ck.shuffle_draws);
         exp.last_target = Some(ck.epoch);
         Ok(exp)
+    }
+
+    /// The pooled parameters of a snapshot taken now: the last K − 1 epochs' once there are
+    /// that many.
+    fn pool(&self) -> Vec<Vec<f32>> {
+        let k = self.cfg.pool as usize;
+        if k > 1 && self.ring.len() + 1 == k {
+            self.ring.iter().cloned().collect()
+        } else {
+            Vec::new()
+        }
     }
 
     /// A measurer for this run's snapshots, sharing its data set.
@@ -515,6 +533,7 @@ impl Experiment {
                     epoch: e,
                     params: self.params.clone(),
                     grad_snr,
+                    pool: self.pool(),
                 }));
             }
         }
@@ -533,6 +552,15 @@ impl Experiment {
             .filter(|&e| self.cfg.capture.trained_at(e) == u64::from(self.epoch) + 1)
             .or(keep);
         self.grads_for = before_capture;
+        // With pooling, the weights as they stand are an epoch's snapshot (unless nothing
+        // was trained yet and snapshots are taken after the update): keep the last K − 1.
+        let k = self.cfg.pool as usize;
+        if k > 1 && (self.cfg.capture == crate::Capture::Before || self.epoch > 0) {
+            if self.ring.len() + 1 >= k {
+                self.ring.pop_front();
+            }
+            self.ring.push_back(self.params.clone());
+        }
         let grads = &mut self.grads;
         if before_capture.is_some() {
             grads.reset(self.params.len());
@@ -564,6 +592,7 @@ impl Experiment {
                     epoch: e,
                     params: self.params.clone(),
                     grad_snr: self.grads.snr(&self.shape),
+                    pool: self.pool(),
                 },
             );
         }

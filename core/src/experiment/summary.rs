@@ -241,10 +241,15 @@ impl Summary {
 
     /// Adds a measurement of run `run`; `names` are the estimators' names. Returns `false`
     /// if any of its values was already there.
-    pub fn add_measurement(&mut self, run: u64, m: &Measurement, names: &[&str]) -> bool {
+    pub fn add_measurement<S: AsRef<str>>(
+        &mut self,
+        run: u64,
+        m: &Measurement,
+        names: &[S],
+    ) -> bool {
         let mut fresh = true;
         for p in &m.points {
-            let name = names.get(p.estimator).copied().unwrap_or("?");
+            let name = names.get(p.estimator).map_or("?", AsRef::as_ref);
             fresh &= self.add_plane(
                 run,
                 m.epoch,
