@@ -759,6 +759,11 @@ fn as_if_random_controls() {
     frozen.optimizer = Optimizer::adam(0.0);
     frozen.pool = 2;
     frozen.estimators = estimators(&["binning", "kde-upper"], TISHBY.settings).unwrap();
+    let mut every = frozen.clone();
+    every.pool = 1;
+    every.schedule = ScheduleSpec::Every(1);
+    let snaps = snapshots(every);
+    assert!(snaps.iter().all(|s| s.params == snaps[0].params), "lr 0 moved the weights");
     let got = measure_all(Run::new(Experiment::new(frozen, data()).unwrap(), 1));
     assert_eq!(got.len(), 2);
     for m in &got {

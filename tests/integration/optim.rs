@@ -175,8 +175,13 @@ fn state_sizes_and_validation() {
     );
     assert_eq!(Optimizer::adam(0.1).state_len(10), 20);
     assert!(Optimizer::adam(4e-4).validate().is_ok());
+    // A rate of 0 freezes the weights (the as-if-random control); below 0 or subnormal
+    // is refused.
+    assert!(Optimizer::adam(0.0).validate().is_ok());
+    assert!(Optimizer::sgd(0.0).validate().is_ok());
     let bad = [
-        (Optimizer::sgd(0.0), "lr"),
+        (Optimizer::sgd(-1e-3), "lr"),
+        (Optimizer::adam(1e-40), "lr"),
         (Optimizer::sgd(f32::NAN), "lr"),
         (
             Optimizer::Sgd {
