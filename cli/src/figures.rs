@@ -9,6 +9,7 @@
 //! | `plane.svg`, `plane-<estimator>.svg` | the information plane of the first estimator, then of each further one: for every measured epoch a line through the layers' mean (I(X;T), I(T;Y)), coloured by epoch (viridis on `ln(1 + epoch)`, colour bar in real epochs); the layers are labelled `L1`, `L2`, … at the last epoch |
 //! | `plane-overlay.svg` | only with [`FigureInput::overlay`] and two or more estimators: every estimator on one plane, one colour and marker each; a thin line follows each layer through training and a thick one joins the layers at the last epoch |
 //! | `layers-<estimator>.svg` | one per estimator: I(X;T) (left) and I(T;Y) (right) against epoch, one line per layer |
+//! | `pool-<estimator>_poolK.svg` | with as-if-random pooling, one per estimator: as `layers-…`, each layer's single-snapshot line (solid) beside its K-snapshots-pooled line (dashed) |
 //! | `training.svg` | loss (left, nats) and accuracy (right) against epoch, train solid and test dashed (test only where a run held data out) |
 //! | `weights.svg` | the Frobenius norm of each layer's weights against epoch, and the gradient signal-to-noise ratio on a log axis when any was measured; a layer whose units are all dead at its last epoch says so in the legend |
 //!
@@ -203,6 +204,18 @@ pub fn figures(input: &FigureInput<'_>) -> Result<Vec<(String, String)>, PlotErr
             format!("layers-{}.svg", file_stem(name)),
             layers_figure(name, plane, input.last_epoch, &input.caption)?,
         ));
+    }
+    // As-if-random pooling: each estimator beside its pooled self.
+    for (name, pooled) in &drawn {
+        let Some((base, k)) = pooled_name(name) else {
+            continue;
+        };
+        if let Some((_, single)) = drawn.iter().find(|(n, _)| n == base) {
+            out.push((
+                format!("pool-{}.svg", file_stem(name)),
+                pool_figure(base, k, single, pooled, input.last_epoch, &input.caption)?,
+            ));
+        }
     }
     if let Some(svg) = training_figure(input.summary, input.last_epoch, &input.caption)? {
         out.push(("training.svg".to_owned(), svg));
@@ -1505,13 +1518,15 @@ fn band_note(band: bool) -> &'static str {
     }
 }
 
-/// `layers-<estimator>.svg`.
-fn layers_figure(
-    name: &str,
-    plane: &Plane,
-    last_epoch: u32,
-    caption: &[String],
-) -> Result<String, PlotError> {
+/// `NAME+poolK` as (`NAME`, `K`).
+fn pooled_name(name: &str) -> Option<(&str, &str)> {
+    let (base, k) = name.rsplit_once("+pool")?;
+    (!base.is_empty() && !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+        .then_some((base, k))
+}
+
+/// Per layer, the I(X;T) and I(T;Y) lines of `plane` against epoch.
+fn layer_lines(plane: &Plane, dashed: bool, suffix: &str) -> (Vec<Trace>, Vec<Trace>) {
     let mut xt: BTreeMap<u32, Vec<Pt>> = BTreeMap::new();
     let mut ty: BTreeMap<u32, Vec<Pt>> = BTreeMap::new();
     for (&epoch, row) in plane {
@@ -1524,14 +1539,82 @@ fn layers_figure(
         m.into_iter()
             .map(|(layer, points)| Trace {
                 order: layer,
-                label: format!("layer {layer}"),
+                label: format!("layer {layer}{suffix}"),
                 colour: layer_colour(layer),
-                dashed: false,
+                dashed,
                 points,
             })
             .collect()
     };
-    let (xt, ty) = (traces(xt), traces(ty));
+    (traces(xt), traces(ty))
+}
+
+/// `pool-<estimator>+poolK.svg`: per layer, I(X;T) and I(T;Y) of single snapshots (solid)
+/// and of K snapshots pooled (dashed) against epoch.
+fn pool_figure(
+    name: &str,
+    k: &str,
+    single: &Plane,
+    pooled: &Plane,
+    last_epoch: u32,
+    caption: &[String],
+) -> Result<String, PlotError> {
+    let (mut xt, mut ty) = layer_lines(single, false, "");
+    let (pxt, pty) = layer_lines(pooled, true, &format!(", {k} pooled"));
+    let mut entries = Vec::new();
+    for (a, b) in xt.iter().zip(&pxt) {
+        entries.push(a.clone());
+        entries.push(b.clone());
+    }
+    xt.extend(pxt);
+    ty.extend(pty);
+    let runs = max_runs(pooled.values().flat_map(BTreeMap::values).map(|(s, _)| s));
+    let band = any_spread(&xt) || any_spread(&ty);
+    let entries = layer_entries(&entries, band);
+    let page = Page::new(PANELS_WIDTH, PANELS_BODY, band, caption);
+    let mut svg = String::new();
+    {
+        let (root, body) = page.open(
+            &mut svg,
+            &format!(
+                "{name} · as if random: one snapshot (solid) and {k} consecutive snapshots pooled (dashed) · {}",
+                runs_text(runs)
+            ),
+            band_note(band),
+        )?;
+        draw_panels(
+            &root,
+            &body,
+            &[
+                Panel {
+                    title: "I(X;T)",
+                    y_desc: "I(X;T) (bits)",
+                    log_y: false,
+                    traces: &xt,
+                },
+                Panel {
+                    title: "I(T;Y)",
+                    y_desc: "I(T;Y) (bits)",
+                    log_y: false,
+                    traces: &ty,
+                },
+            ],
+            last_epoch,
+            ("", &entries),
+        )?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// `layers-<estimator>.svg`.
+fn layers_figure(
+    name: &str,
+    plane: &Plane,
+    last_epoch: u32,
+    caption: &[String],
+) -> Result<String, PlotError> {
+    let (xt, ty) = layer_lines(plane, false, "");
     let runs = max_runs(plane.values().flat_map(BTreeMap::values).map(|(s, _)| s));
     let band = any_spread(&xt) || any_spread(&ty);
     let entries = layer_entries(&xt, band);

@@ -340,7 +340,8 @@ pub fn is_run_file(name: &str) -> bool {
             | "layers-summary.csv"
             | "training.svg"
             | "weights.svg"
-    ) || (name.ends_with(".svg") && (name.starts_with("plane") || name.starts_with("layers")))
+    ) || (name.ends_with(".svg")
+        && (name.starts_with("plane") || name.starts_with("layers") || name.starts_with("pool-")))
 }
 
 /// Makes `dir` ready for a run: created if missing; if it already holds a run, refused
@@ -1488,7 +1489,16 @@ pub fn caption(cfg: &Value, seeds: &[u64]) -> Vec<String> {
             f("schedule"),
             f("capture"),
         ),
-        format!("estimators: {}", est.join("; ")),
+        {
+            let mut line = format!("estimators: {}", est.join("; "));
+            if let Some(k) = cfg.get("pool").and_then(Value::as_u64).filter(|&k| k > 1) {
+                let _ = write!(line, " · as if random: {k} snapshots pooled");
+            }
+            if let Some(Value::String(d)) = cfg.get("delta_estimator") {
+                let _ = write!(line, " · delta skip on {d}");
+            }
+            line
+        },
         format!("seeds: {}", seed_list(seeds)),
     ]
 }
