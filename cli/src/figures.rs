@@ -2072,6 +2072,48 @@ mod tests {
     }
 
     #[test]
+    fn pooled_estimators_get_a_figure_beside_their_single_self() {
+        assert_eq!(pooled_name("binning+pool8"), Some(("binning", "8")));
+        assert_eq!(pooled_name("kde-upper+pool32"), Some(("kde-upper", "32")));
+        for not in ["binning", "+pool8", "binning+pool", "binning+poolx"] {
+            assert_eq!(pooled_name(not), None, "{not}");
+        }
+        let mut s = Summary::new();
+        for run in 0..2 {
+            for e in 0..50 {
+                for l in 1..=3 {
+                    let v = f64::from(l) + f64::from(e) / 100.0;
+                    assert!(s.add_plane(run, e, l, "binning", v, v / 8.0));
+                    if e >= 3 {
+                        assert!(s.add_plane(run, e, l, "binning+pool4", v - 0.5, v / 9.0));
+                    }
+                }
+            }
+        }
+        let figs = draw(&s, &[], false);
+        let names: Vec<&str> = figs.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(names.contains(&"pool-binning_pool4.svg"), "{names:?}");
+        let svg = file(&figs, "pool-binning_pool4.svg");
+        assert!(has_text(
+            svg,
+            "binning · as if random: one snapshot (solid) and 4 consecutive snapshots pooled \
+             (dashed) · mean of 2 runs"
+        ));
+        for l in 1..=3 {
+            assert!(has_text(svg, &format!("layer {l}")), "layer {l}");
+            assert!(
+                has_text(svg, &format!("layer {l}, 4 pooled")),
+                "layer {l} pooled"
+            );
+        }
+        // Without its single estimator a pooled one gets no such figure.
+        let mut only = Summary::new();
+        assert!(only.add_plane(0, 5, 1, "binning+pool4", 1.0, 0.5));
+        let figs = draw(&only, &[], false);
+        assert!(figs.iter().all(|(n, _)| !n.starts_with("pool-")));
+    }
+
+    #[test]
     fn error_bars_at_a_few_epochs_only() {
         let mut s = Summary::new();
         for run in 0..3 {
