@@ -221,4 +221,20 @@ mod tests {
         );
         assert_eq!(p.seconds_left(0.0, Work::default()), None);
     }
+
+    #[test]
+    fn unknown_measurement_counts_keep_the_rate_so_far() {
+        // Delta skip: 5 measurements in the first 25 of 100 epochs, so 15 more are expected.
+        // Training 1 ns per epoch, 10 ns per measurement, on one thread: 75 ns done, and
+        // 75 + 150 ns left.
+        let p = Progress::new(100, None, true);
+        let w = Work {
+            trained: 25,
+            measured: 5,
+            train_ns: 25,
+            measure_ns: 50,
+        };
+        let left = p.seconds_left(75.0, w).unwrap();
+        assert!((left - 225.0).abs() < 1e-9, "{left}");
+    }
 }

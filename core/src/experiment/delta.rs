@@ -463,6 +463,18 @@ mod tests {
     }
 
     #[test]
+    fn runs_of_one_and_two_epochs() {
+        for exact in [true, false] {
+            let mut p = Delta::new(exact, 0.01, 0, (12.0, 1.0), 1, 8);
+            assert_eq!(drive(&mut p, &|_| (1.0, 0.5), 1, 1).asks, [0]);
+            let mut p = Delta::new(exact, 0.01, 0, (12.0, 1.0), 2, 8);
+            assert_eq!(drive(&mut p, &|e| (f64::from(e), 0.5), 1, 1).asks, [0, 1]);
+        }
+        let mut p = Delta::new(true, 0.01, 0, (12.0, 1.0), 0, 8);
+        assert_eq!(p.next(), Next::Done);
+    }
+
+    #[test]
     fn a_jump_is_pinned_to_its_epoch() {
         // I(X;T) jumps by 6 bits (0.5 H(X)) between epochs 40 and 41.
         let f = |e: u32| (if e > 40 { 9.0 } else { 3.0 }, 0.5);
