@@ -763,7 +763,10 @@ fn as_if_random_controls() {
     every.pool = 1;
     every.schedule = ScheduleSpec::Every(1);
     let snaps = snapshots(every);
-    assert!(snaps.iter().all(|s| s.params == snaps[0].params), "lr 0 moved the weights");
+    assert!(
+        snaps.iter().all(|s| s.params == snaps[0].params),
+        "lr 0 moved the weights"
+    );
     let got = measure_all(Run::new(Experiment::new(frozen, data()).unwrap(), 1));
     assert_eq!(got.len(), 2);
     for m in &got {
@@ -829,4 +832,39 @@ fn as_if_random_controls() {
             assert!(below_mean > 0, "{act:?}");
         }
     }
+}
+
+/// The memory estimate counts what pooling and delta skip keep: a snapshot in flight carries
+/// K epochs' parameters, training keeps the K − 1 before the current one, and exact delta
+/// skip keeps at most its cap of snapshots.
+#[test]
+fn memory_counts_pooled_and_kept_snapshots() {
+    use infoplane_core::experiment::Memory;
+    use infoplane_core::experiment::delta::default_cap;
+    let base_cfg = tishby(100, "every:1", Capture::Before);
+    let params = Experiment::new(base_cfg.clone(), data())
+        .unwrap()
+        .shape()
+        .param_len();
+    let base = Memory::of(&base_cfg, &data()).unwrap();
+    assert_eq!((base.snapshot, base.kept), (4 * params, 0));
+    let mut pooled = base_cfg.clone();
+    pooled.pool = 4;
+    let m = Memory::of(&pooled, &data()).unwrap();
+    assert_eq!(m.snapshot, 16 * params);
+    assert_eq!(m.training, base.training + 12 * params);
+    assert!(
+        m.measuring > 4 * base.measuring / 2,
+        "pooled activations: {m:?} vs {base:?}"
+    );
+    let mut delta = pooled;
+    delta.schedule = ScheduleSpec::parse("delta-exact:0.1").unwrap();
+    let m = Memory::of(&delta, &data()).unwrap();
+    // 7 layers of gradient SNR (16 bytes each) with every kept snapshot.
+    assert_eq!(
+        m.kept,
+        (16 * params + 16 * 7) * default_cap(16 * params) as usize
+    );
+    delta.schedule = ScheduleSpec::parse("delta-approx:0.1").unwrap();
+    assert_eq!(Memory::of(&delta, &data()).unwrap().kept, 0);
 }

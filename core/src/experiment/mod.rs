@@ -130,7 +130,8 @@ pub struct Memory {
     /// One measuring thread's scratch: every layer's activations on every row, and the
     /// largest estimator's scratch.
     pub measuring: usize,
-    /// One snapshot in flight (the parameters).
+    /// One snapshot in flight (the parameters, and with pooling those of the K − 1 epochs
+    /// before it).
     pub snapshot: usize,
     /// The most the snapshots a training state keeps for its planner can take (exact delta
     /// skip: [`delta::default_cap`] snapshots; 0 otherwise).
@@ -168,7 +169,13 @@ impl Memory {
             .words()
             .checked_mul(8)
             .ok_or(Error::TooLarge)?;
-        let snapshot = params.checked_mul(4).ok_or(Error::TooLarge)?;
+        // A snapshot carries the parameters of its epoch and, with pooling, of the K − 1
+        // before it; training keeps those K − 1 as it goes.
+        let pool = cfg.pool.max(1) as usize;
+        let snapshot = params.checked_mul(4 * pool).ok_or(Error::TooLarge)?;
+        let training = training
+            .checked_add(snapshot - params * 4)
+            .ok_or(Error::TooLarge)?;
         let kept = match cfg.schedule {
             ScheduleSpec::Delta { exact: true, .. } => {
                 // Each kept snapshot also holds its layers' gradient SNR.
@@ -243,7 +250,10 @@ impl Experiment {
         cfg.validate(data.rows(), data.cols(), data.classes())?;
         let planner: Box<dyn Planner> = match &cfg.schedule {
             ScheduleSpec::Delta { exact, delta } => {
-                let snapshot = cfg.param_len(&data)?.saturating_mul(4);
+                // A kept snapshot holds its pooled parameters too.
+                let snapshot = cfg
+                    .param_len(&data)?
+                    .saturating_mul(4 * cfg.pool.max(1) as usize);
                 Box::new(Delta::new(
                     *exact,
                     *delta,
