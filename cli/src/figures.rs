@@ -1561,50 +1561,20 @@ fn pool_figure(
 ) -> Result<String, PlotError> {
     let (mut xt, mut ty) = layer_lines(single, false, "");
     let (pxt, pty) = layer_lines(pooled, true, &format!(", {k} pooled"));
-    let mut entries = Vec::new();
+    // The legend pairs each layer's single line with its pooled one.
+    let mut legend = Vec::new();
     for (a, b) in xt.iter().zip(&pxt) {
-        entries.push(a.clone());
-        entries.push(b.clone());
+        legend.push(a.clone());
+        legend.push(b.clone());
     }
     xt.extend(pxt);
     ty.extend(pty);
     let runs = max_runs(pooled.values().flat_map(BTreeMap::values).map(|(s, _)| s));
-    let band = any_spread(&xt) || any_spread(&ty);
-    let entries = layer_entries(&entries, band);
-    let page = Page::new(PANELS_WIDTH, PANELS_BODY, band, caption);
-    let mut svg = String::new();
-    {
-        let (root, body) = page.open(
-            &mut svg,
-            &format!(
-                "{name} · as if random: one snapshot (solid) and {k} consecutive snapshots pooled (dashed) · {}",
-                runs_text(runs)
-            ),
-            band_note(band),
-        )?;
-        draw_panels(
-            &root,
-            &body,
-            &[
-                Panel {
-                    title: "I(X;T)",
-                    y_desc: "I(X;T) (bits)",
-                    log_y: false,
-                    traces: &xt,
-                },
-                Panel {
-                    title: "I(T;Y)",
-                    y_desc: "I(T;Y) (bits)",
-                    log_y: false,
-                    traces: &ty,
-                },
-            ],
-            last_epoch,
-            ("", &entries),
-        )?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+    let title = format!(
+        "{name} · as if random: one snapshot (solid) and {k} consecutive snapshots pooled (dashed) · {}",
+        runs_text(runs)
+    );
+    information_panels(&title, &xt, &ty, &legend, last_epoch, caption)
 }
 
 /// `layers-<estimator>.svg`.
@@ -1616,17 +1586,26 @@ fn layers_figure(
 ) -> Result<String, PlotError> {
     let (xt, ty) = layer_lines(plane, false, "");
     let runs = max_runs(plane.values().flat_map(BTreeMap::values).map(|(s, _)| s));
-    let band = any_spread(&xt) || any_spread(&ty);
-    let entries = layer_entries(&xt, band);
+    let title = format!("{name} · information per layer · {}", runs_text(runs));
+    information_panels(&title, &xt, &ty, &xt, last_epoch, caption)
+}
 
+/// A page of two panels against epoch, I(X;T) (left) and I(T;Y) (right), with `legend`'s
+/// lines in the legend.
+fn information_panels(
+    title: &str,
+    xt: &[Trace],
+    ty: &[Trace],
+    legend: &[Trace],
+    last_epoch: u32,
+    caption: &[String],
+) -> Result<String, PlotError> {
+    let band = any_spread(xt) || any_spread(ty);
+    let entries = layer_entries(legend, band);
     let page = Page::new(PANELS_WIDTH, PANELS_BODY, band, caption);
     let mut svg = String::new();
     {
-        let (root, body) = page.open(
-            &mut svg,
-            &format!("{name} · information per layer · {}", runs_text(runs)),
-            band_note(band),
-        )?;
+        let (root, body) = page.open(&mut svg, title, band_note(band))?;
         draw_panels(
             &root,
             &body,
@@ -1635,13 +1614,13 @@ fn layers_figure(
                     title: "I(X;T)",
                     y_desc: "I(X;T) (bits)",
                     log_y: false,
-                    traces: &xt,
+                    traces: xt,
                 },
                 Panel {
                     title: "I(T;Y)",
                     y_desc: "I(T;Y) (bits)",
                     log_y: false,
-                    traces: &ty,
+                    traces: ty,
                 },
             ],
             last_epoch,

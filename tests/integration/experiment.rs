@@ -189,27 +189,7 @@ fn release_order_and_bytes_do_not_depend_on_delivery_order() {
         (0..40).step_by(3).collect::<Vec<_>>()
     );
     // Up to five snapshots in flight, delivered newest first.
-    let mut run = Run::new(Experiment::new(cfg, data()).unwrap(), 5);
-    let mut m = run.experiment().measurer().unwrap();
-    let mut held: Vec<(u64, Snapshot)> = Vec::new();
-    let mut out = Vec::new();
-    loop {
-        match run.next_action().unwrap() {
-            Action::Measure(t, s) => held.push((t, s)),
-            Action::Trained(_) => {}
-            Action::Deliver => {
-                while let Some((t, s)) = held.pop() {
-                    let r = m.measure(&s).unwrap();
-                    run.deliver(t, r);
-                }
-            }
-            Action::Done => break,
-        }
-        while let Some(r) = run.release() {
-            out.push(r);
-        }
-    }
-    assert!(held.is_empty());
+    let out = measure_newest_first(Run::new(Experiment::new(cfg, data()).unwrap(), 5));
     assert_eq!(out, inline);
 }
 
