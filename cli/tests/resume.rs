@@ -196,6 +196,52 @@ fn killed_runs_resume_to_the_bytes_of_an_uninterrupted_run() {
     let _ = std::fs::remove_dir_all(&whole);
 }
 
+/// A pooled run (as-if-random, K = 4) killed after a checkpoint resumes to the bytes of an
+/// uninterrupted one: the checkpoint carries the K − 1 weights before its snapshot.
+#[test]
+fn pooled_runs_resume_to_the_same_bytes() {
+    let whole = tmp("pool-whole");
+    let w = whole.to_str().unwrap();
+    let mut args: Vec<&str> = RUN.to_vec();
+    args.extend(["0", "--pool", "4", "--threads", "2", "--out", w]);
+    let started = Instant::now();
+    let (code, stderr) = call(&args);
+    assert_eq!(code, Some(0), "{stderr}");
+    let span = started.elapsed().as_millis() as u64;
+    let dir = tmp("pool-killed");
+    let d = dir.to_str().unwrap();
+    let mut killed: Vec<&str> = RUN.to_vec();
+    killed.extend(["0", "--pool", "4", "--threads", "2", "--out", d]);
+    // Kill points from a fifth to four fifths of the run, until one leaves a checkpoint.
+    let mut resumed_from_checkpoint = false;
+    for after in delays(5, 12, span / 5, 4 * span / 5) {
+        let _ = std::fs::remove_dir_all(&dir);
+        if kill_after(&killed, after) {
+            continue;
+        }
+        if dir.join(".infoplane-run/checkpoint").exists() {
+            resumed_from_checkpoint = true;
+            break;
+        }
+    }
+    assert!(resumed_from_checkpoint, "no kill came after a checkpoint");
+    let (code, stderr) = call(&["run", "--resume", d, "--threads", "1", "--quiet"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    for f in FILES {
+        assert!(
+            read(&whole, f) == read(&dir, f),
+            "{f} differs after the resume"
+        );
+    }
+    assert!(
+        String::from_utf8(read(&dir, "plane.csv"))
+            .unwrap()
+            .contains("binning-size+pool4")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&whole);
+}
+
 #[test]
 fn an_interrupted_run_is_resumed_or_discarded_never_overwritten() {
     let dir = tmp("interrupted");

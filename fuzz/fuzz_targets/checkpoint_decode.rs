@@ -13,11 +13,13 @@
 //!   anything is allocated, so a header that claims 2⁶¹ values is refused (libFuzzer's
 //!   `-malloc_limit_mb`, by default `-rss_limit_mb` = 2048, turns a huge allocation into a
 //!   crash);
-//! * a sealed body is accepted exactly when the documented format says it should be (magic,
-//!   `64 + 4·(params + state + order) == body length`), and the header fields decode at the
-//!   documented offsets;
-//! * an accepted input is canonical: `write` gives back exactly those bytes, `encoded_len()`
-//!   is their length, and `write` appends after whatever `out` held;
+//! * a sealed body is accepted exactly when the documented format says it should be (magic
+//!   `IPCKPT02` and `72 + 4·(params + state + order + pool) == body length`, or the first
+//!   format, `IPCKPT01` and `64 + 4·(params + state + order)`), and the header fields decode
+//!   at the documented offsets;
+//! * an accepted input is canonical: `write` gives back exactly those bytes (a first-format
+//!   file: the same fields in the current format, with no pooled values), `encoded_len()` is
+//!   their length, and `write` appends after whatever `out` held;
 //! * `read(write(c))` is `c`, with `f32` compared by bits (NaN payloads and −0.0 included);
 //! * a flipped byte, a truncation or a byte too many is refused.
 #![no_main]
@@ -27,8 +29,11 @@ use infoplane_core::Error;
 use infoplane_core::experiment::{CHECKPOINT_MAGIC, Checkpoint};
 use libfuzzer_sys::fuzz_target;
 
-/// Magic, seed, epoch, epochs trained, steps, draws and three counts (the documented header).
-const HEAD: usize = 64;
+/// Magic, seed, epoch, epochs trained, steps, draws and four counts (the documented header).
+const HEAD: usize = 72;
+/// The first format's header: three counts.
+const HEAD_V1: usize = 64;
+const MAGIC_V1: &[u8; 8] = b"IPCKPT01";
 /// The trailing FNV-1a 64 hash.
 const HASH: usize = 8;
 const BAD: Error = Error::InvalidParameter { name: "checkpoint" };
@@ -45,12 +50,13 @@ struct Input {
     params: Vec<u32>,
     state: Vec<u32>,
     order: Vec<u32>,
+    pool: Vec<u32>,
     /// Which byte to flip, and with what (0 becomes 0x80).
     flip_at: u32,
     flip_with: u8,
     /// Where to cut the encoding short.
     cut: u32,
-    /// A count (0, 1 or 2) to overwrite with `claim` before sealing the body again.
+    /// A count (0 to 3) to overwrite with `claim` before sealing the body again.
     claim_at: u8,
     claim: u64,
     /// Bytes already in the output vector before `write` appends.
@@ -89,19 +95,38 @@ fn sealed(body: &[u8]) -> Vec<u8> {
 
 /// Whether the documented format accepts `body` (the bytes before the hash).
 fn documented_ok(body: &[u8]) -> bool {
-    if body.len() < HEAD || body[..8] != CHECKPOINT_MAGIC {
+    let (head, counts): (usize, &[usize]) = if body.get(..8) == Some(&CHECKPOINT_MAGIC[..]) {
+        (HEAD, &[40, 48, 56, 64])
+    } else if body.get(..8) == Some(&MAGIC_V1[..]) {
+        (HEAD_V1, &[40, 48, 56])
+    } else {
+        return false;
+    };
+    if body.len() < head {
         return false;
     }
-    // u128: three u64 counts times four cannot overflow it.
-    let values: u128 = [40, 48, 56]
-        .into_iter()
-        .map(|at| u128::from(le_u64(body, at)))
-        .sum();
-    (HEAD as u128) + 4 * values == body.len() as u128
+    // u128: four u64 counts times four cannot overflow it.
+    let values: u128 = counts.iter().map(|&at| u128::from(le_u64(body, at))).sum();
+    (head as u128) + 4 * values == body.len() as u128
+}
+
+/// A first-format file in the current format: the new magic, a pooled count of 0 after the
+/// three counts, the same values and a new hash.
+fn upgraded(v1: &[u8]) -> Vec<u8> {
+    let body = &v1[..v1.len() - HASH];
+    let mut out = CHECKPOINT_MAGIC.to_vec();
+    out.extend_from_slice(&body[8..HEAD_V1]);
+    out.extend_from_slice(&0u64.to_le_bytes());
+    out.extend_from_slice(&body[HEAD_V1..]);
+    sealed(&out)
 }
 
 /// The properties of an accepted file: canonical, appended as is, fields where documented.
 fn check_accepted(c: &Checkpoint, file: &[u8], prefix: u8) {
+    if file.get(..8) == Some(&MAGIC_V1[..]) {
+        assert!(c.pool.is_empty(), "a first-format file has pooled values");
+        return check_accepted(c, &upgraded(file), prefix);
+    }
     assert_eq!(c.encoded_len(), file.len(), "encoded_len() != input length");
     let mut out = Vec::new();
     c.write(&mut out);
@@ -123,7 +148,7 @@ fn check_accepted(c: &Checkpoint, file: &[u8], prefix: u8) {
     );
     assert_eq!(c.step, le_u64(file, 24), "steps not at offset 24");
     assert_eq!(c.shuffle_draws, le_u64(file, 32), "draws not at offset 32");
-    let counts = [c.params.len(), c.state.len(), c.order.len()];
+    let counts = [c.params.len(), c.state.len(), c.order.len(), c.pool.len()];
     for (i, n) in counts.into_iter().enumerate() {
         assert_eq!(
             n as u64,
@@ -136,7 +161,8 @@ fn check_accepted(c: &Checkpoint, file: &[u8], prefix: u8) {
         .iter()
         .chain(&c.state)
         .map(|v| v.to_bits())
-        .chain(c.order.iter().copied());
+        .chain(c.order.iter().copied())
+        .chain(c.pool.iter().map(|v| v.to_bits()));
     for (i, v) in payload.enumerate() {
         assert_eq!(v, le_u32(file, HEAD + 4 * i), "value {i} not at its offset");
     }
@@ -171,6 +197,7 @@ fn round_trip(input: &Input) {
         params: input.params.iter().map(|&b| f32::from_bits(b)).collect(),
         state: input.state.iter().map(|&b| f32::from_bits(b)).collect(),
         order: input.order.clone(),
+        pool: input.pool.iter().map(|&b| f32::from_bits(b)).collect(),
     };
     let mut bytes = Vec::new();
     c.write(&mut bytes);
@@ -189,7 +216,8 @@ fn round_trip(input: &Input) {
             && back.shuffle_draws == c.shuffle_draws
             && same_bits(&back.params, &c.params)
             && same_bits(&back.state, &c.state)
-            && back.order == c.order,
+            && back.order == c.order
+            && same_bits(&back.pool, &c.pool),
         "read(write(c)) != c: {back:?} vs {c:?}"
     );
     check_accepted(&back, &bytes, input.prefix);
@@ -225,7 +253,7 @@ fn round_trip(input: &Input) {
     // A count that no longer matches the bytes, behind a valid hash: refused before any
     // allocation (or accepted, when the claim happens to fit).
     let mut body = bytes[..len - HASH].to_vec();
-    let at = 40 + 8 * usize::from(input.claim_at % 3);
+    let at = 40 + 8 * usize::from(input.claim_at % 4);
     body[at..at + 8].copy_from_slice(&input.claim.to_le_bytes());
     check_sealed(&body, input.prefix);
 }

@@ -556,11 +556,19 @@ fn shared_kde_work_writes_the_rows_of_each_estimator_alone() {
 #[test]
 fn resume_from_any_checkpoint_gives_the_same_snapshots() {
     // Saxe: Adam (state and step count) and shuffled batches (order and stream) all carry over.
-    for (preset, capture) in [(&SAXE, Capture::After), (&TISHBY, Capture::Before)] {
+    // With pooling the K − 1 weights before a snapshot carry over too (and are compared:
+    // they are part of every snapshot).
+    for (preset, capture, pool) in [
+        (&SAXE, Capture::After, 1),
+        (&TISHBY, Capture::Before, 1),
+        (&SAXE, Capture::After, 3),
+        (&TISHBY, Capture::Before, 4),
+    ] {
         let mut cfg = ExperimentConfig::from_preset(preset).unwrap();
         cfg.epochs = 30;
         cfg.schedule = ScheduleSpec::parse("list:0,1,2,7,8,19,29").unwrap();
         cfg.capture = capture;
+        cfg.pool = pool;
         let whole = snapshots(cfg.clone());
         assert_eq!(whole.len(), 7);
         for k in [0, 2, 4, 6] {
@@ -624,6 +632,17 @@ fn resume_from_any_checkpoint_gives_the_same_snapshots() {
             let mut drawn = ck.clone();
             drawn.shuffle_draws = u64::MAX;
             assert!(Experiment::resume(cfg.clone(), data(), &drawn).is_err());
+            // Pooled weights of another length than the run keeps at that epoch.
+            let params = ck.params.len();
+            let mut short = ck.clone();
+            short.pool.extend(vec![0.0; params]);
+            assert!(Experiment::resume(cfg.clone(), data(), &short).is_err());
+            if pool > 1 && !ck.pool.is_empty() {
+                assert_eq!(ck.pool.len() % params, 0);
+                let mut cut = ck.clone();
+                cut.pool.truncate(ck.pool.len() - params);
+                assert!(Experiment::resume(cfg.clone(), data(), &cut).is_err());
+            }
         }
     }
 }

@@ -246,6 +246,7 @@ mod tests {
             params: vec![0.25, -1.0],
             state: vec![],
             order: vec![1, 0],
+            pool: vec![0.5, 2.0],
         };
         let path = Path::new("x/checkpoint");
         for r in [

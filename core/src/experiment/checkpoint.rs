@@ -3,26 +3,30 @@
 //! same bytes as one that never stopped.
 //!
 //! The state is what training changes: the parameters, the optimiser's state and step count,
-//! the mini-batch order (reshuffled in place each epoch) and how far the shuffling stream has
-//! been drawn. Everything else (data set, split, plans, scratch) follows from the
+//! the mini-batch order (reshuffled in place each epoch), how far the shuffling stream has
+//! been drawn, and with as-if-random pooling the parameters of the epochs before the
+//! snapshot. Everything else (data set, split, plans, scratch) follows from the
 //! configuration. The planner is placed again from the epoch of the snapshot.
 //!
 //! # Format
-//! Little-endian: the magic `IPCKPT01`; seed (u64); epoch of the snapshot (u32); epochs
+//! Little-endian: the magic `IPCKPT02`; seed (u64); epoch of the snapshot (u32); epochs
 //! trained (u32); optimiser steps (u64); shuffle draws (u64); the counts of parameters,
-//! optimiser state values and order entries (u64 each); the parameters and state (f32 bits),
-//! the order (u32); and the FNV-1a 64 hash of everything before it. [`Checkpoint::read`]
-//! checks every length against the bytes before it allocates, and the hash, so a torn or
-//! foreign file is an error, never a panic or a huge allocation.
+//! optimiser state values, order entries and pooled values (u64 each); the parameters and
+//! state (f32 bits), the order (u32), the pooled parameters (f32 bits); and the FNV-1a 64
+//! hash of everything before it. `IPCKPT01` files (no pooled count or values) are read as
+//! well. [`Checkpoint::read`] checks every length against the bytes before it allocates, and
+//! the hash, so a torn or foreign file is an error, never a panic or a huge allocation.
 
 use crate::Error;
 use alloc::vec::Vec;
 
 /// The first eight bytes of an encoded checkpoint.
-pub const CHECKPOINT_MAGIC: [u8; 8] = *b"IPCKPT01";
+pub const CHECKPOINT_MAGIC: [u8; 8] = *b"IPCKPT02";
+/// The magic of the first format, without pooled parameters (still read).
+const MAGIC_V1: [u8; 8] = *b"IPCKPT01";
 
-/// Fixed part: magic, seed, epoch, epochs trained, steps, draws, three counts.
-const HEAD: usize = 8 + 8 + 4 + 4 + 8 + 8 + 3 * 8;
+/// Fixed part: magic, seed, epoch, epochs trained, steps, draws, four counts.
+const HEAD: usize = 8 + 8 + 4 + 4 + 8 + 8 + 4 * 8;
 
 /// The training state right after the snapshot of epoch [`Checkpoint::epoch`].
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +47,9 @@ pub struct Checkpoint {
     pub state: Vec<f32>,
     /// The training rows in their current order.
     pub order: Vec<u32>,
+    /// With pooling: the parameters of the epochs before the snapshot that training keeps
+    /// (up to K − 1 sets, oldest first, one after the other); else empty.
+    pub pool: Vec<f32>,
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -79,7 +86,7 @@ impl Checkpoint {
     /// The length of [`Checkpoint::write`]'s output.
     #[must_use]
     pub fn encoded_len(&self) -> usize {
-        HEAD + 4 * (self.params.len() + self.state.len() + self.order.len()) + 8
+        HEAD + 4 * (self.params.len() + self.state.len() + self.order.len() + self.pool.len()) + 8
     }
 
     /// Appends the encoding to `out`.
@@ -92,7 +99,12 @@ impl Checkpoint {
         out.extend_from_slice(&self.epochs_done.to_le_bytes());
         out.extend_from_slice(&self.step.to_le_bytes());
         out.extend_from_slice(&self.shuffle_draws.to_le_bytes());
-        for n in [self.params.len(), self.state.len(), self.order.len()] {
+        for n in [
+            self.params.len(),
+            self.state.len(),
+            self.order.len(),
+            self.pool.len(),
+        ] {
             out.extend_from_slice(&(n as u64).to_le_bytes());
         }
         for v in self.params.iter().chain(&self.state) {
@@ -100,6 +112,9 @@ impl Checkpoint {
         }
         for v in &self.order {
             out.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in &self.pool {
+            out.extend_from_slice(&v.to_bits().to_le_bytes());
         }
         let hash = fnv1a(out.get(start..).unwrap_or(&[]));
         out.extend_from_slice(&hash.to_le_bytes());
@@ -116,7 +131,8 @@ impl Checkpoint {
             return Err(BAD);
         }
         let mut r = Reader { bytes: body };
-        if r.take::<8>()? != CHECKPOINT_MAGIC {
+        let magic = r.take::<8>()?;
+        if magic != CHECKPOINT_MAGIC && magic != MAGIC_V1 {
             return Err(BAD);
         }
         let seed = r.u64()?;
@@ -125,7 +141,11 @@ impl Checkpoint {
         let step = r.u64()?;
         let shuffle_draws = r.u64()?;
         let (np, ns, no) = (r.count()?, r.count()?, r.count()?);
-        let values = np.checked_add(ns).and_then(|v| v.checked_add(no));
+        let npool = if magic == MAGIC_V1 { 0 } else { r.count()? };
+        let values = np
+            .checked_add(ns)
+            .and_then(|v| v.checked_add(no))
+            .and_then(|v| v.checked_add(npool));
         if values.and_then(|v| v.checked_mul(4)) != Some(r.bytes.len()) {
             return Err(BAD);
         }
@@ -137,6 +157,9 @@ impl Checkpoint {
         let order = (0..no)
             .map(|_| r.u32())
             .collect::<Result<Vec<u32>, Error>>()?;
+        let pool = (0..npool)
+            .map(|_| r.u32().map(f32::from_bits))
+            .collect::<Result<Vec<f32>, Error>>()?;
         Ok(Self {
             seed,
             epoch,
@@ -146,6 +169,7 @@ impl Checkpoint {
             params,
             state,
             order,
+            pool,
         })
     }
 }
@@ -166,6 +190,7 @@ mod tests {
             params: vec![1.5, -0.0, f32::MIN_POSITIVE, 3.25e-7],
             state: vec![0.5; 8],
             order: vec![3, 1, 2, 0],
+            pool: vec![2.0, -1.0, 0.25, 8.0],
         }
     }
 
@@ -197,6 +222,21 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert_eq!(Checkpoint::read(&longer), Err(BAD));
+    }
+
+    #[test]
+    fn the_first_format_is_still_read() {
+        // IPCKPT01: no pooled count, no pooled values.
+        let mut c = sample();
+        c.pool.clear();
+        let mut bytes = Vec::new();
+        c.write(&mut bytes);
+        let mut v1 = b"IPCKPT01".to_vec();
+        v1.extend_from_slice(&bytes[8..64]); // seed … order count
+        v1.extend_from_slice(&bytes[72..bytes.len() - 8]); // skip the pooled count
+        let h = fnv1a(&v1);
+        v1.extend_from_slice(&h.to_le_bytes());
+        assert_eq!(Checkpoint::read(&v1).unwrap(), c);
     }
 
     #[test]

@@ -384,7 +384,6 @@ impl Experiment {
         if self.target.is_some()
             || !self.planner.can_resume()
             || !self.kept.is_empty()
-            || self.cfg.pool > 1
             || self.planner_done
             || self.cfg.capture.trained_at(e) != u64::from(self.epoch)
         {
@@ -399,6 +398,7 @@ impl Experiment {
             params: self.params.clone(),
             state: self.state.clone(),
             order: self.order.clone(),
+            pool: self.ring.iter().flatten().copied().collect(),
         })
     }
 
@@ -436,6 +436,22 @@ impl Experiment {
         rows.sort_unstable();
         let mut split = exp.order.clone();
         split.sort_unstable();
+        // Training keeps the weights of each epoch it passes (not the initial ones when
+        // snapshots come after the update), the last K − 1 of them.
+        let passed = match exp.cfg.capture {
+            crate::Capture::Before => ck.epochs_done,
+            crate::Capture::After => ck.epochs_done.saturating_sub(1),
+        } as usize;
+        let ring = if exp.cfg.pool > 1 {
+            passed.min(exp.cfg.pool as usize - 1)
+        } else {
+            0
+        };
+        if ring.checked_mul(exp.params.len()) != Some(ck.pool.len())
+            || !ck.pool.iter().all(|v| v.is_finite())
+        {
+            return Err(bad);
+        }
         if ck.seed != exp.cfg.seed
             || ck.params.len() != exp.params.len()
             || ck.state.len() != exp.state.len()
@@ -448,6 +464,11 @@ impl Experiment {
             return Err(bad);
         }
         exp.params.clone_from(&ck.params);
+        exp.ring = ck
+            .pool
+            .chunks_exact(exp.params.len().max(1))
+            .map(<[f32]>::to_vec)
+            .collect();
         exp.state.clone_from(&ck.state);
         exp.order.clone_from(&ck.order);
         exp.step = ck.step;
