@@ -216,7 +216,22 @@ fn pooled_rows_follow_their_estimator_and_need_k_snapshots() {
     let (_, rows) = plane(&d);
     let text = std::fs::read_to_string(d.join("plane.csv")).unwrap();
     // Epoch 1 has only two snapshots to pool: single rows only; from epoch 2 on, each
-    // layer's binning row is followed by its pooled row.
+    // layer's binning row is followed by its pooled row, in both runs.
+    let lines: Vec<&str> = text.lines().collect();
+    let mut pooled = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let f: Vec<&str> = line.split(',').collect();
+        if f[3] == "binning+pool3" {
+            pooled += 1;
+            let prev: Vec<&str> = lines[i - 1].split(',').collect();
+            assert_eq!(
+                (prev[..3].to_vec(), prev[3]),
+                (f[..3].to_vec(), "binning"),
+                "{line}"
+            );
+        }
+    }
+    assert_eq!(pooled, 2 * 3 * 6, "2 runs × 3 epochs × 6 layers");
     let epochs_with = |name: &str| -> Vec<u32> {
         let mut e: Vec<u32> = rows.keys().filter(|k| k.2 == name).map(|k| k.0).collect();
         e.dedup();
@@ -228,4 +243,47 @@ fn pooled_rows_follow_their_estimator_and_need_k_snapshots() {
     let summary = std::fs::read_to_string(d.join("summary.csv")).unwrap();
     assert!(summary.contains("\n11,6,binning+pool3,2,"), "{summary}");
     std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// A delta-skip run that diverges keeps the same rows for any thread count: those measured
+/// before the failure, gaps left unfilled included.
+#[test]
+fn a_failed_delta_run_keeps_the_same_rows_for_any_thread_count() {
+    let mut seen: Option<Vec<u8>> = None;
+    for threads in ["1", "3"] {
+        let d = tmp(&format!("fail{threads}"));
+        let out = Command::new(env!("CARGO_BIN_EXE_infoplane"))
+            .args(["run", "--preset", "tishby", "--epochs", "3000"])
+            .args(["--schedule", "delta-exact:0.2", "--activation", "linear"])
+            .args(["--optimizer", "sgd", "--lr", "0.1", "--momentum", "0.9"])
+            .args(["--threads", threads, "--quiet", "--no-plots", "--out"])
+            .arg(&d)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let plane = std::fs::read(d.join("plane.csv")).unwrap();
+        let (values, _) = plane_rows(&plane);
+        assert!(
+            values.len() > 5 && *values.last().unwrap() < 100,
+            "{values:?}"
+        );
+        match &seen {
+            None => seen = Some(plane),
+            Some(first) => assert!(first == &plane, "--threads {threads} kept other rows"),
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
+
+/// The measured epochs of a `plane.csv`.
+fn plane_rows(bytes: &[u8]) -> (Vec<u32>, usize) {
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let mut epochs: Vec<u32> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    let rows = epochs.len();
+    epochs.dedup();
+    (epochs, rows)
 }

@@ -212,7 +212,8 @@ impl ScheduleSpec {
                 }
                 Ok(Self::Delta {
                     exact: kind == "delta-exact",
-                    delta,
+                    // −0 is 0 (and prints as 0).
+                    delta: delta + 0.0,
                 })
             }
             _ => Err(bad),

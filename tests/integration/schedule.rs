@@ -120,6 +120,7 @@ fn written_forms_round_trip() {
         ("delta-exact:0.01", true, 0.01),
         ("delta-approx:0.05", false, 0.05),
         ("delta-exact:0", true, 0.0),
+        ("delta-exact:-0", true, 0.0),
         (
             "delta-exact:0.1000000000000000055511151231257827",
             true,
@@ -128,6 +129,8 @@ fn written_forms_round_trip() {
     ] {
         let spec = ScheduleSpec::parse(text).unwrap();
         assert_eq!(spec, ScheduleSpec::Delta { exact, delta }, "{text}");
+        assert!(!spec.to_string().contains('-') || spec.to_string().starts_with("delta-"));
+        assert!(!spec.to_string().contains(":-"), "{spec}");
         assert_eq!(spec.fixed(), None);
         assert_eq!(spec.count(100), None);
         assert_eq!(ScheduleSpec::parse(&spec.to_string()), Ok(spec.clone()));

@@ -4,7 +4,7 @@
 //! overrides), let the core validate it, then drive one core [`Run`] per seed. Seeds run on
 //! `min(seeds, threads)` driver threads, each taking the next seed in order; a driver trains,
 //! and when it has threads to spare, its snapshots go to measuring workers and come back in
-//! any order, the core releasing them in snapshot order. The main thread writes the rows
+//! any order, the core releasing them in epoch order. The main thread writes the rows
 //! seed by seed, in seed order, and flushes them epoch by epoch, so the output bytes depend
 //! on neither the thread count nor timing, and an interrupted run keeps what it had.
 
@@ -647,7 +647,7 @@ type Done = (u64, Result<Measurement, CliError>);
 
 /// Trains and measures one seed: this thread trains; with `workers` > 0 the snapshots go to
 /// that many measuring threads, else this thread measures them too. Released measurements
-/// go to `tx` in snapshot order. Returns `false` if it stopped because another seed failed.
+/// go to `tx` in epoch order. Returns `false` if it stopped because another seed failed.
 fn drive(
     exp: Experiment,
     workers: usize,
@@ -709,6 +709,14 @@ fn drive(
             let mut receive = false;
             if let Some((t, _)) = &failure {
                 if run.observed() >= *t {
+                    // Measured before the failure, held back for a gap that will not be
+                    // filled now (delta skip): still this seed's rows.
+                    while let Some(m) = run.release_observed() {
+                        let ck = checkpoints.remove(&m.epoch);
+                        c.measured.fetch_add(1, Ordering::Relaxed);
+                        tx.send(Msg::Row(slot, m, ck))
+                            .map_err(|_| CliError::Resource("the writer stopped".into()))?;
+                    }
                     return Err(failure.map_or_else(|| CliError::Other("failed".into()), |f| f.1));
                 }
                 receive = true;

@@ -94,6 +94,12 @@ pub fn data_entropies(data: &Dataset) -> (f64, f64) {
 /// left out.
 #[must_use]
 pub fn distance(a: &[(f64, f64)], b: &[(f64, f64)], h_x: f64, h_y: f64) -> f64 {
+    // A value that is not finite says nothing about closeness: as far apart as can be (so
+    // exact skip bisects rather than trusting it).
+    let finite = |v: &[(f64, f64)]| v.iter().all(|(x, y)| x.is_finite() && y.is_finite());
+    if a.len() != b.len() || !finite(a) || !finite(b) {
+        return f64::INFINITY;
+    }
     let mut d = 0.0f64;
     for (&(ax, ay), &(bx, by)) in a.iter().zip(b) {
         if h_x > 0.0 {
@@ -538,6 +544,11 @@ mod tests {
         );
         assert_eq!(d, 0.5, "max of 0.5/2 and 0.5/1");
         assert_eq!(distance(&[(1.0, 1.0)], &[(3.0, 2.0)], 0.0, 0.0), 0.0);
+        assert_eq!(
+            distance(&[(f64::NAN, 1.0)], &[(3.0, 2.0)], 1.0, 1.0),
+            f64::INFINITY
+        );
+        assert_eq!(distance(&[(1.0, 1.0)], &[], 1.0, 1.0), f64::INFINITY);
         let data = Dataset::tishby();
         let (hx, hy) = data_entropies(&data);
         assert_eq!(hx, 12.0);

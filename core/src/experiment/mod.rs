@@ -12,10 +12,11 @@
 //!   its snapshot, so callers may measure on other threads or Web Workers, in any order, and
 //!   get the same bytes.
 //! * [`Run`] ties them together for every frontend: it says what to do next ([`Action`]),
-//!   takes results back in any order, and releases them in the order the snapshots were
-//!   taken, feeding them to the planner in that order, so the output and every planner
-//!   decision are independent of thread count and timing. The number of snapshots in flight
-//!   is capped, so memory stays bounded.
+//!   takes results back in any order, feeds them to the planner in the order the snapshots
+//!   were taken, and releases them in epoch order once no earlier epoch can still come
+//!   ([`Planner::settled`]), so the output and every planner decision are independent of
+//!   thread count and timing. The number of snapshots in flight is capped, so memory stays
+//!   bounded.
 //! * [`Measurement::write_plane_rows`] and [`Measurement::write_metrics_row`] format the CSV
 //!   rows, so every frontend writes identical files.
 
@@ -179,7 +180,7 @@ impl Memory {
         let kept = match cfg.schedule {
             ScheduleSpec::Delta { exact: true, .. } => {
                 // Each kept snapshot also holds its layers' gradient SNR.
-                let one = snapshot + 16 * shape.widths().len();
+                let one = snapshot + 16 * (shape.widths().len() - 1);
                 one.saturating_mul(delta::default_cap(snapshot) as usize)
             }
             _ => 0,
@@ -725,6 +726,12 @@ impl Run {
         if ticket >= self.observed && ticket < self.issued {
             self.done.insert(ticket, m);
         }
+    }
+
+    /// After a failure: the measurements the planner has observed and [`Run::release`] still
+    /// holds back (their gaps can no longer be filled), in epoch order.
+    pub fn release_observed(&mut self) -> Option<Measurement> {
+        self.ready.pop_first().map(|(_, m)| m)
     }
 
     /// The next measurement in epoch order, once no earlier epoch can still be measured.
