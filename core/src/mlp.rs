@@ -304,14 +304,14 @@ impl MlpPlan {
             x: x.into(),
             labels,
             scratch,
-            wide: isa == Isa::Avx512,
+            isa,
             what: What::Gradient { rows, grads },
         })
     }
 
     /// [`MlpPlan::gradient`]'s body, inlined into each instruction-set level's copy.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)] // `gradient`'s arguments and the level's width
+    #[allow(clippy::too_many_arguments)] // `gradient`'s arguments and the level
     fn gradient_at(
         &self,
         params: &[f32],
@@ -320,7 +320,7 @@ impl MlpPlan {
         rows: &[u32],
         grads: &mut [f32],
         scratch: &mut [f32],
-        wide: bool,
+        isa: Isa,
     ) -> Result<(), Error> {
         self.check_io(params, x, labels)?;
         check_len(grads.len(), self.shape.param_len)?;
@@ -347,7 +347,7 @@ impl MlpPlan {
             first_mut(&mut acts)?,
             n,
         )?;
-        self.forward(params, &mut acts, n, tmp, None, wide)?;
+        self.forward(params, &mut acts, n, tmp, None, isa)?;
 
         // Output delta: (softmax − one-hot) / n.
         #[allow(clippy::cast_precision_loss)] // n ≤ batch, far below 2^24
@@ -387,7 +387,14 @@ impl MlpPlan {
             for (gbj, d_row) in gb.iter_mut().zip(d_cur.chunks_exact(n)) {
                 *gbj = math::lane_sum(d_row);
             }
-            weight_gradient(gw, d_cur, input, fan_in, n);
+            isa.run(WeightGradient {
+                gw,
+                d: d_cur,
+                a: input,
+                fan_in,
+                n,
+                tiles: Tiles::of(isa),
+            });
             if l > 0 {
                 // δ_{l−1}[i] = (Σ_j W[j][i] δ_l[j]) · act'(a_{l−1}[i]), j ascending.
                 let d_prev = delta_prev.get_mut(..fan_in * n).ok_or(Error::TooLarge)?;
@@ -432,14 +439,14 @@ impl MlpPlan {
             x: x.into(),
             labels,
             scratch,
-            wide: isa == Isa::Avx512,
+            isa,
             what: What::Evaluate { layers, nll },
         })
     }
 
     /// [`MlpPlan::evaluate`]'s body, inlined into each instruction-set level's copy.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)] // `evaluate`'s arguments and the level's width
+    #[allow(clippy::too_many_arguments)] // `evaluate`'s arguments and the level
     fn evaluate_at(
         &self,
         params: &[f32],
@@ -448,7 +455,7 @@ impl MlpPlan {
         layers: &mut [f32],
         nll: &mut [f32],
         scratch: &mut [f32],
-        wide: bool,
+        isa: Isa,
     ) -> Result<(), Error> {
         self.check_io(params, x, labels)?;
         let rows = x.rows();
@@ -480,7 +487,7 @@ impl MlpPlan {
                 n,
                 tmp,
                 Some((block_labels, block_nll)),
-                wide,
+                isa,
             )?;
             // Scatter unit-major block activations into each layer's row-major output.
             let mut layer_start = 0;
@@ -519,7 +526,7 @@ impl MlpPlan {
         n: usize,
         tmp: &mut [f32],
         mut nll: Option<(&[u32], &mut [f32])>,
-        wide: bool,
+        isa: Isa,
     ) -> Result<(), Error> {
         let mut rest = params;
         let n_layers = self.shape.n_layers();
@@ -533,9 +540,20 @@ impl MlpPlan {
                 .first_mut()
                 .map(|a| &mut **a)
                 .ok_or(Error::EmptyInput)?;
-            dense_forward(w, b, input, out, n);
+            isa.run(DenseForward {
+                w,
+                b,
+                input,
+                out: &mut *out,
+                n,
+                tiles: Tiles::of(isa),
+            });
             if l + 1 < n_layers {
-                self.shape.hidden.apply_at(out, wide);
+                isa.run(Hidden {
+                    act: self.shape.hidden,
+                    values: &mut *out,
+                    wide: isa == Isa::Avx512,
+                });
             } else {
                 softmax_columns(out, n, tmp, nll.take())?;
             }
@@ -677,8 +695,9 @@ struct NetCall<'a, 'x> {
     x: Inputs<'x>,
     labels: &'a [u32],
     scratch: &'a mut [f32],
-    /// The level has 16-lane registers (tanh decides its branch per 16 elements).
-    wide: bool,
+    /// The level the call runs at (tile sizes; tanh decides its branch per 16 elements at
+    /// AVX-512).
+    isa: Isa,
     what: What<'a>,
 }
 
@@ -704,84 +723,448 @@ impl Kernel for NetCall<'_, '_> {
             x,
             labels,
             scratch,
-            wide,
+            isa,
             what,
         } = self;
         match what {
             What::Gradient { rows, grads } => {
-                plan.gradient_at(params, x, labels, rows, grads, scratch, wide)
+                plan.gradient_at(params, x, labels, rows, grads, scratch, isa)
             }
             What::Evaluate { layers, nll } => {
-                plan.evaluate_at(params, x, labels, layers, nll, scratch, wide)
+                plan.evaluate_at(params, x, labels, layers, nll, scratch, isa)
             }
         }
     }
 }
 
-/// Samples one accumulator block of [`dense_forward`] holds (in registers: 4 AVX2 or 8 SSE
-/// vectors).
-const BLOCK: usize = 32;
+/// [`dense_forward`] as a kernel for [`Isa::run`]. Each heavy kernel is its own level
+/// copy: inlining a whole gradient into one copy left LLVM keeping the tiles' sums in
+/// memory (5–10× slower).
+struct DenseForward<'a> {
+    w: &'a [f32],
+    b: &'a [f32],
+    input: &'a [f32],
+    out: &'a mut [f32],
+    n: usize,
+    tiles: Tiles,
+}
+
+impl Kernel for DenseForward<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn call(self) {
+        dense_forward(self.w, self.b, self.input, self.out, self.n, self.tiles);
+    }
+}
+
+/// [`weight_gradient`] as a kernel for [`Isa::run`].
+struct WeightGradient<'a> {
+    gw: &'a mut [f32],
+    d: &'a [f32],
+    a: &'a [f32],
+    fan_in: usize,
+    n: usize,
+    tiles: Tiles,
+}
+
+impl Kernel for WeightGradient<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn call(self) {
+        weight_gradient(self.gw, self.d, self.a, self.fan_in, self.n, self.tiles);
+    }
+}
+
+/// The hidden activation over a block, as a kernel for [`Isa::run`].
+struct Hidden<'a> {
+    act: Activation,
+    values: &'a mut [f32],
+    wide: bool,
+}
+
+impl Kernel for Hidden<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn call(self) {
+        self.act.apply_at(self.values, self.wide);
+    }
+}
+
+/// Register tiles of the dense kernels at one instruction-set level. Only speed depends on
+/// them: every output element is computed by the same operations in the same order whatever
+/// the tile.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Tiles {
+    /// 16 vector registers of four lanes (SSE2, wasm `simd128`).
+    Narrow,
+    /// 16 registers of eight lanes (AVX2).
+    Avx2,
+    /// 32 registers of sixteen lanes (AVX-512).
+    Avx512,
+}
+
+impl Tiles {
+    pub(crate) const fn of(isa: Isa) -> Self {
+        match isa {
+            Isa::Avx512 => Self::Avx512,
+            Isa::Avx2 => Self::Avx2,
+            Isa::Baseline => Self::Narrow,
+        }
+    }
+}
 
 /// One dense layer on a unit-major block of `n` samples: `out[j][s] = b_j + Σ_i W[j][i]·in[i][s]`,
-/// the sum taken with `i` ascending, starting from `b_j`. Samples go in blocks of [`BLOCK`]
-/// whose sums stay in registers across `i`; the rest one at a time in the same order.
+/// the sum taken with `i` ascending, starting from `b_j`. Register tiles of `R` units × `S`
+/// samples keep their sums in registers across `i` (each input row segment is loaded once
+/// for `R` units, each weight once for `S` samples); the edges use smaller tiles down to
+/// 1 × 1, in the same order.
 #[inline(always)]
-fn dense_forward(w: &[f32], b: &[f32], input: &[f32], out: &mut [f32], n: usize) {
+fn dense_forward(w: &[f32], b: &[f32], input: &[f32], out: &mut [f32], n: usize, tiles: Tiles) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(v3) = pulp::x86::V3::try_new() {
+        match tiles {
+            Tiles::Avx512 => {
+                return dense_forward_tiled::<6, 32, _>(w, b, input, out, n, V3Fwd(v3));
+            }
+            Tiles::Avx2 => return dense_forward_tiled::<4, 16, _>(w, b, input, out, n, V3Fwd(v3)),
+            Tiles::Narrow => {}
+        }
+    }
+    let _ = tiles;
+    dense_forward_tiled::<4, 8, _>(w, b, input, out, n, PortableFwd);
+}
+
+/// How a tile of [`dense_forward`] is computed (the same bits every way).
+trait ForwardTile: Copy {
+    #[allow(clippy::too_many_arguments)] // one tile's coordinates
+    fn tile<const R: usize, const S: usize>(
+        self,
+        wt: &[f32],
+        bt: &[f32],
+        input: &[f32],
+        o: &mut [f32],
+        n: usize,
+        fan_in: usize,
+        s0: usize,
+    );
+}
+
+/// Portable code the compiler vectorises.
+#[derive(Clone, Copy)]
+struct PortableFwd;
+
+impl ForwardTile for PortableFwd {
+    #[inline(always)]
+    fn tile<const R: usize, const S: usize>(
+        self,
+        wt: &[f32],
+        bt: &[f32],
+        input: &[f32],
+        o: &mut [f32],
+        n: usize,
+        fan_in: usize,
+        s0: usize,
+    ) {
+        forward_tile::<R, S>(wt, bt, input, o, n, fan_in, s0);
+    }
+}
+
+/// Explicit AVX2 vectors for tiles of whole vectors (the rest portable).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct V3Fwd(pulp::x86::V3);
+
+#[cfg(target_arch = "x86_64")]
+impl ForwardTile for V3Fwd {
+    #[inline(always)]
+    fn tile<const R: usize, const S: usize>(
+        self,
+        wt: &[f32],
+        bt: &[f32],
+        input: &[f32],
+        o: &mut [f32],
+        n: usize,
+        fan_in: usize,
+        s0: usize,
+    ) {
+        match S {
+            8 => forward_tile_v3::<R, 1>(self.0, wt, bt, input, o, n, fan_in, s0),
+            16 => forward_tile_v3::<R, 2>(self.0, wt, bt, input, o, n, fan_in, s0),
+            32 => forward_tile_v3::<R, 4>(self.0, wt, bt, input, o, n, fan_in, s0),
+            _ => forward_tile::<R, S>(wt, bt, input, o, n, fan_in, s0),
+        }
+    }
+}
+
+/// [`forward_tile`] for `R` units × `V` AVX2 vectors of samples: per element the same
+/// operations in the same order (the bias, then for each input a multiply and an add, never
+/// fused), so the same bits. No closures: a closure is compiled without the caller's target
+/// features, so the vector operations inside it would become calls.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)] // one tile's coordinates
+fn forward_tile_v3<const R: usize, const V: usize>(
+    v3: pulp::x86::V3,
+    wt: &[f32],
+    bt: &[f32],
+    input: &[f32],
+    o: &mut [f32],
+    n: usize,
+    fan_in: usize,
+    s0: usize,
+) {
+    use pulp::{Simd, bytemuck, f32x8};
+    let mut rows: [&[f32]; R] = [&[]; R];
+    let mut acc = [[v3.splat_f32s(0.0); V]; R];
+    for (r, (row, a)) in rows.iter_mut().zip(acc.iter_mut()).enumerate() {
+        let (Some(w), Some(&b)) = (wt.get(r * fan_in..(r + 1) * fan_in), bt.get(r)) else {
+            return;
+        };
+        *row = w;
+        *a = [v3.splat_f32s(b); V];
+    }
+    if fan_in == 0 || input.len() < (fan_in - 1) * n + s0 + 8 * V {
+        return;
+    }
+    // Checked just above: every row holds `fan_in` weights and `input` reaches the tile's
+    // last sample of the last input, so no index below is out of bounds (and the compiler
+    // sees it, where `get` cost a quarter of the time in branches).
+    #[allow(clippy::indexing_slicing)]
+    for i in 0..fan_in {
+        let at = i * n + s0;
+        let mut xs = [v3.splat_f32s(0.0); V];
+        for (v, d) in xs.iter_mut().enumerate() {
+            let c = &input[at + 8 * v..at + 8 * v + 8];
+            *d = bytemuck::cast::<[f32; 8], f32x8>(c.as_chunks::<8>().0[0]);
+        }
+        for (a, row) in acc.iter_mut().zip(&rows) {
+            let w = v3.splat_f32s(row[i]);
+            for (a, &x) in a.iter_mut().zip(&xs) {
+                *a = v3.add_f32s(*a, v3.mul_f32s(w, x));
+            }
+        }
+    }
+    for (r, a) in acc.iter().enumerate() {
+        let at = r * n + s0;
+        if let Some(dst) = o.get_mut(at..at + 8 * V) {
+            for (d, &v) in dst.as_chunks_mut::<8>().0.iter_mut().zip(a) {
+                *d = bytemuck::cast(v);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn dense_forward_tiled<const R: usize, const S: usize, F: ForwardTile>(
+    w: &[f32],
+    b: &[f32],
+    input: &[f32],
+    out: &mut [f32],
+    n: usize,
+    f: F,
+) {
     let fan_in = input.len() / n.max(1);
-    for ((o_row, w_row), &bj) in out.chunks_exact_mut(n).zip(w.chunks_exact(fan_in)).zip(b) {
-        let mut o_blocks = o_row.chunks_exact_mut(BLOCK);
-        for (k, o) in (&mut o_blocks).enumerate() {
-            let mut acc = [bj; BLOCK];
-            for (&wji, a_row) in w_row.iter().zip(input.chunks_exact(n)) {
-                if let Some(a) = a_row.get(k * BLOCK..(k + 1) * BLOCK) {
-                    for (s, &v) in acc.iter_mut().zip(a) {
+    if fan_in == 0 {
+        return;
+    }
+    let mut o_tiles = out.chunks_exact_mut(R * n);
+    let mut w_tiles = w.chunks_exact(R * fan_in);
+    let mut b_tiles = b.chunks_exact(R);
+    for ((o, wt), bt) in (&mut o_tiles).zip(&mut w_tiles).zip(&mut b_tiles) {
+        forward_units::<R, S, F>(wt, bt, input, o, n, fan_in, f);
+    }
+    // The last fan_out % R units one at a time.
+    for ((o, wt), bt) in o_tiles
+        .into_remainder()
+        .chunks_exact_mut(n)
+        .zip(w_tiles.remainder().chunks_exact(fan_in))
+        .zip(b_tiles.remainder().chunks_exact(1))
+    {
+        forward_units::<1, S, F>(wt, bt, input, o, n, fan_in, f);
+    }
+}
+
+/// `R` units (rows `wt`, biases `bt`, outputs `o`, each `R` rows) over every sample: tiles of
+/// `S` samples, then of 8, then single samples.
+#[inline(always)]
+fn forward_units<const R: usize, const S: usize, F: ForwardTile>(
+    wt: &[f32],
+    bt: &[f32],
+    input: &[f32],
+    o: &mut [f32],
+    n: usize,
+    fan_in: usize,
+    f: F,
+) {
+    let mut s0 = 0;
+    while s0 + S <= n {
+        f.tile::<R, S>(wt, bt, input, o, n, fan_in, s0);
+        s0 += S;
+    }
+    while s0 + 8 <= n {
+        f.tile::<R, 8>(wt, bt, input, o, n, fan_in, s0);
+        s0 += 8;
+    }
+    while s0 < n {
+        f.tile::<R, 1>(wt, bt, input, o, n, fan_in, s0);
+        s0 += 1;
+    }
+}
+
+/// One `R × S` tile at samples `s0..s0 + S` (`R` of 1, 4, 6 or 8 in registers; any other
+/// `R` one unit at a time).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)] // one tile's coordinates
+fn forward_tile<const R: usize, const S: usize>(
+    wt: &[f32],
+    bt: &[f32],
+    input: &[f32],
+    o: &mut [f32],
+    n: usize,
+    fan_in: usize,
+    s0: usize,
+) {
+    let row = |r: usize| wt.get(r * fan_in..(r + 1) * fan_in).unwrap_or_default();
+    let bias = |r: usize| bt.get(r).copied().unwrap_or(0.0);
+    // The accumulators are separate variables, not an array indexed in a loop: so LLVM keeps
+    // them in registers (an `[[f32; S]; R]` stayed in memory).
+    macro_rules! tile {
+        ($($acc:ident $w:ident $r:literal),*) => {{
+            $(let mut $acc = [bias($r); S]; let $w = row($r);)*
+            for (i, a_row) in input.chunks_exact(n).enumerate() {
+                let Some(x) = a_row
+                    .get(s0..s0 + S)
+                    .and_then(|x| <&[f32; S]>::try_from(x).ok())
+                else {
+                    continue;
+                };
+                $(
+                    let wji = $w.get(i).copied().unwrap_or(0.0);
+                    for (s, &v) in $acc.iter_mut().zip(x) {
                         *s += wji * v;
                     }
+                )*
+            }
+            $(
+                if let Some(dst) = o.get_mut($r * n + s0..$r * n + s0 + S) {
+                    dst.copy_from_slice(&$acc);
                 }
+            )*
+        }};
+    }
+    match R {
+        1 => tile!(a0 w0 0),
+        4 => tile!(a0 w0 0, a1 w1 1, a2 w2 2, a3 w3 3),
+        6 => tile!(a0 w0 0, a1 w1 1, a2 w2 2, a3 w3 3, a4 w4 4, a5 w5 5),
+        8 => tile!(a0 w0 0, a1 w1 1, a2 w2 2, a3 w3 3, a4 w4 4, a5 w5 5, a6 w6 6, a7 w7 7),
+        // Any other height: one unit at a time, the same order.
+        _ => {
+            for r in 0..R {
+                let (Some(w), Some(b), Some(o)) = (
+                    wt.get(r * fan_in..(r + 1) * fan_in),
+                    bt.get(r..=r),
+                    o.get_mut(r * n..(r + 1) * n),
+                ) else {
+                    return;
+                };
+                forward_tile::<1, S>(w, b, input, o, n, fan_in, s0);
             }
-            o.copy_from_slice(&acc);
-        }
-        let done = n - n % BLOCK;
-        for (s, o) in o_blocks.into_remainder().iter_mut().enumerate() {
-            let mut acc = bj;
-            for (&wji, a_row) in w_row.iter().zip(input.chunks_exact(n)) {
-                acc += wji * a_row.get(done + s).copied().unwrap_or(0.0);
-            }
-            *o = acc;
         }
     }
 }
 
 /// `gw[j][i] = Σ_s δ[j][s]·a[i][s]` ([`math::lane_dot`] order) for a `fan_out × fan_in`
 /// row-major `gw` over unit-major `δ` and `a` of `n` samples, in register tiles of two
-/// outputs × four inputs (and the 2 × 1, 1 × 4, 1 × 1 tiles at the edges): every
-/// block of eight samples of a tile's six rows is loaded once for its eight sums.
+/// (four at AVX-512) outputs × four inputs, and smaller tiles at the edges: every block of
+/// eight samples of a tile's rows is loaded once for all its sums.
 #[inline(always)]
-fn weight_gradient(gw: &mut [f32], d: &[f32], a: &[f32], fan_in: usize, n: usize) {
-    let mut d_pairs = d.chunks_exact(2 * n);
-    let mut g_pairs = gw.chunks_exact_mut(2 * fan_in);
-    for (dd, gg) in (&mut d_pairs).zip(&mut g_pairs) {
-        let (d0, d1) = dd.split_at(n);
-        let (g0, g1) = gg.split_at_mut(fan_in);
-        tile_row::<2>([d0, d1], [g0, g1], a, n);
+fn weight_gradient(gw: &mut [f32], d: &[f32], a: &[f32], fan_in: usize, n: usize, tiles: Tiles) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(v3) = pulp::x86::V3::try_new() {
+        match tiles {
+            Tiles::Avx512 => return weight_gradient_rows::<4, _>(gw, d, a, fan_in, n, V3Dot(v3)),
+            Tiles::Avx2 => return weight_gradient_rows::<2, _>(gw, d, a, fan_in, n, V3Dot(v3)),
+            Tiles::Narrow => {}
+        }
     }
-    if let (Some(d0), Some(g0)) = (
-        d_pairs.remainder().get(..n),
-        g_pairs.into_remainder().get_mut(..fan_in),
-    ) {
-        tile_row::<1>([d0], [g0], a, n);
+    let _ = tiles;
+    weight_gradient_rows::<2, _>(gw, d, a, fan_in, n, PortableDot);
+}
+
+/// How a tile of [`math::lane_dot`]s is computed (the same bits every way).
+trait DotTile: Copy {
+    fn tile<const R: usize, const C: usize>(self, a: [&[f32]; R], b: [&[f32]; C]) -> [[f32; C]; R];
+}
+
+/// [`math::lane_dot_tile`]: portable code the compiler vectorises.
+#[derive(Clone, Copy)]
+struct PortableDot;
+
+impl DotTile for PortableDot {
+    #[inline(always)]
+    fn tile<const R: usize, const C: usize>(self, a: [&[f32]; R], b: [&[f32]; C]) -> [[f32; C]; R] {
+        math::lane_dot_tile(a, b)
+    }
+}
+
+/// [`math::lane_dot_tile_v3`]: explicit AVX2 vectors.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct V3Dot(pulp::x86::V3);
+
+#[cfg(target_arch = "x86_64")]
+impl DotTile for V3Dot {
+    #[inline(always)]
+    fn tile<const R: usize, const C: usize>(self, a: [&[f32]; R], b: [&[f32]; C]) -> [[f32; C]; R] {
+        math::lane_dot_tile_v3(self.0, a, b)
+    }
+}
+
+#[inline(always)]
+fn weight_gradient_rows<const R: usize, D: DotTile>(
+    gw: &mut [f32],
+    d: &[f32],
+    a: &[f32],
+    fan_in: usize,
+    n: usize,
+    dot: D,
+) {
+    if n == 0 || fan_in == 0 {
+        return;
+    }
+    let mut d_tiles = d.chunks_exact(R * n);
+    let mut g_tiles = gw.chunks_exact_mut(R * fan_in);
+    for (dd, gg) in (&mut d_tiles).zip(&mut g_tiles) {
+        let mut ds = dd.chunks_exact(n);
+        let mut gs = gg.chunks_exact_mut(fan_in);
+        let d_rows: [&[f32]; R] = core::array::from_fn(|_| ds.next().unwrap_or_default());
+        let g_rows: [&mut [f32]; R] = core::array::from_fn(|_| gs.next().unwrap_or_default());
+        tile_row::<R, D>(d_rows, g_rows, a, n, dot);
+    }
+    for (d0, g0) in d_tiles
+        .remainder()
+        .chunks_exact(n)
+        .zip(g_tiles.into_remainder().chunks_exact_mut(fan_in))
+    {
+        tile_row::<1, D>([d0], [g0], a, n, dot);
     }
 }
 
 /// One row of tiles of [`weight_gradient`]: `R` outputs against every input, four at a time.
 #[inline(always)]
-fn tile_row<const R: usize>(d: [&[f32]; R], mut g: [&mut [f32]; R], a: &[f32], n: usize) {
+fn tile_row<const R: usize, D: DotTile>(
+    d: [&[f32]; R],
+    mut g: [&mut [f32]; R],
+    a: &[f32],
+    n: usize,
+    dot: D,
+) {
     let mut a4 = a.chunks_exact(4 * n);
     let mut col = 0;
     for a in &mut a4 {
         let mut r = a.chunks_exact(n);
         if let (Some(a0), Some(a1), Some(a2), Some(a3)) = (r.next(), r.next(), r.next(), r.next()) {
-            let t = math::lane_dot_tile(d, [a0, a1, a2, a3]);
+            let t = dot.tile(d, [a0, a1, a2, a3]);
             for (g, t) in g.iter_mut().zip(t) {
                 if let Some(g) = g.get_mut(col..col + 4) {
                     g.copy_from_slice(&t);
@@ -791,7 +1174,7 @@ fn tile_row<const R: usize>(d: [&[f32]; R], mut g: [&mut [f32]; R], a: &[f32], n
         col += 4;
     }
     for a_row in a4.remainder().chunks_exact(n) {
-        let t = math::lane_dot_tile(d, [a_row]);
+        let t = dot.tile(d, [a_row]);
         for (g, [t]) in g.iter_mut().zip(t) {
             if let Some(g) = g.get_mut(col) {
                 *g = t;
@@ -800,6 +1183,9 @@ fn tile_row<const R: usize>(d: [&[f32]; R], mut g: [&mut [f32]; R], a: &[f32], n
         col += 1;
     }
 }
+
+/// Samples one accumulator block of [`dense_backward`] holds.
+const BLOCK: usize = 32;
 
 /// The deltas one layer down on a unit-major block of `n` samples:
 /// `d_prev[i][s] = 0 + Σ_j W[j][i]·d[j][s]`, `j` ascending (`W` is `fan_out × fan_in`
@@ -851,4 +1237,92 @@ fn check_len(got: usize, expected: usize) -> Result<(), Error> {
 
 fn first_mut<'a>(acts: &'a mut [&mut [f32]]) -> Result<&'a mut [f32], Error> {
     acts.first_mut().map(|a| &mut **a).ok_or(Error::EmptyInput)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing, clippy::cast_precision_loss)]
+    use super::*;
+    use std::vec::Vec;
+
+    fn values(len: usize, seed: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| {
+                let v = ((i.wrapping_mul(2_654_435_761).wrapping_add(seed) % 2001) as f32 - 1000.0)
+                    / 997.0;
+                if i % 13 == 0 { -0.0 } else { v }
+            })
+            .collect()
+    }
+
+    /// Every level's dense kernels (explicit vectors, portable tiles, edge tiles) give the
+    /// bits of the documented order: `b_j`, then `+ W[j][i]·in[i][s]` for `i` ascending; and
+    /// the weight gradient the bits of `math::lane_dot` of each pair of rows.
+    #[test]
+    fn dense_kernels_match_the_documented_order_at_every_level() {
+        let shapes = [
+            (1, 1, 1),
+            (3, 5, 7),
+            (12, 10, 33),
+            (7, 13, 64),
+            (20, 6, 127),
+            (37, 29, 128),
+            (9, 25, 205),
+            (100, 70, 130),
+        ];
+        for (fan_in, fan_out, n) in shapes {
+            let w = values(fan_in * fan_out, 1);
+            let b = values(fan_out, 2);
+            let input = values(fan_in * n, 3);
+            let d = values(fan_out * n, 4);
+            let mut want = std::vec![0.0f32; fan_out * n];
+            for j in 0..fan_out {
+                for s in 0..n {
+                    let mut acc = b[j];
+                    for i in 0..fan_in {
+                        acc += w[j * fan_in + i] * input[i * n + s];
+                    }
+                    want[j * n + s] = acc;
+                }
+            }
+            let mut want_g = std::vec![0.0f32; fan_out * fan_in];
+            for j in 0..fan_out {
+                for i in 0..fan_in {
+                    want_g[j * fan_in + i] =
+                        math::lane_dot(&d[j * n..(j + 1) * n], &input[i * n..(i + 1) * n]);
+                }
+            }
+            for isa in Isa::ALL.into_iter().filter(|i| i.is_available()) {
+                let mut out = std::vec![f32::NAN; fan_out * n];
+                isa.run(DenseForward {
+                    w: &w,
+                    b: &b,
+                    input: &input,
+                    out: &mut out,
+                    n,
+                    tiles: Tiles::of(isa),
+                });
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&out),
+                    bits(&want),
+                    "forward {isa} {fan_in}x{fan_out} n={n}"
+                );
+                let mut g = std::vec![f32::NAN; fan_out * fan_in];
+                isa.run(WeightGradient {
+                    gw: &mut g,
+                    d: &d,
+                    a: &input,
+                    fan_in,
+                    n,
+                    tiles: Tiles::of(isa),
+                });
+                assert_eq!(
+                    bits(&g),
+                    bits(&want_g),
+                    "gradient {isa} {fan_in}x{fan_out} n={n}"
+                );
+            }
+        }
+    }
 }
