@@ -73,8 +73,9 @@
 //! initialisers, SGD with momentum and Adam, Tishby's 12-bit data set, data sets of `f32` or
 //! byte inputs, the binning estimators (Tishby edges with an IDNNs-compatibility mode, fixed
 //! size, per-layer range), the KDE upper and lower bounds (Kolchinsky & Tracey), input groups
-//! in every estimator, the epoch schedules. Not yet: k-NN and adaptive binning estimators,
-//! MNIST parsing, delta skip.
+//! in every estimator, the epoch schedules, delta skip and pooled (as-if-random) estimates
+//! (with `alloc`), and [`idx`] files (MNIST's format). Not yet: k-NN and adaptive binning
+//! estimators, the `saxe-mnist` preset as a run.
 //!
 //! ## MSRV
 //! Rust 1.89 (the AVX-512 target features the x86-64 dispatch compiles for were stabilised in
@@ -97,6 +98,7 @@ pub mod act;
 pub mod catalog;
 pub mod data;
 pub mod dataset;
+pub mod idx;
 mod error;
 pub mod estimator;
 #[cfg(feature = "alloc")]

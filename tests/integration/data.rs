@@ -227,3 +227,45 @@ fn matches_the_original_var_u_csv() {
     }
     assert_eq!(rows, TISHBY_ROWS);
 }
+
+/// The real MNIST 10k test set through the IDX reader: 10 000 images of 28 × 28 and the
+/// label histogram LeCun's page gives, every label in 0..10, pixels covering 0..=255.
+#[test]
+fn mnist_test_set_parses_with_its_known_label_histogram() {
+    use infoplane_core::idx::{IdxImages, IdxLabels};
+    use std::io::Read as _;
+    let (Some(images), Some(labels)) = (
+        fixtures::shared_data("mnist/t10k-images-idx3-ubyte.gz"),
+        fixtures::shared_data("mnist/t10k-labels-idx1-ubyte.gz"),
+    ) else {
+        return;
+    };
+    let gunzip = |path: &std::path::Path| {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    };
+    let (image_bytes, label_bytes) = (gunzip(&images), gunzip(&labels));
+    let im = IdxImages::parse(&image_bytes).unwrap();
+    assert_eq!((im.count(), im.rows(), im.cols()), (10_000, 28, 28));
+    let (lo, hi) = im
+        .pixels()
+        .iter()
+        .fold((u8::MAX, 0), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+    assert_eq!((lo, hi), (0, 255));
+    let lb = IdxLabels::parse(&label_bytes, 10).unwrap();
+    assert_eq!(
+        lb.histogram::<10>(),
+        [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    );
+    // The gzip file itself is not an IDX file, and says so.
+    let raw = std::fs::read(&labels).unwrap();
+    assert!(
+        IdxLabels::parse(&raw, 10)
+            .unwrap_err()
+            .to_string()
+            .contains("gzip")
+    );
+}
