@@ -1,4 +1,4 @@
-//! IDX files, the format MNIST and Fashion-MNIST ship in (LeCun et al.), read over byte
+//! IDX files, the format the MNIST and Fashion-MNIST data sets ship in, read over byte
 //! slices without copying.
 //!
 //! An IDX file is a 4-byte magic number — two zero bytes, a type code (`0x08`: unsigned
@@ -336,7 +336,7 @@ fn header<const D: usize>(bytes: &[u8]) -> Result<([usize; D], &[u8]), IdxError>
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use std::vec::Vec;
 

@@ -98,11 +98,11 @@ pub mod act;
 pub mod catalog;
 pub mod data;
 pub mod dataset;
-pub mod idx;
 mod error;
 pub mod estimator;
 #[cfg(feature = "alloc")]
 pub mod experiment;
+pub mod idx;
 mod info;
 mod mat;
 pub mod math;

@@ -229,7 +229,7 @@ fn matches_the_original_var_u_csv() {
 }
 
 /// The real MNIST 10k test set through the IDX reader: 10 000 images of 28 × 28 and the
-/// label histogram LeCun's page gives, every label in 0..10, pixels covering 0..=255.
+/// label histogram the MNIST page gives, every label in 0..10, pixels covering 0..=255.
 #[test]
 fn mnist_test_set_parses_with_its_known_label_histogram() {
     use infoplane_core::idx::{IdxImages, IdxLabels};
