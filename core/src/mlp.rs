@@ -1013,8 +1013,8 @@ fn forward_units<const R: usize, const S: usize, F: ForwardTile>(
     }
 }
 
-/// One `R × S` tile at samples `s0..s0 + S` (`R` of 1, 4, 6 or 8 in registers; any other
-/// `R` one unit at a time).
+/// One `R × S` tile at samples `s0..s0 + S`: one unit's `S` sums in registers; a taller
+/// tile one unit at a time.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)] // one tile's coordinates
 fn forward_tile<const R: usize, const S: usize>(
@@ -1054,23 +1054,21 @@ fn forward_tile<const R: usize, const S: usize>(
             )*
         }};
     }
-    match R {
-        1 => tile!(a0 w0 0),
-        4 => tile!(a0 w0 0, a1 w1 1, a2 w2 2, a3 w3 3),
-        6 => tile!(a0 w0 0, a1 w1 1, a2 w2 2, a3 w3 3, a4 w4 4, a5 w5 5),
-        8 => tile!(a0 w0 0, a1 w1 1, a2 w2 2, a3 w3 3, a4 w4 4, a5 w5 5, a6 w6 6, a7 w7 7),
-        // Any other height: one unit at a time, the same order.
-        _ => {
-            for r in 0..R {
-                let (Some(w), Some(b), Some(o)) = (
-                    wt.get(r * fan_in..(r + 1) * fan_in),
-                    bt.get(r..=r),
-                    o.get_mut(r * n..(r + 1) * n),
-                ) else {
-                    return;
-                };
-                forward_tile::<1, S>(w, b, input, o, n, fan_in, s0);
-            }
+    if R == 1 {
+        tile!(a0 w0 0);
+    } else {
+        // Taller tiles one unit at a time, the same order (the explicit-vector tiles cover
+        // the tall shapes; a tall portable tile per height made debug builds' stack frames
+        // overflow a test thread's stack).
+        for r in 0..R {
+            let (Some(w), Some(b), Some(o)) = (
+                wt.get(r * fan_in..(r + 1) * fan_in),
+                bt.get(r..=r),
+                o.get_mut(r * n..(r + 1) * n),
+            ) else {
+                return;
+            };
+            forward_tile::<1, S>(w, b, input, o, n, fan_in, s0);
         }
     }
 }
