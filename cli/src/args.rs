@@ -171,6 +171,22 @@ pub struct RunArgs {
     /// Which rows train: the first ones or a seeded random subset.
     #[arg(long, value_enum)]
     pub split: Option<SplitName>,
+    /// Directory of MNIST-format IDX files for presets on MNIST (saxe-mnist):
+    /// train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
+    /// t10k-labels-idx1-ubyte, each plain or .gz (Fashion-MNIST has the same names). Without
+    /// the training pair the 10k test set is split by --train-frac.
+    #[arg(long, value_name = "DIR")]
+    pub mnist: Option<PathBuf>,
+    /// Train on the first N training rows only (for quick runs).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub train_limit: Option<u32>,
+    /// Rows the estimators measure: all, or test (the held-out rows); default from the
+    /// preset.
+    #[arg(long, value_parser = ["all", "test"])]
+    pub mi_rows: Option<String>,
+    /// Measure on the first N of those rows only (for quick runs).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub mi_limit: Option<u32>,
     /// Reshuffle the batch order every epoch (`--shuffle`, `--shuffle=false`).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub shuffle: Option<bool>,
@@ -237,7 +253,7 @@ pub struct RunArgs {
     /// given); the files end byte-identical to a run that never stopped.
     #[arg(long, value_name = "DIR", conflicts_with_all = [
         "preset", "layers", "activation", "init", "optimizer", "lr", "momentum", "batch",
-        "epochs", "train_frac", "split", "shuffle", "seed", "schedule", "delta_estimator", "pool", "estimators",
+        "epochs", "train_frac", "split", "mnist", "train_limit", "mi_rows", "mi_limit", "shuffle", "seed", "schedule", "delta_estimator", "pool", "estimators",
         "capture", "repeats", "shard", "out", "force", "overlay", "bins", "range",
         "idnns_compat", "bin_size", "noise_var",
     ])]

@@ -8,6 +8,7 @@ pub mod cmd;
 pub mod error;
 pub mod figures;
 pub mod io;
+pub mod mnist;
 pub mod plot;
 pub mod progress;
 

@@ -23,10 +23,100 @@ pub struct SplitMetrics {
     pub test: Option<Metrics>,
 }
 
+/// What a row of a run's data set is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A training row.
+    Train,
+    /// A held-out row.
+    Test,
+    /// Neither (a training row left out by a limit on the training rows).
+    Unused,
+}
+
+/// Accumulates train and test metrics row by row, in the order rows are added (the loss in
+/// `f64`), so results added in blocks equal those of one pass.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MetricsAcc {
+    /// (loss, correct, rows) for test, then train.
+    sums: [(f64, usize, usize); 2],
+}
+
+impl MetricsAcc {
+    /// Adds each row of `probs` (the softmax output, `rows × classes`) with its `nll`
+    /// (`−ln p(y|x)`), label and role; [`Role::Unused`] rows are skipped.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if the lengths disagree.
+    pub fn add(
+        &mut self,
+        probs: MatRef<'_>,
+        nll: &[f32],
+        labels: &[u32],
+        roles: &[Role],
+    ) -> Result<(), Error> {
+        let n = probs.rows();
+        for len in [nll.len(), labels.len(), roles.len()] {
+            if len != n {
+                return Err(Error::ShapeMismatch {
+                    expected: n,
+                    got: len,
+                });
+            }
+        }
+        for (((row, &l), &y), &role) in probs.row_iter().zip(nll).zip(labels).zip(roles) {
+            let side = match role {
+                Role::Train => 1,
+                Role::Test => 0,
+                Role::Unused => continue,
+            };
+            let mut best = 0usize;
+            let mut best_v = f32::NEG_INFINITY;
+            for (j, &p) in row.iter().enumerate() {
+                if p > best_v {
+                    best_v = p;
+                    best = j;
+                }
+            }
+            if let Some(s) = self.sums.get_mut(side) {
+                s.0 += f64::from(l);
+                s.1 += usize::from(best == y as usize);
+                s.2 += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The metrics of the rows added.
+    ///
+    /// # Errors
+    /// [`Error::EmptyInput`] if no training row was added.
+    pub fn finish(&self) -> Result<SplitMetrics, Error> {
+        let to = |(loss, correct, rows): (f64, usize, usize)| {
+            #[allow(clippy::cast_precision_loss)] // row counts < 2^53
+            let r = rows as f64;
+            #[allow(clippy::cast_precision_loss)]
+            let c = correct as f64;
+            Metrics {
+                loss: loss / r,
+                accuracy: c / r,
+                rows,
+            }
+        };
+        let [test, train] = self.sums;
+        if train.2 == 0 {
+            return Err(Error::EmptyInput);
+        }
+        Ok(SplitMetrics {
+            train: to(train),
+            test: (test.2 > 0).then(|| to(test)),
+        })
+    }
+}
+
 /// Splits per-row results into train and test metrics. `probs` is the softmax output
 /// (`rows × classes`), `nll` each row's −ln p(y|x) as written by
-/// [`MlpPlan::evaluate`](crate::MlpPlan::evaluate), and `is_train[r]` says which side row `r`
-/// is on.
+/// [`MlpPlan::evaluate`](crate::MlpPlan::evaluate), and `roles[r]` says what row `r` is for.
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`] if the lengths disagree; [`Error::EmptyInput`] if no row is a
@@ -38,52 +128,11 @@ pub fn split_metrics(
     probs: MatRef<'_>,
     nll: &[f32],
     labels: &[u32],
-    is_train: &[bool],
+    roles: &[Role],
 ) -> Result<SplitMetrics, Error> {
-    let n = probs.rows();
-    for len in [nll.len(), labels.len(), is_train.len()] {
-        if len != n {
-            return Err(Error::ShapeMismatch {
-                expected: n,
-                got: len,
-            });
-        }
-    }
-    let mut sums = [(0.0f64, 0usize, 0usize); 2]; // (loss, correct, rows) for test, train
-    for (((row, &l), &y), &tr) in probs.row_iter().zip(nll).zip(labels).zip(is_train) {
-        let mut best = 0usize;
-        let mut best_v = f32::NEG_INFINITY;
-        for (j, &p) in row.iter().enumerate() {
-            if p > best_v {
-                best_v = p;
-                best = j;
-            }
-        }
-        if let Some(s) = sums.get_mut(usize::from(tr)) {
-            s.0 += f64::from(l);
-            s.1 += usize::from(best == y as usize);
-            s.2 += 1;
-        }
-    }
-    let to = |(loss, correct, rows): (f64, usize, usize)| {
-        #[allow(clippy::cast_precision_loss)] // row counts < 2^53
-        let r = rows as f64;
-        #[allow(clippy::cast_precision_loss)]
-        let c = correct as f64;
-        Metrics {
-            loss: loss / r,
-            accuracy: c / r,
-            rows,
-        }
-    };
-    let [test, train] = sums;
-    if train.2 == 0 {
-        return Err(Error::EmptyInput);
-    }
-    Ok(SplitMetrics {
-        train: to(train),
-        test: (test.2 > 0).then(|| to(test)),
-    })
+    let mut acc = MetricsAcc::default();
+    acc.add(probs, nll, labels, roles)?;
+    acc.finish()
 }
 
 #[cfg(test)]
@@ -103,7 +152,7 @@ mod tests {
         ];
         let nll = [0.5f32, 1.25, 0.75, 2.0, 0.25];
         let labels = [0u32, 1, 1, 1, 2];
-        let is_train = [true, true, false, true, false];
+        let is_train = [Role::Train, Role::Train, Role::Test, Role::Train, Role::Test];
         let m =
             split_metrics(MatRef::new(&probs, 5, 3).unwrap(), &nll, &labels, &is_train).unwrap();
         assert_eq!(m.train.rows, 3);
@@ -118,7 +167,7 @@ mod tests {
             MatRef::new(&probs, 5, 3).unwrap(),
             &nll,
             &labels,
-            &[true; 5],
+            &[Role::Train; 5],
         )
         .unwrap();
         assert_eq!(all.test, None);
@@ -129,7 +178,7 @@ mod tests {
                 MatRef::new(&probs, 5, 3).unwrap(),
                 &nll,
                 &labels,
-                &[false; 5]
+                &[Role::Test; 5]
             ),
             Err(Error::EmptyInput)
         );

@@ -24,7 +24,7 @@ use infoplane_core::experiment::{
     Action, Checkpoint, Experiment, ExperimentConfig, LAYERS_HEADER, METRICS_HEADER, Measurement,
     Memory, PLANE_HEADER, Run, Snapshot, Summary, estimators,
 };
-use infoplane_core::preset::{DatasetName, Preset, preset};
+use infoplane_core::preset::{DatasetName, MiRows, Preset, preset};
 use infoplane_core::schedule::ScheduleSpec;
 use infoplane_core::{Activation, Capture, Init, Optimizer};
 use serde::Serialize;
@@ -47,6 +47,8 @@ pub struct RunConfig {
     pub experiment: ExperimentConfig,
     /// The data set.
     pub dataset: DatasetName,
+    /// `--mnist`: where its files are.
+    pub mnist: Option<PathBuf>,
     /// Worker threads (≥ 1).
     pub threads: usize,
     /// Output directory.
@@ -134,6 +136,34 @@ impl RunConfig {
         if let Some(s) = a.split {
             cfg.random_split = s == SplitName::Random;
         }
+        cfg.train_limit = a.train_limit;
+        cfg.mi_limit = a.mi_limit;
+        if let Some(m) = &a.mi_rows {
+            cfg.mi_rows = MiRows::from_name(m)
+                .ok_or_else(|| CliError::option("--mi-rows", format!("no rows {m:?}")))?;
+        }
+        match (p.dataset, &a.mnist) {
+            (DatasetName::Mnist, None) => {
+                return Err(CliError::option(
+                    "--mnist",
+                    format!(
+                        "preset {} trains on MNIST: give the directory of its IDX files (MNIST or Fashion-MNIST), e.g. --mnist /usr/share/datasets/fashion-mnist",
+                        p.name
+                    ),
+                ));
+            }
+            (DatasetName::Mnist, Some(_)) | (_, None) => {}
+            (other, Some(_)) => {
+                return Err(CliError::option(
+                    "--mnist",
+                    format!(
+                        "applies to presets on MNIST (saxe-mnist); preset {} trains on {}",
+                        p.name,
+                        other.name()
+                    ),
+                ));
+            }
+        }
         if let Some(s) = a.shuffle {
             cfg.shuffle = s;
         }
@@ -192,6 +222,7 @@ impl RunConfig {
         Ok(Self {
             experiment: cfg,
             dataset: p.dataset,
+            mnist: a.mnist.clone(),
             threads: threads(a.threads)?,
             out,
             seeds,
@@ -310,20 +341,71 @@ fn given(a: &RunArgs, name: &str) -> Option<String> {
         "batch" => a.batch.clone(),
         "epochs" => a.epochs.map(|v| format!("{v:?}")),
         "train_frac" => a.train_frac.map(|v| format!("{v:?}")),
+        "train_limit" => a.train_limit.map(|v| v.to_string()),
+        "mi_rows" => a.mi_rows.clone(),
+        "mi_limit" => a.mi_limit.map(|v| v.to_string()),
         "schedule" => a.schedule.clone(),
         "pool" => a.pool.map(|v| v.to_string()),
         _ => a.settings.given(name),
     }
 }
 
-/// The data set a run trains on.
-fn load(name: DatasetName) -> Result<Dataset, CliError> {
-    name.generate().ok_or_else(|| {
+/// The data set a run trains on, and the files it was read from with their SHA-256.
+fn load(cfg: &RunConfig, args: &RunArgs) -> Result<(Dataset, Vec<DataFile>), CliError> {
+    if let (DatasetName::Mnist, Some(dir)) = (cfg.dataset, &cfg.mnist) {
+        let (data, files) = crate::mnist::load(dir)?;
+        let mut hashed = Vec::new();
+        for f in files.all() {
+            hashed.push(DataFile {
+                file: f.display().to_string(),
+                sha256: sha256_file(f)?,
+            });
+        }
+        let e = &cfg.experiment;
+        if let Some(split) = data.split() {
+            for (given, option) in [
+                (args.train_frac.is_some(), "--train-frac"),
+                (args.split.is_some(), "--split"),
+            ] {
+                if given {
+                    return Err(CliError::option(
+                        option,
+                        format!(
+                            "does not apply: {} has its own split ({split} training images, {} test images); use --train-limit to train on fewer",
+                            dir.display(),
+                            data.rows() - split
+                        ),
+                    ));
+                }
+            }
+        }
+        if !args.quiet && data.split().is_none() {
+            let train = infoplane_core::data::train_count(data.rows(), e.train_frac)
+                .map_err(|err| CliError::from_core("--train-frac", err, |_| None))?;
+            eprintln!(
+                "note: {} has only the test pair ({} images): the first {train} train (--train-frac {}) and the other {} are held out",
+                dir.display(),
+                data.rows(),
+                e.train_frac,
+                data.rows() - train
+            );
+        }
+        return Ok((data, hashed));
+    }
+    let data = cfg.dataset.generate().ok_or_else(|| {
         CliError::Other(format!(
             "data set {} cannot be generated and this build has no reader for it",
-            name.name()
+            cfg.dataset.name()
         ))
-    })
+    })?;
+    Ok((data, Vec::new()))
+}
+
+/// A data file a run read.
+#[derive(Debug, Clone, Serialize)]
+struct DataFile {
+    file: String,
+    sha256: String,
 }
 
 /// The files a run writes (and `--force` removes), by name.
@@ -1076,7 +1158,8 @@ enum Ended {
 #[allow(clippy::too_many_lines)] // one pass: set up, drive, write, publish
 fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError> {
     let started = Instant::now();
-    let data = Arc::new(load(cfg.dataset)?);
+    let (data, data_files) = load(cfg, args)?;
+    let data = Arc::new(data);
     let start_slot = begin.from.as_ref().map_or(0, |r| r.seeds_done);
     let drivers = cfg
         .seeds
@@ -1121,6 +1204,7 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
         command: begin.command.clone(),
         resumes: begin.resumes,
         dataset: &dataset_name,
+        data_files,
         widths,
         config: exp_cfg,
         seeds: &cfg.seeds,
@@ -1551,6 +1635,9 @@ struct Manifest<'a> {
     /// How many times the run was resumed.
     resumes: u64,
     dataset: &'a str,
+    /// The files the data set was read from, with their SHA-256 (none for generated data).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    data_files: Vec<DataFile>,
     /// All widths, input and output included.
     widths: Vec<u32>,
     /// Every setting (preset, hidden widths, activation, …, estimators with their settings).

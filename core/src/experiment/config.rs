@@ -1,7 +1,8 @@
 //! Every setting of a run, starting from a preset, and its one validation path.
 
 use crate::estimator::{Estimator, Settings};
-use crate::preset::Preset;
+use crate::dataset::Dataset;
+use crate::preset::{MiRows, Preset};
 use crate::schedule::{Capture, ScheduleSpec};
 use crate::{Activation, Error, Init, MlpShape, Optimizer, data::train_count, mlp::MAX_LAYERS};
 use alloc::vec::Vec;
@@ -28,7 +29,8 @@ pub struct ExperimentConfig {
     pub batch: Option<u32>,
     /// Number of epochs.
     pub epochs: u32,
-    /// Fraction of rows that train (`rint(frac · rows)` rows).
+    /// Fraction of rows that train (`rint(frac · rows)` rows), for data sets without a split
+    /// of their own ([`Dataset::split`]).
     pub train_frac: f64,
     /// Training rows drawn at random (else the first rows).
     pub random_split: bool,
@@ -40,6 +42,13 @@ pub struct ExperimentConfig {
     pub schedule: ScheduleSpec,
     /// Capture point.
     pub capture: Capture,
+    /// Train on the first this many training rows only (in the split's order); the rest of
+    /// the training rows are then neither trained on nor held out. `None`: all.
+    pub train_limit: Option<u32>,
+    /// The rows the estimators measure.
+    pub mi_rows: MiRows,
+    /// Measure on the first this many of those rows only. `None`: all.
+    pub mi_limit: Option<u32>,
     /// Estimators, in output order.
     pub estimators: Vec<Estimator>,
     /// The estimator whose values delta skip compares (one of `estimators`, by name);
@@ -78,6 +87,9 @@ pub fn accepts(name: &str) -> Option<&'static str> {
         "batch" => "a positive integer, or full",
         "epochs" => "an integer ≥ 1",
         "train_frac" => "a number in (0, 1] that leaves at least one training row",
+        "train_limit" => "an integer ≥ 1",
+        "mi_rows" => "all (every row) or test (the held-out rows, when there are any)",
+        "mi_limit" => "an integer ≥ 1",
         "schedule" => crate::schedule::FORMS,
         "estimators" => "at least one estimator",
         "estimator" => "the name of a registered estimator",
@@ -109,6 +121,9 @@ impl ExperimentConfig {
             seed: 0,
             schedule: p.schedule.into(),
             capture: p.capture,
+            train_limit: None,
+            mi_rows: p.mi_rows,
+            mi_limit: None,
             estimators: estimators(p.estimators, p.settings)?,
             delta_estimator: None,
             pool: 1,
@@ -146,7 +161,7 @@ impl ExperimentConfig {
     ///
     /// # Errors
     /// As [`MlpShape::new`].
-    pub fn param_len(&self, data: &crate::dataset::Dataset) -> Result<usize, Error> {
+    pub fn param_len(&self, data: &Dataset) -> Result<usize, Error> {
         let cols = u32::try_from(data.cols()).map_err(|_| Error::TooLarge)?;
         Ok(MlpShape::new(&self.widths(cols, data.classes()), self.activation)?.param_len())
     }
@@ -167,14 +182,26 @@ impl ExperimentConfig {
         w
     }
 
-    /// Checks every setting against a data set of `rows` rows, `cols` inputs and `classes`
-    /// classes.
+    /// The number of training rows before [`ExperimentConfig::train_limit`]: the data set's
+    /// own split, else `rint(train_frac · rows)`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] `"train_frac"` as [`train_count`].
+    pub fn split_rows(&self, data: &Dataset) -> Result<usize, Error> {
+        match data.split() {
+            Some(s) => Ok(s),
+            None => train_count(data.rows(), self.train_frac),
+        }
+    }
+
+    /// Checks every setting against a data set.
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] naming the first bad setting (`layers`, `lr`,
-    /// `momentum`, `batch`, `epochs`, `train_frac`, `schedule`, `estimators`, or an
-    /// estimator parameter); see [`accepts`].
-    pub fn validate(&self, rows: usize, cols: usize, classes: u32) -> Result<(), Error> {
+    /// `momentum`, `batch`, `epochs`, `train_frac`, `train_limit`, `mi_rows`, `mi_limit`,
+    /// `schedule`, `estimators`, or an estimator parameter); see [`accepts`].
+    pub fn validate(&self, data: &Dataset) -> Result<(), Error> {
+        let (rows, cols, classes) = (data.rows(), data.cols(), data.classes());
         let bad = |name| Error::InvalidParameter { name };
         if self.hidden.is_empty() || self.hidden.len() > MAX_LAYERS - 1 || self.hidden.contains(&0)
         {
@@ -192,7 +219,16 @@ impl ExperimentConfig {
         if self.epochs == 0 {
             return Err(bad("epochs"));
         }
-        train_count(rows, self.train_frac)?;
+        let split = self.split_rows(data)?;
+        if self.train_limit == Some(0) {
+            return Err(bad("train_limit"));
+        }
+        if self.mi_rows == MiRows::Test && split >= rows {
+            return Err(bad("mi_rows"));
+        }
+        if self.mi_limit == Some(0) {
+            return Err(bad("mi_limit"));
+        }
         self.schedule
             .validate(self.epochs)
             .map_err(|_| bad("schedule"))?;

@@ -5,7 +5,8 @@ use super::{ExperimentConfig, Snapshot};
 use crate::dataset::Dataset;
 use crate::estimator::{Group, Layer, group};
 use crate::math::sqrt_f64;
-use crate::metrics::{SplitMetrics, split_metrics};
+use crate::mat::{ByteMatRef, Inputs};
+use crate::metrics::{MetricsAcc, Role, SplitMetrics};
 use crate::scratch::{Scratch, ScratchReq, Workspace};
 use crate::{Error, MatRef, MlpPlan, MlpShape, PlanePoint};
 use alloc::sync::Arc;
@@ -140,10 +141,20 @@ impl Measurement {
 /// Measures snapshots. Owns its plans and one workspace, sized once; shares the data set.
 /// A measurement depends only on its snapshot, so measurers on other threads, in any order,
 /// give the same bytes.
+///
+/// When the estimators measure other rows than the whole data set in order (the held-out
+/// rows, or a limit), the network runs on those rows for the estimators, and on the train
+/// and test rows in blocks of [`EVAL_BATCH`] for the metrics, so memory holds every layer's
+/// activations for the measured rows only.
 #[derive(Debug, Clone)]
 pub struct Measurer {
     data: Arc<Dataset>,
-    is_train: Arc<[bool]>,
+    roles: Arc<[Role]>,
+    /// The measured rows as a data set, when not every row in order.
+    mi: Option<Arc<Dataset>>,
+    /// With `mi`: the train and test rows, ascending, and a block's gathered inputs.
+    metric_rows: Vec<u32>,
+    gathered: Gathered,
     net: MlpPlan,
     /// Per layer after the input: width, and the estimators' plans grouped where they share
     /// work ([`group`]).
@@ -173,13 +184,22 @@ impl Measurer {
         cfg: &ExperimentConfig,
         shape: &MlpShape,
         data: Arc<Dataset>,
-        is_train: Arc<[bool]>,
+        roles: Arc<[Role]>,
+        mi: Option<Arc<Dataset>>,
     ) -> Result<Self, Error> {
-        let n = data.rows();
+        let measured = mi.as_ref().unwrap_or(&data);
+        let n = measured.rows();
         let net = MlpPlan::new(shape.clone(), EVAL_BATCH)?;
         let mut layers = Vec::new();
-        // Phases that reuse one region: the network's evaluation, then each estimator.
+        // Phases that reuse one region: the network's evaluation (with `mi`, also on a block
+        // of metric rows: its activations and losses), then each estimator.
         let mut phase = net.scratch_req();
+        if mi.is_some() {
+            let block = EVAL_BATCH
+                .checked_mul(shape.activation_len() + 1)
+                .ok_or(Error::TooLarge)?;
+            phase = phase.and(ScratchReq::f32(block))?;
+        }
         for &w in shape.widths().iter().skip(1) {
             let w = w as usize;
             let mut plans = Vec::with_capacity(cfg.estimators.len());
@@ -218,7 +238,7 @@ impl Measurer {
                 }
                 layers.push(groups);
             }
-            let ids: Vec<u32> = match data.groups() {
+            let ids: Vec<u32> = match measured.groups() {
                 Some(g) => g.to_vec(),
                 None => (0..u32::try_from(n).map_err(|_| Error::TooLarge)?).collect(),
             };
@@ -229,16 +249,26 @@ impl Measurer {
             Some(Pooled {
                 k,
                 layers,
-                labels: data.labels().repeat(k).into(),
+                labels: measured.labels().repeat(k).into(),
                 groups: ids.repeat(k).into(),
             })
         } else {
             None
         };
         let req = req.and(phase)?;
+        let metric_rows = if mi.is_some() {
+            (0..u32::try_from(data.rows()).map_err(|_| Error::TooLarge)?)
+                .filter(|&r| roles.get(r as usize).is_some_and(|&x| x != Role::Unused))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Self {
             data,
-            is_train,
+            roles,
+            mi,
+            metric_rows,
+            gathered: Gathered::default(),
             net,
             layers,
             estimators: cfg.estimators.len(),
@@ -255,14 +285,15 @@ impl Measurer {
         self.req
     }
 
-    /// Runs the snapshot's network on every row, applies every estimator to every layer
-    /// (with the data set's input groups), and computes the train/test metrics.
+    /// Runs the snapshot's network on the measured rows, applies every estimator to every
+    /// layer (with those rows' input groups), and computes the train/test metrics.
     ///
     /// # Errors
     /// As [`MlpPlan::evaluate`] and the estimators.
     pub fn measure(&mut self, snap: &Snapshot) -> Result<Measurement, Error> {
-        let n = self.data.rows();
-        let labels = self.data.labels();
+        let measured = Arc::clone(self.mi.as_ref().unwrap_or(&self.data));
+        let n = measured.rows();
+        let labels = measured.labels();
         let mut s = self.work.scratch(self.req)?;
         let acts = s.f32(self.acts_len)?;
         let nll = s.f32(n)?;
@@ -273,6 +304,19 @@ impl Measurer {
             None
         };
         let rest = s.rest();
+        let block_metrics = if self.mi.is_some() {
+            Some(block_metrics(
+                &self.net,
+                &self.data,
+                &self.roles,
+                &self.metric_rows,
+                &mut self.gathered,
+                &snap.params,
+                rest,
+            )?)
+        } else {
+            None
+        };
         // With pooling, the K snapshots oldest first (this one last), each layer's rows of
         // snapshot j at rows j·N… of that layer's pooled block.
         let pool_of = pool_acts.filter(|_| snap.pool.len() + 1 == k);
@@ -286,7 +330,7 @@ impl Measurer {
             let net_scratch =
                 Scratch::new(&mut *rest, self.net.scratch_req())?.f32(self.net.scratch_len())?;
             self.net
-                .evaluate(params, self.data.inputs(), labels, acts, nll, net_scratch)?;
+                .evaluate(params, measured.inputs(), labels, acts, nll, net_scratch)?;
             if let Some(pa) = pooled_acts.as_deref_mut() {
                 let mut start = 0usize;
                 for &w in self.net.shape().widths().iter().skip(1) {
@@ -326,7 +370,7 @@ impl Measurer {
                 width: u32::try_from(*w).map_err(|_| Error::TooLarge)?,
                 grad_snr: snap.grad_snr.get(layer as usize - 1).copied().flatten(),
             });
-            let l = Layer::new(t, labels, self.data.groups())?;
+            let l = Layer::new(t, labels, measured.groups())?;
             estimate_groups(groups, &l, rest, &mut slots)?;
             for (estimator, slot) in slots.iter_mut().enumerate() {
                 if let Some(point) = slot.take() {
@@ -357,7 +401,14 @@ impl Measurer {
                 }
             }
         }
-        let metrics = split_metrics(last, nll, labels, &self.is_train)?;
+        let metrics = match block_metrics {
+            Some(m) => m,
+            None => {
+                let mut acc = MetricsAcc::default();
+                acc.add(last, nll, labels, &self.roles)?;
+                acc.finish()?
+            }
+        };
         let loss = metrics.train.loss;
         if !loss.is_finite() {
             return Err(Error::Overflow);
@@ -371,6 +422,92 @@ impl Measurer {
             layers: layer_stats,
             metrics,
         })
+    }
+}
+
+/// The train/test metrics of `params` over `rows` of `data` (ascending), run in blocks of
+/// [`EVAL_BATCH`] rows in `rest`: the same sums, in the same order, as one pass over the
+/// rows.
+fn block_metrics(
+    net: &MlpPlan,
+    data: &Dataset,
+    roles: &[Role],
+    rows: &[u32],
+    gathered: &mut Gathered,
+    params: &[f32],
+    rest: &mut [u64],
+) -> Result<SplitMetrics, Error> {
+    let act_len = net.shape().activation_len();
+    let classes = net.shape().output_width();
+    let labels = data.labels();
+    let mut acc = MetricsAcc::default();
+    let mut block_labels = Vec::with_capacity(EVAL_BATCH);
+    let mut block_roles = Vec::with_capacity(EVAL_BATCH);
+    for block in rows.chunks(EVAL_BATCH) {
+        let m = block.len();
+        block_labels.clear();
+        block_roles.clear();
+        for &r in block {
+            block_labels.push(*labels.get(r as usize).ok_or(Error::TooLarge)?);
+            block_roles.push(*roles.get(r as usize).ok_or(Error::TooLarge)?);
+        }
+        let inputs = gathered.rows(data.inputs(), block)?;
+        let mut s = Scratch::new(
+            &mut *rest,
+            ScratchReq::f32(m * act_len)
+                .and(ScratchReq::f32(m))?
+                .and(net.scratch_req())?,
+        )?;
+        let acts = s.f32(m * act_len)?;
+        let nll = s.f32(m)?;
+        let net_scratch = s.f32(net.scratch_len())?;
+        net.evaluate(params, inputs, &block_labels, acts, nll, net_scratch)?;
+        let out = acts
+            .get(m * (act_len - classes)..)
+            .ok_or(Error::TooLarge)?;
+        acc.add(MatRef::new(out, m, classes)?, nll, &block_labels, &block_roles)?;
+    }
+    acc.finish()
+}
+
+/// A block of rows gathered from a data set's inputs.
+#[derive(Debug, Clone, Default)]
+struct Gathered {
+    bytes: Vec<u8>,
+    floats: Vec<f32>,
+}
+
+impl Gathered {
+    /// The inputs of `rows`, copied in that order.
+    fn rows<'g>(&'g mut self, inputs: Inputs<'_>, rows: &[u32]) -> Result<Inputs<'g>, Error> {
+        let cols = inputs.cols();
+        match inputs {
+            Inputs::F32(x) => {
+                self.floats.clear();
+                for &r in rows {
+                    self.floats
+                        .extend_from_slice(x.row(r as usize).ok_or(Error::TooLarge)?);
+                }
+                Ok(Inputs::F32(MatRef::new(&self.floats, rows.len(), cols)?))
+            }
+            Inputs::U8(x) => {
+                self.bytes.clear();
+                let data = x.as_slice();
+                for &r in rows {
+                    let r = r as usize;
+                    self.bytes.extend_from_slice(
+                        data.get(r * cols..(r + 1) * cols)
+                            .ok_or(Error::TooLarge)?,
+                    );
+                }
+                Ok(Inputs::U8(ByteMatRef::new(
+                    &self.bytes,
+                    rows.len(),
+                    cols,
+                    x.divisor(),
+                )?))
+            }
+        }
     }
 }
 

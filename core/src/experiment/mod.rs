@@ -39,9 +39,11 @@ pub use summary::{
     PlaneSummary, SUMMARY_HEADER, Stats, Summary,
 };
 
-use crate::data::{split_rows, train_count};
+use crate::data::split_rows;
 use crate::dataset::Dataset;
 use crate::math::sqrt_f64;
+use crate::metrics::Role;
+use crate::preset::MiRows;
 use crate::schedule::ScheduleSpec;
 use crate::{BatchOrder, Error, MlpPlan, MlpShape, Stream, StreamRng, Trainer};
 use alloc::boxed::Box;
@@ -146,10 +148,11 @@ impl Memory {
     /// As [`Experiment::new`]'s checks; [`Error::TooLarge`] when a size overflows `usize`.
     pub fn of(cfg: &ExperimentConfig, data: &Arc<Dataset>) -> Result<Self, Error> {
         let rows = data.rows();
-        cfg.validate(rows, data.cols(), data.classes())?;
+        cfg.validate(data)?;
         let cols = u32::try_from(data.cols()).map_err(|_| Error::TooLarge)?;
         let shape = MlpShape::new(&cfg.widths(cols, data.classes()), cfg.activation)?;
-        let n_train = train_count(rows, cfg.train_frac)?;
+        let (roles, order) = split(cfg, data)?;
+        let n_train = order.len();
         let batch = cfg.batch.map_or(n_train, |b| b as usize).min(n_train);
         let plan = MlpPlan::new(shape.clone(), batch)?;
         let trainer = Trainer::new(plan, cfg.optimizer, BatchOrder::Fixed)?;
@@ -163,8 +166,8 @@ impl Memory {
             .checked_mul(4)
             .and_then(|v| v.checked_add(rows))
             .ok_or(Error::TooLarge)?;
-        let all_rows: Arc<[bool]> = vec![true; rows].into();
-        let measurer = Measurer::new(cfg, &shape, Arc::clone(data), all_rows)?;
+        let mi = mi_data(cfg, data, &roles)?;
+        let measurer = Measurer::new(cfg, &shape, Arc::clone(data), roles.into(), mi)?;
         let measuring = measurer
             .scratch_req()
             .words()
@@ -194,6 +197,56 @@ impl Memory {
     }
 }
 
+/// Each row's role and the training rows in their first epoch's order: the data set's own
+/// split (its first rows train, in order), else `rint(train_frac · rows)` rows, the first or
+/// drawn at random from the seed's split stream; then at most `train_limit` of them (the
+/// others become [`Role::Unused`]).
+fn split(cfg: &ExperimentConfig, data: &Dataset) -> Result<(Vec<Role>, Vec<u32>), Error> {
+    let rows = data.rows();
+    let n_split = cfg.split_rows(data)?;
+    let mut perm = vec![0u32; rows];
+    if data.split().is_some() {
+        split_rows(&mut perm, None)?;
+    } else {
+        let mut split_rng = StreamRng::new(cfg.seed, Stream::Split);
+        split_rows(&mut perm, cfg.random_split.then_some(&mut split_rng))?;
+    }
+    let n_train = cfg
+        .train_limit
+        .map_or(n_split, |l| n_split.min(l as usize));
+    let mut roles = vec![Role::Test; rows];
+    for (i, &r) in perm.iter().enumerate().take(n_split) {
+        if let Some(role) = roles.get_mut(r as usize) {
+            *role = if i < n_train { Role::Train } else { Role::Unused };
+        }
+    }
+    Ok((roles, perm.get(..n_train).unwrap_or(&[]).to_vec()))
+}
+
+/// The rows the estimators measure as a data set of their own (every row, or the held-out
+/// rows in row order, then the first `mi_limit`), or `None` when that is every row of `data`
+/// in order.
+fn mi_data(
+    cfg: &ExperimentConfig,
+    data: &Dataset,
+    roles: &[Role],
+) -> Result<Option<Arc<Dataset>>, Error> {
+    let mut rows: Vec<u32> = (0..u32::try_from(data.rows()).map_err(|_| Error::TooLarge)?)
+        .filter(|&r| match cfg.mi_rows {
+            MiRows::All => true,
+            MiRows::Test => roles.get(r as usize) == Some(&Role::Test),
+        })
+        .collect();
+    if let Some(l) = cfg.mi_limit {
+        rows.truncate(l as usize);
+    }
+    if rows.len() == data.rows() {
+        return Ok(None);
+    }
+    let name = alloc::format!("{} ({} rows)", data.name(), cfg.mi_rows.name());
+    Ok(Some(Arc::new(data.subset(&name, &rows)?)))
+}
+
 /// What [`Experiment::step`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
@@ -213,7 +266,9 @@ pub struct Experiment {
     cfg: ExperimentConfig,
     data: Arc<Dataset>,
     shape: MlpShape,
-    is_train: Arc<[bool]>,
+    roles: Arc<[Role]>,
+    /// The rows the estimators measure, when not every row in order.
+    mi: Option<Arc<Dataset>>,
     order: Vec<u32>,
     trainer: Trainer,
     params: Vec<f32>,
@@ -248,7 +303,7 @@ impl Experiment {
     pub fn new(cfg: ExperimentConfig, data: Arc<Dataset>) -> Result<Self, Error> {
         // Every setting (the schedule among them) is checked before the schedule is expanded:
         // a bad one may be huge.
-        cfg.validate(data.rows(), data.cols(), data.classes())?;
+        cfg.validate(&data)?;
         let planner: Box<dyn Planner> = match &cfg.schedule {
             ScheduleSpec::Delta { exact, delta } => {
                 // A kept snapshot holds its pooled parameters too.
@@ -259,7 +314,13 @@ impl Experiment {
                     *exact,
                     *delta,
                     cfg.delta_estimator_index(),
-                    delta::data_entropies(&data),
+                    {
+                        let (roles, _) = split(&cfg, &data)?;
+                        match mi_data(&cfg, &data, &roles)? {
+                            Some(mi) => delta::data_entropies(&mi),
+                            None => delta::data_entropies(&data),
+                        }
+                    },
                     cfg.epochs,
                     delta::default_cap(snapshot),
                 ))
@@ -283,21 +344,12 @@ impl Experiment {
         data: Arc<Dataset>,
         planner: Box<dyn Planner>,
     ) -> Result<Self, Error> {
-        let rows = data.rows();
-        cfg.validate(rows, data.cols(), data.classes())?;
+        cfg.validate(&data)?;
         let cols = u32::try_from(data.cols()).map_err(|_| Error::TooLarge)?;
         let shape = MlpShape::new(&cfg.widths(cols, data.classes()), cfg.activation)?;
-        let n_train = train_count(rows, cfg.train_frac)?;
-        let mut perm = vec![0u32; rows];
-        let mut split_rng = StreamRng::new(cfg.seed, Stream::Split);
-        split_rows(&mut perm, cfg.random_split.then_some(&mut split_rng))?;
-        let order: Vec<u32> = perm.get(..n_train).unwrap_or(&[]).to_vec();
-        let mut is_train = vec![false; rows];
-        for &r in &order {
-            if let Some(t) = is_train.get_mut(r as usize) {
-                *t = true;
-            }
-        }
+        let (roles, order) = split(&cfg, &data)?;
+        let mi = mi_data(&cfg, &data, &roles)?;
+        let n_train = order.len();
         let batch = cfg.batch.map_or(n_train, |b| b as usize).min(n_train);
         let plan = MlpPlan::new(shape.clone(), batch)?;
         let order_kind = if cfg.shuffle {
@@ -316,7 +368,8 @@ impl Experiment {
             state: vec![0.0; trainer.state_len()],
             scratch: vec![0.0; trainer.scratch_len()],
             shuffle_rng: StreamRng::new(cfg.seed, Stream::Shuffle),
-            is_train: is_train.into(),
+            roles: roles.into(),
+            mi,
             shape,
             data,
             order,
@@ -370,10 +423,17 @@ impl Experiment {
         &self.params
     }
 
-    /// Which rows train.
+    /// What each row is for.
     #[must_use]
-    pub fn is_train(&self) -> &[bool] {
-        &self.is_train
+    pub fn roles(&self) -> &[Role] {
+        &self.roles
+    }
+
+    /// The rows the estimators measure, as a data set of their own, when they are not
+    /// every row of [`Experiment::dataset`] in order.
+    #[must_use]
+    pub fn mi_dataset(&self) -> Option<&Dataset> {
+        self.mi.as_deref()
     }
 
     /// The training state right after the snapshot just handed out ([`Step::Snapshot`]),
@@ -499,7 +559,8 @@ impl Experiment {
             &self.cfg,
             &self.shape,
             Arc::clone(&self.data),
-            Arc::clone(&self.is_train),
+            Arc::clone(&self.roles),
+            self.mi.clone(),
         )
     }
 
