@@ -45,7 +45,10 @@ impl MnistFiles {
 
 /// The file names looked for, without `.gz`: the standard one and the one some mirrors use.
 fn names(stem: &str, kind: &str) -> [String; 2] {
-    [format!("{stem}-{kind}-ubyte"), format!("{stem}.{kind}-ubyte")]
+    [
+        format!("{stem}-{kind}-ubyte"),
+        format!("{stem}.{kind}-ubyte"),
+    ]
 }
 
 /// The file for `stem`/`kind` in `dir`, if there is one.

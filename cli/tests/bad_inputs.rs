@@ -92,6 +92,70 @@ fn every_bad_input_is_one_clear_error_and_touches_nothing() {
     std::fs::create_dir_all(&empty_dir).unwrap();
     let empty_dir = empty_dir.display().to_string();
 
+    // MNIST-format directories, each wrong in one way.
+    let idx = |name: &str, files: &[(&str, Vec<u8>)]| {
+        let dir = d.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (f, bytes) in files {
+            std::fs::write(dir.join(f), bytes).unwrap();
+        }
+        dir.display().to_string()
+    };
+    let images = |n: u8| {
+        let mut v = vec![0, 0, 8, 3, 0, 0, 0, n, 0, 0, 0, 2, 0, 0, 0, 2];
+        v.extend((0..4 * n).map(|i| i.wrapping_mul(37)));
+        v
+    };
+    let labels_idx = |n: u8| {
+        let mut v = vec![0, 0, 8, 1, 0, 0, 0, n];
+        v.extend((0..n).map(|i| i % 10));
+        v
+    };
+    let test_pair = || {
+        vec![
+            ("t10k-images-idx3-ubyte", images(6)),
+            ("t10k-labels-idx1-ubyte", labels_idx(6)),
+        ]
+    };
+    let mnist_empty = idx("mnist-empty", &[]);
+    let mnist_gz = idx(
+        "mnist-gz",
+        &[
+            ("t10k-images-idx3-ubyte.gz", vec![0x1f, 0x8b, 8, 0, 1, 2, 3]),
+            ("t10k-labels-idx1-ubyte", labels_idx(6)),
+        ],
+    );
+    let mnist_swapped = idx(
+        "mnist-swapped",
+        &[
+            ("t10k-images-idx3-ubyte", labels_idx(6)),
+            ("t10k-labels-idx1-ubyte", labels_idx(6)),
+        ],
+    );
+    let mnist_count = idx(
+        "mnist-count",
+        &[
+            ("t10k-images-idx3-ubyte", images(6)),
+            ("t10k-labels-idx1-ubyte", labels_idx(5)),
+        ],
+    );
+    let mut half = test_pair();
+    half.push(("train-images-idx3-ubyte", images(20)));
+    let mnist_half = idx("mnist-half", &half);
+    let mut full = test_pair();
+    full.push(("train-images-idx3-ubyte", images(20)));
+    full.push(("train-labels-idx1-ubyte", labels_idx(20)));
+    let mnist_full = idx("mnist-full", &full);
+    let mut bad_label = labels_idx(6);
+    bad_label[10] = 10;
+    let mnist_label = idx(
+        "mnist-label",
+        &[
+            ("t10k-images-idx3-ubyte", images(6)),
+            ("t10k-labels-idx1-ubyte", bad_label),
+        ],
+    );
+
     // An earlier run that no bad command may touch.
     let prev = d.join("prev");
     let p = prev.display().to_string();
@@ -210,6 +274,91 @@ fn every_bad_input_is_one_clear_error_and_touches_nothing() {
         (vec!["--checkpoint-every", "-1"], "--checkpoint-every"),
         (vec!["--checkpoint-every", "NaN"], "--checkpoint-every"),
         (vec!["--simd", "avx9000"], "--simd"),
+        (
+            vec!["--preset", "saxe-mnist"],
+            "--mnist: preset saxe-mnist trains on MNIST",
+        ),
+        (
+            vec!["--mnist", &mnist_full],
+            "--mnist: applies to presets on MNIST (saxe-mnist); preset tishby",
+        ),
+        (
+            vec!["--preset", "saxe-mnist", "--mnist", &missing],
+            "is not a directory",
+        ),
+        (
+            vec!["--preset", "saxe-mnist", "--mnist", &mnist_empty],
+            "has no t10k-images-idx3-ubyte (nor t10k-images-idx3-ubyte.gz",
+        ),
+        (
+            vec!["--preset", "saxe-mnist", "--mnist", &mnist_gz],
+            "t10k-images-idx3-ubyte.gz: not valid gzip data",
+        ),
+        (
+            vec!["--preset", "saxe-mnist", "--mnist", &mnist_swapped],
+            "t10k-images-idx3-ubyte: not an IDX image file",
+        ),
+        (
+            vec!["--preset", "saxe-mnist", "--mnist", &mnist_count],
+            "t10k-labels-idx1-ubyte: holds 5 labels but",
+        ),
+        (
+            vec!["--preset", "saxe-mnist", "--mnist", &mnist_label],
+            "t10k-labels-idx1-ubyte: not an IDX label file",
+        ),
+        (
+            vec!["--preset", "saxe-mnist", "--mnist", &mnist_half],
+            "has no train-labels-idx1-ubyte",
+        ),
+        (
+            vec![
+                "--preset",
+                "saxe-mnist",
+                "--mnist",
+                &mnist_full,
+                "--train-frac",
+                "0.5",
+            ],
+            "--train-frac: does not apply: ",
+        ),
+        (
+            vec![
+                "--preset",
+                "saxe-mnist",
+                "--mnist",
+                &mnist_full,
+                "--split",
+                "random",
+            ],
+            "--split: does not apply: ",
+        ),
+        (
+            vec![
+                "--preset",
+                "saxe-mnist",
+                "--mnist",
+                &mnist_full,
+                "--train-limit",
+                "0",
+            ],
+            "--train-limit: \"0\" is not accepted",
+        ),
+        (
+            vec![
+                "--preset",
+                "saxe-mnist",
+                "--mnist",
+                &mnist_full,
+                "--mi-limit",
+                "0",
+            ],
+            "--mi-limit: \"0\" is not accepted",
+        ),
+        (vec!["--mi-rows", "some"], "--mi-rows"),
+        (
+            vec!["--mi-rows", "test", "--train-frac", "1"],
+            "--mi-rows: \"test\" is not accepted",
+        ),
         (vec!["--epochs", "5"], "already holds a run"),
     ] {
         let mut v = vec!["run", "--quiet", "--out", &p];

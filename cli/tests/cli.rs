@@ -689,3 +689,172 @@ fn a_first_row_of_column_numbers_is_read_as_data_with_a_warning() {
     ]);
     assert!(out.stderr.is_empty());
 }
+
+/// An MNIST-format directory: `train` training and `test` test images of 5 × 5 bytes whose
+/// label is the brightness decile of their first pixel; the training images gzip-compressed.
+fn mnist_dir(name: &str, train: Option<u32>, test: u32) -> PathBuf {
+    use std::io::Write as _;
+    let d = tmp(name);
+    let pair = |n: u32, salt: u32| {
+        let mut img = vec![0u8, 0, 8, 3];
+        for v in [n, 5, 5] {
+            img.extend(v.to_be_bytes());
+        }
+        let mut lab = vec![0u8, 0, 8, 1];
+        lab.extend(n.to_be_bytes());
+        for i in 0..n {
+            let px: Vec<u8> = (0..25u32)
+                .map(|j| u8::try_from((i * 97 + j * 31 + salt * 13 + i * j) % 256).unwrap())
+                .collect();
+            lab.push(px[0] / 26);
+            img.extend(px);
+        }
+        (img, lab)
+    };
+    if let Some(n) = train {
+        let (img, lab) = pair(n, 1);
+        for (f, bytes) in [
+            ("train-images-idx3-ubyte.gz", img),
+            ("train-labels-idx1-ubyte.gz", lab),
+        ] {
+            let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            z.write_all(&bytes).unwrap();
+            std::fs::write(d.join(f), z.finish().unwrap()).unwrap();
+        }
+    }
+    let (img, lab) = pair(test, 2);
+    std::fs::write(d.join("t10k-images-idx3-ubyte"), img).unwrap();
+    std::fs::write(d.join("t10k-labels-idx1-ubyte"), lab).unwrap();
+    d
+}
+
+/// Whether `v · n` is an integer (a share of `n` rows).
+fn share_of(v: f64, n: f64) -> bool {
+    ((v * n) - (v * n).round()).abs() < 1e-9
+}
+
+#[test]
+fn mnist_runs_measure_the_test_rows_and_train_on_the_split() {
+    let dir = mnist_dir("mnist", Some(40), 24);
+    let data = dir.display().to_string();
+    let quick = [
+        "run",
+        "--preset",
+        "saxe-mnist",
+        "--mnist",
+        &data,
+        "--layers",
+        "16,6",
+        "--epochs",
+        "3",
+        "--schedule",
+        "every:1",
+        "--batch",
+        "8",
+        "--lr",
+        "0.5",
+        "--quiet",
+    ];
+    let runs: Vec<PathBuf> = ["1", "2"]
+        .iter()
+        .map(|threads| {
+            let out = dir.join(format!("run{threads}"));
+            let mut args = quick.to_vec();
+            let o = out.display().to_string();
+            args.extend(["--threads", threads, "--out", &o]);
+            run_ok(&args);
+            out
+        })
+        .collect();
+    for f in ["plane.csv", "metrics.csv", "layers.csv"] {
+        assert_eq!(
+            std::fs::read(runs[0].join(f)).unwrap(),
+            std::fs::read(runs[1].join(f)).unwrap(),
+            "{f} differs between 1 and 2 threads"
+        );
+    }
+    // Every estimate is on the 24 test rows; the metrics on 40 training and 24 test rows.
+    let plane = std::fs::read_to_string(runs[0].join("plane.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = plane
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 3 * 3 * 2, "{plane}");
+    let cap = 24f64.log2() + 1e-9;
+    assert!(
+        rows.iter().all(|r| r[4].parse::<f64>().unwrap() <= cap),
+        "{plane}"
+    );
+    let first = rows
+        .iter()
+        .find(|r| r[2] == "1" && r[3] == "binning-size")
+        .unwrap();
+    assert!(first[4].parse::<f64>().unwrap() > 2.0, "{plane}");
+    let metrics = std::fs::read_to_string(runs[0].join("metrics.csv")).unwrap();
+    for line in metrics.lines().skip(1) {
+        let v: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
+        assert!(share_of(v[3], 40.0) && share_of(v[5], 24.0), "{metrics}");
+    }
+    // The manifest names each file with its SHA-256.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(runs[0].join("manifest.json")).unwrap())
+            .unwrap();
+    let files = manifest["data_files"].as_array().unwrap();
+    assert_eq!(files.len(), 4);
+    for f in files {
+        let path = f["file"].as_str().unwrap();
+        let want = format!("{:x}", Sha256::digest(std::fs::read(path).unwrap()));
+        assert_eq!(f["sha256"].as_str().unwrap(), want);
+    }
+    assert_eq!(manifest["mi_rows"], "test");
+
+    // Limits: 10 training rows, the first 12 test rows.
+    let limited = dir.join("limited");
+    let o = limited.display().to_string();
+    let mut args = quick.to_vec();
+    args.extend(["--train-limit", "10", "--mi-limit", "12", "--out", &o]);
+    run_ok(&args);
+    let plane = std::fs::read_to_string(limited.join("plane.csv")).unwrap();
+    let cap = 12f64.log2() + 1e-9;
+    for line in plane.lines().skip(1) {
+        let v: Vec<&str> = line.split(',').collect();
+        assert!(v[4].parse::<f64>().unwrap() <= cap, "{plane}");
+    }
+    let metrics = std::fs::read_to_string(limited.join("metrics.csv")).unwrap();
+    for line in metrics.lines().skip(1) {
+        let v: Vec<f64> = line.split(',').map(|c| c.parse().unwrap()).collect();
+        assert!(share_of(v[3], 10.0) && share_of(v[5], 24.0), "{metrics}");
+    }
+
+    // Only the test pair: it is split by --train-frac, and the run says so.
+    let only = mnist_dir("mnist-test-only", None, 24);
+    let d = only.display().to_string();
+    let o = only.join("run").display().to_string();
+    let out = bin()
+        .args([
+            "run",
+            "--preset",
+            "saxe-mnist",
+            "--mnist",
+            &d,
+            "--layers",
+            "8",
+            "--epochs",
+            "2",
+            "--out",
+            &o,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("has only the test pair (24 images): the first 19 train (--train-frac 0.8) and the other 5 are held out"),
+        "{stderr}"
+    );
+}

@@ -152,7 +152,13 @@ mod tests {
         ];
         let nll = [0.5f32, 1.25, 0.75, 2.0, 0.25];
         let labels = [0u32, 1, 1, 1, 2];
-        let is_train = [Role::Train, Role::Train, Role::Test, Role::Train, Role::Test];
+        let is_train = [
+            Role::Train,
+            Role::Train,
+            Role::Test,
+            Role::Train,
+            Role::Test,
+        ];
         let m =
             split_metrics(MatRef::new(&probs, 5, 3).unwrap(), &nll, &labels, &is_train).unwrap();
         assert_eq!(m.train.rows, 3);
@@ -171,6 +177,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(all.test, None);
+        // Unused rows count nowhere; blocks added in row order give one pass's bits.
+        let roles = [
+            Role::Train,
+            Role::Unused,
+            Role::Test,
+            Role::Train,
+            Role::Test,
+        ];
+        let one = split_metrics(MatRef::new(&probs, 5, 3).unwrap(), &nll, &labels, &roles).unwrap();
+        assert_eq!(one.train.rows, 2);
+        assert_eq!(one.train.loss, (0.5 + 2.0) / 2.0);
+        let mut acc = MetricsAcc::default();
+        acc.add(
+            MatRef::new(&probs[..6], 2, 3).unwrap(),
+            &nll[..2],
+            &labels[..2],
+            &roles[..2],
+        )
+        .unwrap();
+        acc.add(
+            MatRef::new(&probs[6..], 3, 3).unwrap(),
+            &nll[2..],
+            &labels[2..],
+            &roles[2..],
+        )
+        .unwrap();
+        assert_eq!(acc.finish().unwrap(), one);
         assert_eq!(all.train.accuracy, 3.0 / 5.0);
         // Nothing trains, or lengths disagree.
         assert_eq!(

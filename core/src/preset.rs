@@ -43,7 +43,11 @@ impl DatasetName {
 
 /// The rows the estimators measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "kebab-case"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "kebab-case")
+)]
 pub enum MiRows {
     /// Every row of the data set (the 12-bit task: all 4096 patterns).
     All,
@@ -64,7 +68,9 @@ impl MiRows {
     /// The rows called [`MiRows::name`].
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::All, Self::Test].into_iter().find(|m| m.name() == name)
+        [Self::All, Self::Test]
+            .into_iter()
+            .find(|m| m.name() == name)
     }
 }
 

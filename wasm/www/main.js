@@ -969,6 +969,9 @@ async function init() {
     const mod = await import("./pkg/infoplane_wasm.js");
     await mod.default();
     CATALOG = JSON.parse(mod.catalog());
+    // Presets on data read from files (MNIST) need those files, which the page cannot load
+    // yet: it offers the presets whose data set the module generates.
+    CATALOG.presets = CATALOG.presets.filter((p) => p.dataset !== "mnist");
   } catch (e) {
     showError(`Could not load the WebAssembly module (pkg/infoplane_wasm.js): ${e.message || e}`);
     updateStatus("error");

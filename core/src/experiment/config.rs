@@ -1,7 +1,7 @@
 //! Every setting of a run, starting from a preset, and its one validation path.
 
-use crate::estimator::{Estimator, Settings};
 use crate::dataset::Dataset;
+use crate::estimator::{Estimator, Settings};
 use crate::preset::{MiRows, Preset};
 use crate::schedule::{Capture, ScheduleSpec};
 use crate::{Activation, Error, Init, MlpShape, Optimizer, data::train_count, mlp::MAX_LAYERS};

@@ -4,8 +4,8 @@
 use super::{ExperimentConfig, Snapshot};
 use crate::dataset::Dataset;
 use crate::estimator::{Group, Layer, group};
-use crate::math::sqrt_f64;
 use crate::mat::{ByteMatRef, Inputs};
+use crate::math::sqrt_f64;
 use crate::metrics::{MetricsAcc, Role, SplitMetrics};
 use crate::scratch::{Scratch, ScratchReq, Workspace};
 use crate::{Error, MatRef, MlpPlan, MlpShape, PlanePoint};
@@ -462,10 +462,13 @@ fn block_metrics(
         let nll = s.f32(m)?;
         let net_scratch = s.f32(net.scratch_len())?;
         net.evaluate(params, inputs, &block_labels, acts, nll, net_scratch)?;
-        let out = acts
-            .get(m * (act_len - classes)..)
-            .ok_or(Error::TooLarge)?;
-        acc.add(MatRef::new(out, m, classes)?, nll, &block_labels, &block_roles)?;
+        let out = acts.get(m * (act_len - classes)..).ok_or(Error::TooLarge)?;
+        acc.add(
+            MatRef::new(out, m, classes)?,
+            nll,
+            &block_labels,
+            &block_roles,
+        )?;
     }
     acc.finish()
 }
@@ -496,8 +499,7 @@ impl Gathered {
                 for &r in rows {
                     let r = r as usize;
                     self.bytes.extend_from_slice(
-                        data.get(r * cols..(r + 1) * cols)
-                            .ok_or(Error::TooLarge)?,
+                        data.get(r * cols..(r + 1) * cols).ok_or(Error::TooLarge)?,
                     );
                 }
                 Ok(Inputs::U8(ByteMatRef::new(

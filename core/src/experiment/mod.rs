@@ -211,13 +211,15 @@ fn split(cfg: &ExperimentConfig, data: &Dataset) -> Result<(Vec<Role>, Vec<u32>)
         let mut split_rng = StreamRng::new(cfg.seed, Stream::Split);
         split_rows(&mut perm, cfg.random_split.then_some(&mut split_rng))?;
     }
-    let n_train = cfg
-        .train_limit
-        .map_or(n_split, |l| n_split.min(l as usize));
+    let n_train = cfg.train_limit.map_or(n_split, |l| n_split.min(l as usize));
     let mut roles = vec![Role::Test; rows];
     for (i, &r) in perm.iter().enumerate().take(n_split) {
         if let Some(role) = roles.get_mut(r as usize) {
-            *role = if i < n_train { Role::Train } else { Role::Unused };
+            *role = if i < n_train {
+                Role::Train
+            } else {
+                Role::Unused
+            };
         }
     }
     Ok((roles, perm.get(..n_train).unwrap_or(&[]).to_vec()))
@@ -840,5 +842,133 @@ mod tests {
         g.reset(shape.param_len());
         g.add(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]);
         assert_eq!(g.snr(&shape), [None, None]);
+    }
+
+    /// A data set of 60 byte rows (3 classes) whose first 40 rows are its own training rows.
+    fn split_data() -> Arc<Dataset> {
+        let (rows, cols) = (60usize, 6usize);
+        let x: Vec<u8> = (0..rows * cols)
+            .map(|i| u8::try_from((i * 37 + i / 7) % 256).unwrap())
+            .collect();
+        let y: Vec<u32> = (0..60u32).map(|r| (r * 7 / 3) % 3).collect();
+        let d = Dataset::from_u8("t", x, cols, 255.0, y, 3).unwrap();
+        Arc::new(d.with_split(40).unwrap())
+    }
+
+    fn split_cfg() -> ExperimentConfig {
+        let mut cfg = ExperimentConfig::from_preset(&crate::preset::SAXE_MNIST).unwrap();
+        cfg.hidden = vec![5, 4];
+        cfg.epochs = 3;
+        cfg.batch = Some(8);
+        cfg.optimizer = crate::Optimizer::sgd(0.5);
+        cfg.schedule = ScheduleSpec::parse("every:1").unwrap();
+        cfg
+    }
+
+    fn first_snapshot(exp: &mut Experiment, epoch: u32) -> Snapshot {
+        loop {
+            if let Step::Snapshot(s) = exp.step().unwrap()
+                && s.epoch == epoch
+            {
+                return s;
+            }
+        }
+    }
+
+    #[test]
+    fn held_out_rows_are_measured_on_their_own_and_metrics_cover_train_and_test() {
+        let data = split_data();
+        let mut cfg = split_cfg();
+        cfg.train_limit = Some(30);
+        cfg.mi_limit = Some(15);
+        let mut exp = Experiment::new(cfg.clone(), Arc::clone(&data)).unwrap();
+        // Rows 0..30 train, 30..40 (training rows beyond the limit) are unused, 40.. test.
+        let roles = exp.roles().to_vec();
+        assert!(roles[..30].iter().all(|&r| r == Role::Train));
+        assert!(roles[30..40].iter().all(|&r| r == Role::Unused));
+        assert!(roles[40..].iter().all(|&r| r == Role::Test));
+        let mi = exp.mi_dataset().unwrap();
+        assert_eq!(mi.rows(), 15);
+        assert_eq!(mi.labels(), &data.labels()[40..55]);
+        let snap = first_snapshot(&mut exp, 1);
+        let m = exp.measurer().unwrap().measure(&snap).unwrap();
+
+        // Metrics: one evaluation of every row, the unused ones left out.
+        let net = MlpPlan::new(exp.shape().clone(), 60).unwrap();
+        let act = exp.shape().activation_len();
+        let (mut acts, mut nll) = (vec![0.0f32; 60 * act], vec![0.0f32; 60]);
+        let mut scratch = vec![0.0f32; net.scratch_len()];
+        net.evaluate(
+            &snap.params,
+            data.inputs(),
+            data.labels(),
+            &mut acts,
+            &mut nll,
+            &mut scratch,
+        )
+        .unwrap();
+        let out = crate::MatRef::new(&acts[60 * (act - 3)..], 60, 3).unwrap();
+        let want = crate::metrics::split_metrics(out, &nll, data.labels(), &roles).unwrap();
+        assert_eq!(m.metrics, want);
+        assert_eq!(m.metrics.train.rows, 30);
+        assert_eq!(m.metrics.test.unwrap().rows, 20);
+
+        // Plane points: those of a run whose data set is the 15 measured rows alone.
+        let rows: Vec<u32> = (40..55).collect();
+        let alone = Arc::new(data.subset("t", &rows).unwrap());
+        let mut ref_cfg = split_cfg();
+        ref_cfg.mi_rows = MiRows::All;
+        let reference = Experiment::new(ref_cfg, alone).unwrap();
+        assert!(reference.mi_dataset().is_none());
+        let want = reference.measurer().unwrap().measure(&snap).unwrap();
+        assert_eq!(m.points, want.points);
+        assert_eq!(m.points.len(), 3 * 2);
+        assert!(m.points.iter().any(|p| p.point.i_xt.in_bits() > 1.0));
+    }
+
+    #[test]
+    fn splits_and_limits_are_checked() {
+        let data = split_data();
+        let bad = |cfg: ExperimentConfig| Experiment::new(cfg, Arc::clone(&data)).unwrap_err();
+        let mut cfg = split_cfg();
+        cfg.train_limit = Some(0);
+        assert_eq!(
+            bad(cfg),
+            Error::InvalidParameter {
+                name: "train_limit"
+            }
+        );
+        let mut cfg = split_cfg();
+        cfg.mi_limit = Some(0);
+        assert_eq!(bad(cfg), Error::InvalidParameter { name: "mi_limit" });
+        // Without a split of its own and with every row training, nothing is held out.
+        let whole = Arc::new(data.subset("t", &(0..60).collect::<Vec<_>>()).unwrap());
+        let mut cfg = split_cfg();
+        cfg.train_frac = 1.0;
+        assert_eq!(
+            Experiment::new(cfg.clone(), Arc::clone(&whole)).unwrap_err(),
+            Error::InvalidParameter { name: "mi_rows" }
+        );
+        cfg.mi_rows = MiRows::All;
+        let exp = Experiment::new(cfg, whole).unwrap();
+        assert!(exp.mi_dataset().is_none());
+        // The data set's own split wins over train_frac; a split must leave rows on each side.
+        let mut cfg = split_cfg();
+        cfg.train_frac = 0.1;
+        let exp = Experiment::new(cfg, Arc::clone(&data)).unwrap();
+        assert_eq!(
+            exp.roles().iter().filter(|&&r| r == Role::Train).count(),
+            40
+        );
+        assert_eq!(exp.mi_dataset().unwrap().rows(), 20);
+        let d = Dataset::tishby();
+        assert_eq!(
+            d.clone().with_split(0).unwrap_err(),
+            Error::InvalidParameter { name: "split" }
+        );
+        assert_eq!(
+            d.with_split(4096).unwrap_err(),
+            Error::InvalidParameter { name: "split" }
+        );
     }
 }
