@@ -124,7 +124,7 @@ pub use estimator::binning::{self, BinRule, BinningPlan};
 pub use estimator::kde::{self, KdeBoth, KdeBound, KdePlan, KdeTree};
 pub use info::{Info, PlanePoint};
 pub use mat::{ByteMatRef, Inputs, MatRef};
-pub use mlp::{Init, MlpPlan, MlpShape};
+pub use mlp::{Init, MlpPlan, MlpShape, Parallel, Serial};
 pub use optim::Optimizer;
 pub use rng::{Stream, StreamRng};
 pub use schedule::{Capture, Schedule};

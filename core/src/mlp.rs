@@ -297,6 +297,26 @@ impl MlpPlan {
         grads: &mut [f32],
         scratch: &mut [f32],
     ) -> Result<(), Error> {
+        self.gradient_par(params, x, labels, rows, grads, scratch, &Serial)
+    }
+
+    /// [`MlpPlan::gradient`] with the wide layers' dense kernels split by units into jobs
+    /// on `par` (layers of at least 2²¹ multiply-adds per batch): the same bits for any
+    /// [`Parallel`].
+    ///
+    /// # Errors
+    /// As [`MlpPlan::gradient`].
+    #[allow(clippy::too_many_arguments)] // `gradient`'s arguments and the threads
+    pub fn gradient_par<'x>(
+        &self,
+        params: &[f32],
+        x: impl Into<Inputs<'x>>,
+        labels: &[u32],
+        rows: &[u32],
+        grads: &mut [f32],
+        scratch: &mut [f32],
+        par: &dyn Parallel,
+    ) -> Result<(), Error> {
         let isa = Isa::active();
         isa.run(NetCall {
             plan: self,
@@ -305,6 +325,7 @@ impl MlpPlan {
             labels,
             scratch,
             isa,
+            par,
             what: What::Gradient { rows, grads },
         })
     }
@@ -321,6 +342,7 @@ impl MlpPlan {
         grads: &mut [f32],
         scratch: &mut [f32],
         isa: Isa,
+        par: &dyn Parallel,
     ) -> Result<(), Error> {
         self.check_io(params, x, labels)?;
         check_len(grads.len(), self.shape.param_len)?;
@@ -347,7 +369,7 @@ impl MlpPlan {
             first_mut(&mut acts)?,
             n,
         )?;
-        self.forward(params, &mut acts, n, tmp, None, isa)?;
+        self.forward(params, &mut acts, n, tmp, None, isa, par)?;
 
         // Output delta: (softmax − one-hot) / n.
         #[allow(clippy::cast_precision_loss)] // n ≤ batch, far below 2^24
@@ -387,14 +409,7 @@ impl MlpPlan {
             for (gbj, d_row) in gb.iter_mut().zip(d_cur.chunks_exact(n)) {
                 *gbj = math::lane_sum(d_row);
             }
-            isa.run(WeightGradient {
-                gw,
-                d: d_cur,
-                a: input,
-                fan_in,
-                n,
-                tiles: Tiles::of(isa),
-            });
+            weight_gradient_par(gw, d_cur, input, fan_in, n, isa, par);
             if l > 0 {
                 // δ_{l−1}[i] = (Σ_j W[j][i] δ_l[j]) · act'(a_{l−1}[i]), j ascending.
                 let d_prev = delta_prev.get_mut(..fan_in * n).ok_or(Error::TooLarge)?;
@@ -440,6 +455,7 @@ impl MlpPlan {
             labels,
             scratch,
             isa,
+            par: &Serial,
             what: What::Evaluate { layers, nll },
         })
     }
@@ -456,6 +472,7 @@ impl MlpPlan {
         nll: &mut [f32],
         scratch: &mut [f32],
         isa: Isa,
+        par: &dyn Parallel,
     ) -> Result<(), Error> {
         self.check_io(params, x, labels)?;
         let rows = x.rows();
@@ -488,6 +505,7 @@ impl MlpPlan {
                 tmp,
                 Some((block_labels, block_nll)),
                 isa,
+                par,
             )?;
             // Scatter unit-major block activations into each layer's row-major output.
             let mut layer_start = 0;
@@ -527,6 +545,7 @@ impl MlpPlan {
         tmp: &mut [f32],
         mut nll: Option<(&[u32], &mut [f32])>,
         isa: Isa,
+        par: &dyn Parallel,
     ) -> Result<(), Error> {
         let mut rest = params;
         let n_layers = self.shape.n_layers();
@@ -540,14 +559,7 @@ impl MlpPlan {
                 .first_mut()
                 .map(|a| &mut **a)
                 .ok_or(Error::EmptyInput)?;
-            isa.run(DenseForward {
-                w,
-                b,
-                input,
-                out: &mut *out,
-                n,
-                tiles: Tiles::of(isa),
-            });
+            dense_forward_par(w, b, input, &mut *out, n, isa, par);
             if l + 1 < n_layers {
                 isa.run(Hidden {
                     act: self.shape.hidden,
@@ -687,6 +699,151 @@ fn gather(
     Ok(())
 }
 
+/// Runs independent jobs, perhaps at once: how a frontend lends its threads to the dense
+/// kernels ([`MlpPlan::gradient_par`]). The core splits a wide layer's units into jobs that
+/// write disjoint parts of the output, each computed exactly as in one call, so the result
+/// has the same bits whatever the implementation does (one thread, many, any order).
+pub trait Parallel: Sync {
+    /// How many jobs are worth making at once (the threads that can run them); 1 or 0: the
+    /// kernels do not split.
+    fn width(&self) -> usize;
+    /// Runs each job once, in any order and on any threads, and returns when all have
+    /// returned.
+    fn run(&self, jobs: &mut [&mut (dyn FnMut() + Send)]);
+}
+
+/// Runs every job in turn on the calling thread.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Serial;
+
+impl Parallel for Serial {
+    fn width(&self) -> usize {
+        1
+    }
+    fn run(&self, jobs: &mut [&mut (dyn FnMut() + Send)]) {
+        for job in jobs {
+            job();
+        }
+    }
+}
+
+/// The most jobs a layer is split into.
+const MAX_JOBS: usize = 16;
+
+/// A layer is split only when it has at least this many multiply-adds per call: below, a
+/// job costs less than handing it to another thread.
+const SPLIT_MIN_MACS: usize = 1 << 21;
+
+/// How many jobs to split `units` units of `macs_per_unit` multiply-adds each into, and
+/// how many units each takes (the last may take fewer).
+fn split_units(par: &dyn Parallel, units: usize, macs_per_unit: usize) -> (usize, usize) {
+    let width = par.width().clamp(1, MAX_JOBS).min(units.max(1));
+    if width < 2 || units.saturating_mul(macs_per_unit) < SPLIT_MIN_MACS {
+        return (1, units);
+    }
+    let per = units.div_ceil(width);
+    (units.div_ceil(per), per)
+}
+
+/// [`dense_forward`] over `units` output units, split into jobs on `par` by units.
+#[allow(clippy::too_many_arguments)] // the kernel's arguments, the level and the threads
+fn dense_forward_par(
+    w: &[f32],
+    b: &[f32],
+    input: &[f32],
+    out: &mut [f32],
+    n: usize,
+    isa: Isa,
+    par: &dyn Parallel,
+) {
+    let fan_out = b.len();
+    let fan_in = w.len() / fan_out.max(1);
+    let (jobs, per) = split_units(par, fan_out, fan_in * n);
+    let tiles = Tiles::of(isa);
+    if jobs < 2 {
+        isa.run(DenseForward {
+            w,
+            b,
+            input,
+            out,
+            n,
+            tiles,
+        });
+        return;
+    }
+    let mut closures: heapless::Vec<_, MAX_JOBS> = heapless::Vec::new();
+    for ((w, b), out) in w
+        .chunks(per * fan_in)
+        .zip(b.chunks(per))
+        .zip(out.chunks_mut(per * n))
+    {
+        let job = move || {
+            isa.run(DenseForward {
+                w,
+                b,
+                input,
+                out: &mut *out,
+                n,
+                tiles,
+            });
+        };
+        // At most MAX_JOBS chunks by construction.
+        let _ = closures.push(job);
+    }
+    let mut refs: heapless::Vec<&mut (dyn FnMut() + Send), MAX_JOBS> = closures
+        .iter_mut()
+        .map(|c| c as &mut (dyn FnMut() + Send))
+        .collect();
+    par.run(&mut refs);
+}
+
+/// [`weight_gradient`] over the rows of `gw` (one per output unit), split into jobs on
+/// `par` by units.
+#[allow(clippy::too_many_arguments)] // the kernel's arguments, the level and the threads
+fn weight_gradient_par(
+    gw: &mut [f32],
+    d: &[f32],
+    a: &[f32],
+    fan_in: usize,
+    n: usize,
+    isa: Isa,
+    par: &dyn Parallel,
+) {
+    let fan_out = gw.len() / fan_in.max(1);
+    let (jobs, per) = split_units(par, fan_out, fan_in * n);
+    let tiles = Tiles::of(isa);
+    if jobs < 2 {
+        isa.run(WeightGradient {
+            gw,
+            d,
+            a,
+            fan_in,
+            n,
+            tiles,
+        });
+        return;
+    }
+    let mut closures: heapless::Vec<_, MAX_JOBS> = heapless::Vec::new();
+    for (gw, d) in gw.chunks_mut(per * fan_in).zip(d.chunks(per * n)) {
+        let job = move || {
+            isa.run(WeightGradient {
+                gw: &mut *gw,
+                d,
+                a,
+                fan_in,
+                n,
+                tiles,
+            });
+        };
+        let _ = closures.push(job);
+    }
+    let mut refs: heapless::Vec<&mut (dyn FnMut() + Send), MAX_JOBS> = closures
+        .iter_mut()
+        .map(|c| c as &mut (dyn FnMut() + Send))
+        .collect();
+    par.run(&mut refs);
+}
+
 /// A call of [`MlpPlan::gradient`] or [`MlpPlan::evaluate`] with its arguments, as a kernel
 /// for [`Isa::run`].
 struct NetCall<'a, 'x> {
@@ -698,6 +855,8 @@ struct NetCall<'a, 'x> {
     /// The level the call runs at (tile sizes; tanh decides its branch per 16 elements at
     /// AVX-512).
     isa: Isa,
+    /// Threads for wide layers.
+    par: &'a dyn Parallel,
     what: What<'a>,
 }
 
@@ -724,14 +883,15 @@ impl Kernel for NetCall<'_, '_> {
             labels,
             scratch,
             isa,
+            par,
             what,
         } = self;
         match what {
             What::Gradient { rows, grads } => {
-                plan.gradient_at(params, x, labels, rows, grads, scratch, isa)
+                plan.gradient_at(params, x, labels, rows, grads, scratch, isa, par)
             }
             What::Evaluate { layers, nll } => {
-                plan.evaluate_at(params, x, labels, layers, nll, scratch, isa)
+                plan.evaluate_at(params, x, labels, layers, nll, scratch, isa, par)
             }
         }
     }
@@ -1253,6 +1413,75 @@ mod tests {
                 if i % 13 == 0 { -0.0 } else { v }
             })
             .collect()
+    }
+
+    /// Runs the jobs last first, and records the most it was given at once.
+    struct Reverse(usize, core::sync::atomic::AtomicUsize);
+
+    impl Parallel for Reverse {
+        fn width(&self) -> usize {
+            self.0
+        }
+        fn run(&self, jobs: &mut [&mut (dyn FnMut() + Send)]) {
+            self.1
+                .fetch_max(jobs.len(), core::sync::atomic::Ordering::Relaxed);
+            for job in jobs.iter_mut().rev() {
+                job();
+            }
+        }
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn split_layers_give_the_bits_of_one_call() {
+        // 64 → 300 → 40 → 3 on 128 samples: the first layer (2.5M multiply-adds) and the
+        // second's weight gradient are split; the rest are not.
+        let shape = MlpShape::new(&[64, 300, 40, 3], Activation::Tanh).unwrap();
+        let plan = MlpPlan::new(shape.clone(), 128).unwrap();
+        let mut params = std::vec![0.0f32; shape.param_len()];
+        let mut rng = StreamRng::new(3, crate::Stream::Init);
+        plan.init(Init::GlorotUniform, &mut params, &mut rng)
+            .unwrap();
+        let x: Vec<f32> = values(200 * 64, 5).iter().map(|v| v.abs()).collect();
+        let labels: Vec<u32> = (0..200u32).map(|r| r % 3).collect();
+        let rows: Vec<u32> = (0..128u32).map(|r| (r * 7) % 200).collect();
+        let m = crate::MatRef::new(&x, 200, 64).unwrap();
+        let mut scratch = std::vec![0.0f32; plan.scratch_len()];
+        let mut want = std::vec![0.0f32; shape.param_len()];
+        plan.gradient(&params, m, &labels, &rows, &mut want, &mut scratch)
+            .unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for width in [2, 3, 7, 16, 40] {
+            let par = Reverse(width, core::sync::atomic::AtomicUsize::new(0));
+            let mut got = std::vec![f32::NAN; shape.param_len()];
+            plan.gradient_par(&params, m, &labels, &rows, &mut got, &mut scratch, &par)
+                .unwrap();
+            assert_eq!(bits(&got), bits(&want), "width {width}");
+            let most = par.1.load(core::sync::atomic::Ordering::Relaxed);
+            assert_eq!(most, width.min(MAX_JOBS), "width {width}");
+        }
+        // Narrow layers are never split.
+        let small =
+            MlpPlan::new(MlpShape::new(&[12, 10, 2], Activation::Tanh).unwrap(), 64).unwrap();
+        let par = Reverse(4, core::sync::atomic::AtomicUsize::new(0));
+        let p = std::vec![0.1f32; small.shape().param_len()];
+        let xs = std::vec![0.5f32; 64 * 12];
+        let ys = std::vec![1u32; 64];
+        let rs: Vec<u32> = (0..64).collect();
+        let mut g = std::vec![0.0f32; p.len()];
+        let mut sc = std::vec![0.0f32; small.scratch_len()];
+        small
+            .gradient_par(
+                &p,
+                crate::MatRef::new(&xs, 64, 12).unwrap(),
+                &ys,
+                &rs,
+                &mut g,
+                &mut sc,
+                &par,
+            )
+            .unwrap();
+        assert_eq!(par.1.load(core::sync::atomic::Ordering::Relaxed), 0);
     }
 
     /// Every level's dense kernels (explicit vectors, portable tiles, edge tiles) give the

@@ -2,7 +2,7 @@
 
 use crate::Error;
 use crate::mat::Inputs;
-use crate::mlp::MlpPlan;
+use crate::mlp::{MlpPlan, Parallel, Serial};
 use crate::optim::Optimizer;
 use crate::rng::StreamRng;
 
@@ -105,7 +105,31 @@ impl Trainer {
         order: &mut [u32],
         rng: &mut StreamRng,
         scratch: &mut [f32],
+        observe: impl FnMut(&[f32]),
+    ) -> Result<(), Error> {
+        self.epoch_par(
+            params, state, step, x, labels, order, rng, scratch, observe, &Serial,
+        )
+    }
+
+    /// [`Trainer::epoch_observed`] with the wide layers' kernels split into jobs on `par`
+    /// ([`MlpPlan::gradient_par`]): the same bits for any [`Parallel`].
+    ///
+    /// # Errors
+    /// As [`Trainer::epoch`].
+    #[allow(clippy::too_many_arguments)] // as `epoch_observed`, plus the threads
+    pub fn epoch_par<'x>(
+        &self,
+        params: &mut [f32],
+        state: &mut [f32],
+        step: &mut u64,
+        x: impl Into<Inputs<'x>>,
+        labels: &[u32],
+        order: &mut [u32],
+        rng: &mut StreamRng,
+        scratch: &mut [f32],
         mut observe: impl FnMut(&[f32]),
+        par: &dyn Parallel,
     ) -> Result<(), Error> {
         let x = x.into();
         if order.is_empty() {
@@ -124,7 +148,7 @@ impl Trainer {
         let (grads, net_scratch) = scratch.split_at_mut(self.plan.shape().param_len());
         for batch in order.chunks(self.plan.batch()) {
             self.plan
-                .gradient(params, x, labels, batch, grads, net_scratch)?;
+                .gradient_par(params, x, labels, batch, grads, net_scratch, par)?;
             observe(grads);
             *step += 1;
             self.optimizer.step(*step, params, grads, state)?;

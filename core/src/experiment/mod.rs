@@ -45,7 +45,7 @@ use crate::math::sqrt_f64;
 use crate::metrics::Role;
 use crate::preset::MiRows;
 use crate::schedule::ScheduleSpec;
-use crate::{BatchOrder, Error, MlpPlan, MlpShape, Stream, StreamRng, Trainer};
+use crate::{BatchOrder, Error, MlpPlan, MlpShape, Parallel, Stream, StreamRng, Trainer};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
@@ -293,6 +293,14 @@ pub struct Experiment {
     kept: BTreeMap<u32, Snapshot>,
     /// With pooling: the parameters of the last K − 1 epochs passed, oldest first.
     ring: VecDeque<Vec<f32>>,
+    /// Threads for the wide layers' kernels.
+    par: Arc<dyn Parallel + Send>,
+}
+
+impl core::fmt::Debug for dyn Parallel + Send {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Parallel(width {})", self.width())
+    }
 }
 
 impl Experiment {
@@ -387,12 +395,19 @@ impl Experiment {
             grads_for: None,
             kept: BTreeMap::new(),
             ring: VecDeque::new(),
+            par: Arc::new(crate::Serial),
             cfg,
         };
         // Plan every estimator on every layer now, so a bad setting fails before anything
         // runs or is written.
         exp.measurer()?;
         Ok(exp)
+    }
+
+    /// Lends threads to training: the wide layers' dense kernels split into jobs on `par`
+    /// ([`MlpPlan::gradient_par`]). The bytes of the run do not change.
+    pub fn set_parallel(&mut self, par: Arc<dyn Parallel + Send>) {
+        self.par = par;
     }
 
     /// The configuration.
@@ -660,7 +675,7 @@ impl Experiment {
         if before_capture.is_some() {
             grads.reset(self.params.len());
         }
-        self.trainer.epoch_observed(
+        self.trainer.epoch_par(
             &mut self.params,
             &mut self.state,
             &mut self.step,
@@ -674,6 +689,7 @@ impl Experiment {
                     grads.add(g);
                 }
             },
+            &*self.par,
         )?;
         // Weights that left the finite range make every later epoch meaningless.
         if !self.params.iter().all(|v| v.is_finite()) {
