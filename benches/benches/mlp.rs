@@ -196,5 +196,67 @@ fn mnist_gradient(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, gradient, epoch, evaluate, mnist_gradient);
+/// One SGD step (gradient and update, lr 1e-3) of Saxe et al.'s MNIST network on a batch
+/// of 128 images at the best level, on 1 and 2 threads (the CLI's threads for the wide
+/// layers; the same bits on both): what `benches/compare/torch_mnist_step.py --threads N`
+/// times for `PyTorch`.
+fn mnist_sgd_step(c: &mut Criterion) {
+    const WIDTHS: [u32; 6] = [784, 1024, 20, 20, 20, 10];
+    const BATCH: usize = 128;
+    let shape = MlpShape::new(&WIDTHS, Activation::Tanh).expect("mnist shape");
+    let plan = MlpPlan::new(shape, BATCH).expect("mnist plan");
+    let mut rng = StreamRng::new(BENCH_SEED, Stream::Init);
+    let mut params = vec![0.0f32; plan.shape().param_len()];
+    plan.init(Init::GlorotUniform, &mut params, &mut rng)
+        .expect("init");
+    let mut pixels = vec![0u8; BATCH * 784];
+    let mut state = BENCH_SEED;
+    for p in &mut pixels {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        *p = state.to_be_bytes()[0];
+    }
+    let rows: Vec<u32> = (0..128).collect();
+    let labels: Vec<u32> = rows.iter().map(|i| i % 10).collect();
+    let x = ByteMatRef::new(&pixels, BATCH, 784, 255.0).expect("pixels");
+    let sgd = Optimizer::sgd(1e-3);
+    let mut grads = vec![0.0f32; plan.shape().param_len()];
+    let mut scratch = vec![0.0f32; plan.scratch_len()];
+    let mut opt_state = vec![0.0f32; sgd.state_len(plan.shape().param_len())];
+    let mut g = c.benchmark_group("sgd-step");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    for threads in [1usize, 2] {
+        let par = infoplane_cli::par::ScopedThreads(threads);
+        let id = BenchmarkId::new("saxe-mnist-net", format!("threads={threads}"));
+        let mut step = 0u64;
+        g.bench_function(id, |b| {
+            b.iter(|| {
+                plan.gradient_par(
+                    black_box(&params),
+                    black_box(x),
+                    black_box(&labels),
+                    black_box(&rows),
+                    black_box(&mut grads),
+                    black_box(&mut scratch),
+                    &par,
+                )
+                .expect("gradient");
+                step += 1;
+                sgd.step(step, &mut params, &grads, &mut opt_state)
+                    .expect("sgd step");
+            });
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    gradient,
+    epoch,
+    evaluate,
+    mnist_gradient,
+    mnist_sgd_step
+);
 criterion_main!(benches);

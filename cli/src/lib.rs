@@ -9,6 +9,7 @@ pub mod error;
 pub mod figures;
 pub mod io;
 pub mod mnist;
+pub mod par;
 pub mod plot;
 pub mod progress;
 

@@ -82,9 +82,11 @@ fn read(path: &Path) -> Result<Vec<u8>, CliError> {
     Ok(out)
 }
 
-/// One image file and its label file, checked against each other: the images' bytes and
-/// dimensions, and the labels.
-fn read_pair(images: &Path, labels: &Path) -> Result<(Vec<u8>, [usize; 2], Vec<u32>), CliError> {
+/// A pair of files read: the images' bytes, their rows and columns, and the labels.
+type Pair = (Vec<u8>, [usize; 2], Vec<u32>);
+
+/// One image file and its label file, checked against each other.
+fn read_pair(images: &Path, labels: &Path) -> Result<Pair, CliError> {
     let ib = read(images)?;
     let im = IdxImages::parse(&ib)
         .map_err(|e| CliError::data(images, None, None, format!("not an IDX image file: {e}")))?;

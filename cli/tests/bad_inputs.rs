@@ -147,7 +147,7 @@ fn every_bad_input_is_one_clear_error_and_touches_nothing() {
     full.push(("train-labels-idx1-ubyte", labels_idx(20)));
     let mnist_full = idx("mnist-full", &full);
     let mut bad_label = labels_idx(6);
-    bad_label[10] = 10;
+    *bad_label.get_mut(10).unwrap() = 10;
     let mnist_label = idx(
         "mnist-label",
         &[

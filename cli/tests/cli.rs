@@ -781,7 +781,7 @@ fn mnist_runs_measure_the_test_rows_and_train_on_the_split() {
         .map(|l| l.split(',').collect())
         .collect();
     assert_eq!(rows.len(), 3 * 3 * 2, "{plane}");
-    let cap = 24f64.log2() + 1e-9;
+    let cap = infoplane_core::math::log2_f64(24.0) + 1e-9;
     assert!(
         rows.iter().all(|r| r[4].parse::<f64>().unwrap() <= cap),
         "{plane}"
@@ -816,7 +816,7 @@ fn mnist_runs_measure_the_test_rows_and_train_on_the_split() {
     args.extend(["--train-limit", "10", "--mi-limit", "12", "--out", &o]);
     run_ok(&args);
     let plane = std::fs::read_to_string(limited.join("plane.csv")).unwrap();
-    let cap = 12f64.log2() + 1e-9;
+    let cap = infoplane_core::math::log2_f64(12.0) + 1e-9;
     for line in plane.lines().skip(1) {
         let v: Vec<&str> = line.split(',').collect();
         assert!(v[4].parse::<f64>().unwrap() <= cap, "{plane}");

@@ -537,6 +537,7 @@ impl MlpPlan {
     /// Forward pass over a block already gathered into `acts[0]`. With `nll`, also writes each
     /// sample's cross-entropy (needs the labels; a label out of range is an error).
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)] // the block, its buffers, the level and the threads
     fn forward(
         &self,
         params: &[f32],

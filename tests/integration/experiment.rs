@@ -284,7 +284,12 @@ fn metrics_match_the_f64_network_on_the_train_and_test_rows() {
     cfg.schedule = ScheduleSpec::parse("list:0,4").unwrap();
     let exp = Experiment::new(cfg, data()).unwrap();
     let widths = exp.shape().widths().to_vec();
-    let is_train = exp.is_train().to_vec();
+    let is_train: Vec<bool> = exp
+        .roles()
+        .iter()
+        .map(|&r| r == infoplane_core::metrics::Role::Train)
+        .collect();
+    assert!(!exp.roles().contains(&infoplane_core::metrics::Role::Unused));
     let (x, y) = fixtures::tishby();
     let got = measure_all(Run::new(exp, 1));
     let snaps = snapshots({

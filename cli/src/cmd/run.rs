@@ -26,7 +26,7 @@ use infoplane_core::experiment::{
 };
 use infoplane_core::preset::{DatasetName, MiRows, Preset, preset};
 use infoplane_core::schedule::ScheduleSpec;
-use infoplane_core::{Activation, Capture, Init, Optimizer, Parallel};
+use infoplane_core::{Activation, Capture, Init, Optimizer};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -1143,35 +1143,6 @@ fn check_memory(
     }
 }
 
-/// A driver's threads lent to its training: the wide layers' kernel jobs on scoped threads,
-/// the first on the calling thread (every job writes its own part; the bytes are those of
-/// one thread).
-#[derive(Debug, Clone, Copy)]
-struct ScopedThreads(usize);
-
-impl Parallel for ScopedThreads {
-    fn width(&self) -> usize {
-        self.0
-    }
-
-    fn run(&self, jobs: &mut [&mut (dyn FnMut() + Send)]) {
-        let helpers = jobs.len().min(self.0).saturating_sub(1);
-        let queue = Mutex::new(jobs.iter_mut().collect::<Vec<_>>());
-        let work = || {
-            while let Some(job) = queue.lock().ok().and_then(|mut q| q.pop()) {
-                job();
-            }
-        };
-        std::thread::scope(|scope| {
-            for _ in 0..helpers {
-                // A thread that cannot start leaves its jobs to the others: the same bytes.
-                let _ = std::thread::Builder::new().spawn_scoped(scope, work);
-            }
-            work();
-        });
-    }
-}
-
 /// How the seeds' loop ended.
 enum Ended {
     /// Every seed ran to the end.
@@ -1303,7 +1274,7 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
                     };
                     let r = exp.and_then(|mut exp| {
                         if per_driver > 1 {
-                            exp.set_parallel(Arc::new(ScopedThreads(per_driver)));
+                            exp.set_parallel(Arc::new(crate::par::ScopedThreads(per_driver)));
                         }
                         drive(exp, workers, slot, &tx, counters, checkpoint_every)
                     });
