@@ -305,6 +305,20 @@ fn golden_format_round_trips() {
 }
 
 #[test]
+fn golden_mnist_net() {
+    each_level(|| {
+        check(
+            "mnist_net.txt",
+            &[
+                "Saxe et al.'s MNIST net (784-1024-20-20-20-10) on 160 pseudo-random images: weights after SGD steps, activations and losses",
+                "(fingerprints); computed by infoplane_tests::golden::mnist_net_entries, which the wasm tests check against this file too",
+            ],
+            &infoplane_tests::golden::mnist_net_entries(),
+        );
+    });
+}
+
+#[test]
 fn golden_kde() {
     each_level(kde);
 }

@@ -186,3 +186,106 @@ pub fn kde_entries() -> Vec<Entry> {
     }
     out
 }
+
+/// Runs the jobs last first: a [`Parallel`](infoplane_core::Parallel) that splits the wide
+/// layers (as threads would) on one thread, so the wasm build checks the split path too.
+#[derive(Debug, Clone, Copy)]
+pub struct Reversed(pub usize);
+
+impl infoplane_core::Parallel for Reversed {
+    fn width(&self) -> usize {
+        self.0
+    }
+    fn run(&self, jobs: &mut [&mut (dyn FnMut() + Send)]) {
+        for job in jobs.iter_mut().rev() {
+            job();
+        }
+    }
+}
+
+/// The MNIST-net golden values (`data/golden/mnist_net.txt`): Saxe et al.'s
+/// 784-1024-20-20-20-10 network (tanh and `ReLU`, Glorot uniform) on 160 pseudo-random byte
+/// images: fingerprints of the weights after each of three SGD steps (lr 0.05, batches of
+/// 128 and the short last one of 32; the wide layers split into 3 reversed jobs), and of
+/// every layer's activations and the losses on the 160 images after them. Computed here so
+/// the native tests (at every instruction-set level) and the wasm tests check the same file.
+///
+/// # Panics
+/// If the core rejects the fixed network or data, which would be a bug here.
+#[must_use]
+#[allow(clippy::expect_used)] // fixed, valid inputs
+pub fn mnist_net_entries() -> Vec<Entry> {
+    use infoplane_core::{
+        Activation, ByteMatRef, Init, MlpPlan, MlpShape, Optimizer, Stream, StreamRng,
+    };
+    const WIDTHS: [u32; 6] = [784, 1024, 20, 20, 20, 10];
+    const ROWS: usize = 160;
+    let mut pixels = vec![0u8; ROWS * 784];
+    let mut state = 0x5eed_u64;
+    for p in &mut pixels {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        // Mostly dark, as images are.
+        let b = state.to_be_bytes()[0];
+        *p = if b < 150 { 0 } else { b };
+    }
+    let labels: Vec<u32> = (0..ROWS as u32).map(|i| (i * 7 + i / 3) % 10).collect();
+    let x = ByteMatRef::new(&pixels, ROWS, 784, 255.0).expect("pixels");
+    let mut out = vec![Entry::int("pixels", {
+        let floats: Vec<f32> = pixels.iter().map(|&b| f32::from(b)).collect();
+        fingerprint_f32(&floats)
+    })];
+    for act in [Activation::Tanh, Activation::Relu] {
+        let shape = MlpShape::new(&WIDTHS, act).expect("shape");
+        let plan = MlpPlan::new(shape.clone(), 128).expect("plan");
+        let mut params = vec![0.0f32; shape.param_len()];
+        plan.init(
+            Init::GlorotUniform,
+            &mut params,
+            &mut StreamRng::new(7, Stream::Init),
+        )
+        .expect("init");
+        let sgd = Optimizer::sgd(0.05);
+        let mut state = vec![0.0f32; sgd.state_len(params.len())];
+        let mut grads = vec![0.0f32; params.len()];
+        let mut scratch = vec![0.0f32; plan.scratch_len()];
+        let order: Vec<u32> = (0..ROWS as u32).map(|i| (i * 37) % ROWS as u32).collect();
+        let name = act.name();
+        out.push(Entry::int(format!("{name}.init"), fingerprint_f32(&params)));
+        for (step, batch) in (1u64..).zip(order.chunks(128).chain(order.chunks(128).take(1))) {
+            plan.gradient_par(
+                &params,
+                x,
+                &labels,
+                batch,
+                &mut grads,
+                &mut scratch,
+                &Reversed(3),
+            )
+            .expect("gradient");
+            out.push(Entry::int(
+                format!("{name}.step{step}.grads"),
+                fingerprint_f32(&grads),
+            ));
+            sgd.step(step, &mut params, &grads, &mut state)
+                .expect("sgd");
+            out.push(Entry::int(
+                format!("{name}.step{step}.params"),
+                fingerprint_f32(&params),
+            ));
+        }
+        let mut acts = vec![0.0f32; ROWS * shape.activation_len()];
+        let mut nll = vec![0.0f32; ROWS];
+        plan.evaluate(&params, x, &labels, &mut acts, &mut nll, &mut scratch)
+            .expect("evaluate");
+        out.push(Entry::int(
+            format!("{name}.activations"),
+            fingerprint_f32(&acts),
+        ));
+        out.push(Entry::int(format!("{name}.nll"), fingerprint_f32(&nll)));
+        let mean: f64 = nll.iter().map(|&v| f64::from(v)).sum::<f64>() / ROWS as f64;
+        out.push(Entry::f64(format!("{name}.mean_nll"), mean));
+    }
+    out
+}

@@ -10,6 +10,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 const GOLDEN: &str = include_str!("../../tests/data/golden/run_tishby_e60_every20.csv");
 const KDE_GOLDEN: &str = include_str!("../../tests/data/golden/kde.txt");
+const MNIST_NET_GOLDEN: &str = include_str!("../../tests/data/golden/mnist_net.txt");
 
 #[wasm_bindgen_test]
 fn golden_short_run_is_byte_identical_and_timed() {
@@ -39,6 +40,14 @@ fn kde_golden_bits_match_native() {
 }
 
 #[wasm_bindgen_test]
+fn mnist_net_golden_bits_match_native() {
+    let want = parse(MNIST_NET_GOLDEN).unwrap();
+    let got = infoplane_tests::golden::mnist_net_entries();
+    let diff = differences(&want, &got);
+    assert!(diff.is_empty(), "{}", diff.join("\n"));
+}
+
+#[wasm_bindgen_test]
 fn catalog_lists_the_cores_presets_and_estimators() {
     let c: serde_json::Value = serde_json::from_str(&catalog().map_err(|_| ()).unwrap()).unwrap();
     let names = |key: &str, field: &str| -> Vec<String> {
@@ -49,7 +58,12 @@ fn catalog_lists_the_cores_presets_and_estimators() {
             .map(|v| v[field].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(names("presets", "name"), ["tishby", "tishby-paper", "saxe"]);
+    assert_eq!(
+        names("presets", "name"),
+        ["tishby", "tishby-paper", "saxe", "saxe-mnist"]
+    );
+    assert_eq!(c["presets"][3]["dataset"], "mnist");
+    assert_eq!(c["presets"][3]["mi_rows"], "test");
     assert_eq!(
         names("estimators", "name"),
         [
@@ -71,6 +85,8 @@ fn catalog_lists_the_cores_presets_and_estimators() {
 #[wasm_bindgen_test]
 fn bad_settings_are_errors() {
     assert!(Session::new("nope", "tanh", "binning", 0, 10, "").is_err());
+    // MNIST is read from files, which the module has no way to load.
+    assert!(Session::new("saxe-mnist", "tanh", "binning", 0, 10, "").is_err());
     assert!(Session::new("tishby", "swish", "binning", 0, 10, "").is_err());
     assert!(Session::new("tishby", "tanh", "magic", 0, 10, "").is_err());
     assert!(Session::new("tishby", "tanh", "binning", 0, 10, "every:0").is_err());
