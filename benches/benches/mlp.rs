@@ -148,20 +148,22 @@ fn evaluate(c: &mut Criterion) {
     g.finish();
 }
 
-/// `MlpPlan::gradient` on Saxe et al.'s MNIST network (784-1024-20-20-20-10 tanh, Glorot
-/// uniform) over one batch of 128 byte images (pixels / 255; the bytes are a fixed
-/// pseudo-random stream, which costs what real images cost: nothing depends on the values).
-/// 0.41 GFLOP per batch (forward and weight gradient of the 784 × 1024 layer dominate).
-fn mnist_gradient(c: &mut Criterion) {
+/// A batch of the MNIST benches.
+const MNIST_BATCH: usize = 128;
+
+/// Saxe et al.'s MNIST network (784-1024-20-20-20-10 tanh, Glorot uniform) with its plan for
+/// batches of 128, and one batch: 128 byte images (a fixed pseudo-random stream, which costs
+/// what real images cost: nothing depends on the values), the rows 0..128 and labels.
+#[allow(clippy::type_complexity)] // the bench's fixture, taken apart at once
+fn mnist_net() -> (MlpPlan, Vec<f32>, Vec<u8>, Vec<u32>, Vec<u32>) {
     const WIDTHS: [u32; 6] = [784, 1024, 20, 20, 20, 10];
-    const BATCH: usize = 128;
     let shape = MlpShape::new(&WIDTHS, Activation::Tanh).expect("mnist shape");
-    let plan = MlpPlan::new(shape, BATCH).expect("mnist plan");
+    let plan = MlpPlan::new(shape, MNIST_BATCH).expect("mnist plan");
     let mut rng = StreamRng::new(BENCH_SEED, Stream::Init);
     let mut params = vec![0.0f32; plan.shape().param_len()];
     plan.init(Init::GlorotUniform, &mut params, &mut rng)
         .expect("init");
-    let mut pixels = vec![0u8; BATCH * 784];
+    let mut pixels = vec![0u8; MNIST_BATCH * 784];
     let mut state = BENCH_SEED;
     for p in &mut pixels {
         state = state
@@ -171,11 +173,20 @@ fn mnist_gradient(c: &mut Criterion) {
     }
     let rows: Vec<u32> = (0..128).collect();
     let labels: Vec<u32> = rows.iter().map(|i| i % 10).collect();
-    let x = ByteMatRef::new(&pixels, BATCH, 784, 255.0).expect("pixels");
+    (plan, params, pixels, rows, labels)
+}
+
+/// `MlpPlan::gradient` on Saxe et al.'s MNIST network (784-1024-20-20-20-10 tanh, Glorot
+/// uniform) over one batch of 128 byte images (pixels / 255; the bytes are a fixed
+/// pseudo-random stream, which costs what real images cost: nothing depends on the values).
+/// 0.41 GFLOP per batch (forward and weight gradient of the 784 × 1024 layer dominate).
+fn mnist_gradient(c: &mut Criterion) {
+    let (plan, params, pixels, rows, labels) = mnist_net();
+    let x = ByteMatRef::new(&pixels, MNIST_BATCH, 784, 255.0).expect("pixels");
     let mut grads = vec![0.0f32; plan.shape().param_len()];
     let mut scratch = vec![0.0f32; plan.scratch_len()];
     let mut g = c.benchmark_group("gradient");
-    g.throughput(Throughput::Elements(BATCH as u64));
+    g.throughput(Throughput::Elements(MNIST_BATCH as u64));
     for isa in Isa::ALL.into_iter().filter(|i| i.is_available()) {
         simd::force(Some(isa)).expect("an available level");
         let id = BenchmarkId::new(format!("saxe-mnist-net/{isa}"), "batch=128");
@@ -201,31 +212,14 @@ fn mnist_gradient(c: &mut Criterion) {
 /// layers; the same bits on both): what `benches/compare/torch_mnist_step.py --threads N`
 /// times for `PyTorch`.
 fn mnist_sgd_step(c: &mut Criterion) {
-    const WIDTHS: [u32; 6] = [784, 1024, 20, 20, 20, 10];
-    const BATCH: usize = 128;
-    let shape = MlpShape::new(&WIDTHS, Activation::Tanh).expect("mnist shape");
-    let plan = MlpPlan::new(shape, BATCH).expect("mnist plan");
-    let mut rng = StreamRng::new(BENCH_SEED, Stream::Init);
-    let mut params = vec![0.0f32; plan.shape().param_len()];
-    plan.init(Init::GlorotUniform, &mut params, &mut rng)
-        .expect("init");
-    let mut pixels = vec![0u8; BATCH * 784];
-    let mut state = BENCH_SEED;
-    for p in &mut pixels {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1);
-        *p = state.to_be_bytes()[0];
-    }
-    let rows: Vec<u32> = (0..128).collect();
-    let labels: Vec<u32> = rows.iter().map(|i| i % 10).collect();
-    let x = ByteMatRef::new(&pixels, BATCH, 784, 255.0).expect("pixels");
+    let (plan, mut params, pixels, rows, labels) = mnist_net();
+    let x = ByteMatRef::new(&pixels, MNIST_BATCH, 784, 255.0).expect("pixels");
     let sgd = Optimizer::sgd(1e-3);
     let mut grads = vec![0.0f32; plan.shape().param_len()];
     let mut scratch = vec![0.0f32; plan.scratch_len()];
     let mut opt_state = vec![0.0f32; sgd.state_len(plan.shape().param_len())];
     let mut g = c.benchmark_group("sgd-step");
-    g.throughput(Throughput::Elements(BATCH as u64));
+    g.throughput(Throughput::Elements(MNIST_BATCH as u64));
     for threads in [1usize, 2] {
         let par = infoplane_cli::par::ScopedThreads(threads);
         let id = BenchmarkId::new("saxe-mnist-net", format!("threads={threads}"));

@@ -148,6 +148,13 @@ fn killed_runs_resume_to_the_bytes_of_an_uninterrupted_run() {
             if done {
                 break;
             }
+            if dir.join("manifest.json").exists() {
+                // The kill came after the run had moved its manifest into place, the last
+                // of its files: the run had ended and was only cleaning up. A resume
+                // finishes that if anything is left.
+                done = !dir.join(".infoplane-run").exists();
+                break;
+            }
             kills += 1;
             if dir.join(".infoplane-run/checkpoint").exists() {
                 from_checkpoint += 1;

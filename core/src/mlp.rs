@@ -772,23 +772,31 @@ fn dense_forward_par(
         });
         return;
     }
-    let mut closures: heapless::Vec<_, MAX_JOBS> = heapless::Vec::new();
-    for ((w, b), out) in w
-        .chunks(per * fan_in)
-        .zip(b.chunks(per))
-        .zip(out.chunks_mut(per * n))
-    {
-        let job = move || {
-            isa.run(DenseForward {
-                w,
-                b,
-                input,
-                out: &mut *out,
-                n,
-                tiles,
-            });
-        };
-        // At most MAX_JOBS chunks by construction.
+    run_jobs(
+        par,
+        w.chunks(per * fan_in)
+            .zip(b.chunks(per))
+            .zip(out.chunks_mut(per * n))
+            .map(|((w, b), out)| {
+                move || {
+                    isa.run(DenseForward {
+                        w,
+                        b,
+                        input,
+                        out: &mut *out,
+                        n,
+                        tiles,
+                    });
+                }
+            }),
+    );
+}
+
+/// Runs `jobs` (at most [`MAX_JOBS`]; more would be dropped, and the callers make fewer) on
+/// `par`.
+fn run_jobs<F: FnMut() + Send>(par: &dyn Parallel, jobs: impl Iterator<Item = F>) {
+    let mut closures: heapless::Vec<F, MAX_JOBS> = heapless::Vec::new();
+    for job in jobs {
         let _ = closures.push(job);
     }
     let mut refs: heapless::Vec<&mut (dyn FnMut() + Send), MAX_JOBS> = closures
@@ -824,25 +832,23 @@ fn weight_gradient_par(
         });
         return;
     }
-    let mut closures: heapless::Vec<_, MAX_JOBS> = heapless::Vec::new();
-    for (gw, d) in gw.chunks_mut(per * fan_in).zip(d.chunks(per * n)) {
-        let job = move || {
-            isa.run(WeightGradient {
-                gw: &mut *gw,
-                d,
-                a,
-                fan_in,
-                n,
-                tiles,
-            });
-        };
-        let _ = closures.push(job);
-    }
-    let mut refs: heapless::Vec<&mut (dyn FnMut() + Send), MAX_JOBS> = closures
-        .iter_mut()
-        .map(|c| c as &mut (dyn FnMut() + Send))
-        .collect();
-    par.run(&mut refs);
+    run_jobs(
+        par,
+        gw.chunks_mut(per * fan_in)
+            .zip(d.chunks(per * n))
+            .map(|(gw, d)| {
+                move || {
+                    isa.run(WeightGradient {
+                        gw: &mut *gw,
+                        d,
+                        a,
+                        fan_in,
+                        n,
+                        tiles,
+                    });
+                }
+            }),
+    );
 }
 
 /// A call of [`MlpPlan::gradient`] or [`MlpPlan::evaluate`] with its arguments, as a kernel

@@ -219,8 +219,8 @@ pub fn mnist_net_entries() -> Vec<Entry> {
         Activation, ByteMatRef, Init, MlpPlan, MlpShape, Optimizer, Stream, StreamRng,
     };
     const WIDTHS: [u32; 6] = [784, 1024, 20, 20, 20, 10];
-    const ROWS: usize = 160;
-    let mut pixels = vec![0u8; ROWS * 784];
+    const ROWS: u32 = 160;
+    let mut pixels = vec![0u8; ROWS as usize * 784];
     let mut state = 0x5eed_u64;
     for p in &mut pixels {
         state = state
@@ -230,8 +230,8 @@ pub fn mnist_net_entries() -> Vec<Entry> {
         let b = state.to_be_bytes()[0];
         *p = if b < 150 { 0 } else { b };
     }
-    let labels: Vec<u32> = (0..ROWS as u32).map(|i| (i * 7 + i / 3) % 10).collect();
-    let x = ByteMatRef::new(&pixels, ROWS, 784, 255.0).expect("pixels");
+    let labels: Vec<u32> = (0..ROWS).map(|i| (i * 7 + i / 3) % 10).collect();
+    let x = ByteMatRef::new(&pixels, ROWS as usize, 784, 255.0).expect("pixels");
     let mut out = vec![Entry::int("pixels", {
         let floats: Vec<f32> = pixels.iter().map(|&b| f32::from(b)).collect();
         fingerprint_f32(&floats)
@@ -250,7 +250,7 @@ pub fn mnist_net_entries() -> Vec<Entry> {
         let mut state = vec![0.0f32; sgd.state_len(params.len())];
         let mut grads = vec![0.0f32; params.len()];
         let mut scratch = vec![0.0f32; plan.scratch_len()];
-        let order: Vec<u32> = (0..ROWS as u32).map(|i| (i * 37) % ROWS as u32).collect();
+        let order: Vec<u32> = (0..ROWS).map(|i| (i * 37) % ROWS).collect();
         let name = act.name();
         out.push(Entry::int(format!("{name}.init"), fingerprint_f32(&params)));
         for (step, batch) in (1u64..).zip(order.chunks(128).chain(order.chunks(128).take(1))) {
@@ -275,8 +275,8 @@ pub fn mnist_net_entries() -> Vec<Entry> {
                 fingerprint_f32(&params),
             ));
         }
-        let mut acts = vec![0.0f32; ROWS * shape.activation_len()];
-        let mut nll = vec![0.0f32; ROWS];
+        let mut acts = vec![0.0f32; ROWS as usize * shape.activation_len()];
+        let mut nll = vec![0.0f32; ROWS as usize];
         plan.evaluate(&params, x, &labels, &mut acts, &mut nll, &mut scratch)
             .expect("evaluate");
         out.push(Entry::int(
@@ -284,7 +284,7 @@ pub fn mnist_net_entries() -> Vec<Entry> {
             fingerprint_f32(&acts),
         ));
         out.push(Entry::int(format!("{name}.nll"), fingerprint_f32(&nll)));
-        let mean: f64 = nll.iter().map(|&v| f64::from(v)).sum::<f64>() / ROWS as f64;
+        let mean: f64 = nll.iter().map(|&v| f64::from(v)).sum::<f64>() / f64::from(ROWS);
         out.push(Entry::f64(format!("{name}.mean_nll"), mean));
     }
     out

@@ -144,7 +144,7 @@ impl Measurement {
 ///
 /// When the estimators measure other rows than the whole data set in order (the held-out
 /// rows, or a limit), the network runs on those rows for the estimators, and on the train
-/// and test rows in blocks of [`EVAL_BATCH`] for the metrics, so memory holds every layer's
+/// and test rows in blocks of 512 for the metrics, so memory holds every layer's
 /// activations for the measured rows only.
 #[derive(Debug, Clone)]
 pub struct Measurer {
