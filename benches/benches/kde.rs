@@ -1,8 +1,9 @@
 //! KDE bounds: one upper-bound estimate (all per-row log-sum-exp terms, then the combination)
 //! per iteration, single-threaded and with the rows split over two threads as the CLI does.
 //!
-//! Run: `cargo bench -p infoplane-benches --bench kde`. Targets (issue: KDE): ≤ 4 ms for a
-//! 4096 × 10 layer at σ² = 1e-3 on a 2-core machine, ≤ 0.5 s for 10000 × 20 at σ² = 0.1.
+//! Run: `cargo bench -p infoplane-benches --bench kde`. Targets: ≤ 4 ms for a 4096 × 10
+//! layer at σ² = 1e-3 on a 2-core machine, ≤ 0.5 s for 10000 × 20 at σ² = 0.1, ≤ 2 s for
+//! 10000 × 1024 at σ² = 0.1 on 2 cores (group `kde_wide_*`).
 //! `benches/compare/kde_numpy.py` times ibsgd's formula in numpy float32 on the same shapes.
 // Bench setup that fails is a bug in the fixtures or in core; stopping with the error is the
 // only sensible reaction, so `expect` is allowed here (not in library code, R29).
@@ -52,8 +53,23 @@ fn bench_case(
     (n, d): (usize, usize),
     var: f32,
 ) {
+    bench_case_bound(c, group, id, t, (n, d), var, (KdeBound::Upper, false));
+}
+
+/// [`bench_case`] for either bound, on the tree or the wide path (`KdePlan::with_wide`).
+fn bench_case_bound(
+    c: &mut Criterion,
+    group: &str,
+    id: &str,
+    t: &[f32],
+    (n, d): (usize, usize),
+    var: f32,
+    (bound, wide): (KdeBound, bool),
+) {
     let y = fixtures::labels(n, 2, 7);
-    let plan = KdePlan::new(n, d, KdeBound::Upper, var).expect("plan");
+    let plan = KdePlan::new(n, d, bound, var)
+        .and_then(|p| p.with_wide(wide))
+        .expect("plan");
     let tm = MatRef::new(t, n, d).expect("n × d");
     let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(n as u64));
@@ -194,5 +210,44 @@ fn kde_small(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, kde, kde_both, kde_small);
+/// A wide layer like the MNIST net's 1024-unit one (`fixtures::tanh_layer`) at σ² = 0.1,
+/// where no node box prunes: the tree against the wide path (a Gram-form filter, then the
+/// direct form; `KdePlan::with_wide`), each bound on 1 thread and in 2 parts on 2 threads,
+/// and both bounds in one pass of the wide path on 1 thread. Ten samples of several seconds
+/// each: run it on its own (`cargo bench -p infoplane-benches --bench kde -- kde_wide`).
+fn kde_wide(c: &mut Criterion) {
+    let (n, d, var) = (10_000, 1024, 0.1);
+    let t = fixtures::tanh_layer(n, d, 4);
+    for (group, bound) in [
+        ("kde_wide_upper", KdeBound::Upper),
+        ("kde_wide_lower", KdeBound::Lower),
+    ] {
+        for (path, wide) in [("tree", false), ("wide", true)] {
+            let id = format!("tanh n=10000,d=1024,var=0.1,{path}");
+            bench_case_bound(c, group, &id, &t, (n, d), var, (bound, wide));
+        }
+    }
+    let y = fixtures::labels(n, 2, 7);
+    let tm = MatRef::new(&t, n, d).expect("n × d");
+    let both = KdeBoth::new(n, d, var)
+        .and_then(|b| b.with_wide(true))
+        .expect("plan");
+    let mut s = vec![0u64; both.scratch_req().words()];
+    let mut g = c.benchmark_group("kde_wide_both");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    g.bench_with_input(
+        BenchmarkId::new("tanh n=10000,d=1024,var=0.1,wide,threads=1", n),
+        &tm,
+        |b, &tm| {
+            b.iter(|| {
+                let layer = Layer::new(black_box(tm), &y, None).expect("layer");
+                black_box(both.estimate(&layer, &mut s).expect("both"))
+            });
+        },
+    );
+    g.finish();
+}
+
+criterion_group!(benches, kde, kde_both, kde_small, kde_wide);
 criterion_main!(benches);

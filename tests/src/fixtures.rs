@@ -69,6 +69,38 @@ pub fn clustered_layer(n: usize, d: usize, prototypes: u32, seed: u64) -> Vec<f3
     out
 }
 
+/// `n × d` values in (−1, 1) like a wide tanh layer of a classifier (the MNIST net's
+/// 1024-unit layer): row `i` is `tanh(W·z_i)` for a 64-dimensional latent `z_i`, its class
+/// centre (one of 10, class `i mod 10`; coordinates uniform in (−1, 1)) plus uniform noise
+/// half as wide, and one random `64 × d` matrix `W` (entries uniform in ±0.085). Units are
+/// correlated and each adds little to a distance (about 0.09 per unit between classes,
+/// 0.02 within one), so pairs are told apart only over many coordinates, as in a real layer:
+/// at σ² = 0.1 same-class pairs carry lower-bound kernel weight, other pairs do not.
+#[must_use]
+pub fn tanh_layer(n: usize, d: usize, seed: u64) -> Vec<f32> {
+    const LATENT: usize = 64;
+    const CLASSES: usize = 10;
+    let mut r = rng(seed);
+    let w: Vec<f32> = (0..LATENT * d).map(|_| 0.085 * open_unit(&mut r)).collect();
+    let centres: Vec<f32> = (0..CLASSES * LATENT).map(|_| open_unit(&mut r)).collect();
+    let mut out = Vec::with_capacity(n * d);
+    let mut z = [0.0f32; LATENT];
+    for i in 0..n {
+        let c = centres.iter().skip((i % CLASSES) * LATENT);
+        for (zk, &ck) in z.iter_mut().zip(c) {
+            *zk = ck + 0.5 * open_unit(&mut r);
+        }
+        for u in 0..d {
+            let mut pre = 0.0f32;
+            for (k, &zk) in z.iter().enumerate() {
+                pre += zk * w.get(k * d + u).copied().unwrap_or(0.0);
+            }
+            out.push(infoplane_core::math::tanh(pre));
+        }
+    }
+    out
+}
+
 /// `n` labels, uniform in `0..classes` (all 0 when `classes` is 0).
 #[must_use]
 pub fn labels(n: usize, classes: u32, seed: u64) -> Vec<u32> {

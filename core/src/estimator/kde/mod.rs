@@ -87,6 +87,29 @@
 //!   85 ms against 69 ms; 10000×20 at `σ² = 0.1`: 673 ms against 471 ms), because it needs a
 //!   second pass and its partial sums cannot end a block early. The direct form is never NaN
 //!   (no `∞ − ∞`) and never negative, so the clamp of negative distances is implicit.
+//! * **Wide path** (module `wide`, chosen with [`KdePlan::with_wide`]): no tree. In hundreds
+//!   of dimensions no box prunes and a block of distances ends early only after hundreds of
+//!   coordinates. Instead each query row meets every row, in ascending
+//!   order: a filter computes the Gram form `‖t_i‖² + ‖t_j‖² − 2 t_i·t_j` (two operations per
+//!   coordinate, in register tiles of rows held in cache, 256
+//!   coordinates at a time so a tile stops once all its pairs are past the threshold) only
+//!   as a rigorous lower bound on `D_ij`: it subtracts a bound on its rounding error,
+//!   `ε·(‖t_i‖² + ‖t_j‖²)` with `ε ≈ 2γ_{d+8}`, `γ_k = k·2⁻²⁴/(1 − k·2⁻²⁴)` (about `1.2e-4`
+//!   at `d = 1024`), and skips a pair only when even the rounded direct distance would be
+//!   skipped. Every other pair gets `D_ij` by the direct form, so distances near 0, where
+//!   the Gram form cancels, are as exact as the tree path's, and the rule above decides what
+//!   is added. The filter therefore never changes a result. What differs from the tree
+//!   path is rounding only: the direct `D` is summed in eight lanes (coordinate `k` in lane
+//!   `k mod 8`) instead of sequentially, and each row's kernel values go into lane
+//!   `j mod 8` in row order instead of tree order; in exact mode both paths add every
+//!   nonzero `exp_neg(−D·s)`, with `D` within `γ_{d+8}·D` of the exact distance on each.
+//!   **The rule: the tree unless the caller asks** ([`KdePlan::with_wide`]). Measured on a
+//!   synthetic 10000 × 1024 tanh layer at σ² = 0.1 (`fixtures::tanh_layer`, medians on a
+//!   shared 2-core AMD EPYC VM with AVX-512), the wide path took 2.7 s / 1.6 s (1 / 2
+//!   threads) for the upper bound where the tree took 2.0 s / 1.9 s, and 7.1 s / 4.0 s for
+//!   the lower bound against 6.9 s / 3.5 s: where the tree's blocks end early it is as fast,
+//!   and its filter runs at about half the machine's peak. So no width switches paths by
+//!   itself yet, and every existing result keeps its bits.
 //! * **Exponential.** [`math::exp_neg`]: deterministic, vectorisable, at most 1 ulp, exactly 0
 //!   below `e^{-87}`, about 1 ns per value against about 7–9 ns for `libm::expf` here. The
 //!   argument is `−(D_ij · s)` with `s` rounded once to f32.
@@ -98,7 +121,11 @@
 //! 10000×20 uniform at `σ² = 0.1` about 0.48 s.
 //!
 //! # Determinism
-//! For each row `i`: the leaves it adds (see above) in ascending leaf order; for each, eight
+//! On the wide path, for each row `i`: every row `j` not skipped, in ascending order, its
+//! kernel value added into `f64` lane `j mod 8`, then the same combination; the filter and
+//! the blocks decide only which pairs are looked at, so a row's terms depend on the data
+//! alone there too. On the tree path, for each row `i`: the leaves it adds (see above) in
+//! ascending leaf order; for each, eight
 //! f32 distance lanes, one [`math::exp_neg`] each, added into eight `f64` lane accumulators
 //! per sum; then `((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7))` and `ln` in f64. Which rows share a
 //! query leaf, and which range of rows a call computes, never changes which leaves a row
@@ -110,6 +137,7 @@
 
 mod traverse;
 mod tree;
+mod wide;
 
 use super::{Estimator, Kind, Layer, Param, Part, Partial, Prepared, RowSums, Settings};
 use crate::Error;
@@ -120,6 +148,7 @@ use crate::simd::{self, Isa};
 use core::ops::Range;
 use traverse::{Kernel, LeafAcc, row_terms, transpose_sets, uses_boxes, walk};
 use tree::{LANES, Tree, TreeBufs};
+use wide::{Tiles, Wide, WideKernel};
 
 /// Largest skipped kernel mass per row, relative to the row's sum (which is ≥ 1), with the
 /// cut-off on: each per-row term differs from the exact mode's by less than this, in nats.
@@ -171,6 +200,7 @@ pub struct KdePlan {
     noise_var: f32,
     scale: f32,
     prune: Pruning,
+    wide: bool,
     tree_req: ScratchReq,
     req: ScratchReq,
 }
@@ -242,6 +272,17 @@ impl KdePlan {
     /// assert_eq!(scratch.len(), 16 + 3 * 8 + 6 + 8 + 8 + 2 * 8 * 24);
     /// ```
     pub const fn new(n: usize, d: usize, bound: KdeBound, noise_var: f32) -> Result<Self, Error> {
+        Self::with_path(n, d, bound, noise_var, false)
+    }
+
+    /// [`KdePlan::new`] with the path chosen: the wide path (`wide`) or the tree.
+    const fn with_path(
+        n: usize,
+        d: usize,
+        bound: KdeBound,
+        noise_var: f32,
+        wide: bool,
+    ) -> Result<Self, Error> {
         let scale = tri!(kernel_scale(noise_var, bound));
         if n == 0 || d == 0 {
             return Err(Error::EmptyInput);
@@ -276,6 +317,19 @@ impl KdePlan {
         let tree_req = tri!(tree.and(ScratchReq::u32(n)));
         // The sums of one block of query leaves (see `Queries`), for one bound.
         let all = tri!(tree_req.and(ScratchReq::f64(block_sums(leaves, 1))));
+        // Wide layers (see the module docs) build no tree: the filter's per-row norms and
+        // one block of query rows' sums instead.
+        if wide && !wide::fits(n, d) {
+            return Err(Error::TooLarge);
+        }
+        let (tree_req, all) = if wide {
+            (
+                ScratchReq::EMPTY,
+                ScratchReq::f64(wide::scratch_f64s(n, d, 1)),
+            )
+        } else {
+            (tree_req, all)
+        };
         // Finishing reuses the region: the labels (or groups) sorted to count classes.
         let req = all.any_of(ScratchReq::u32(n));
         Ok(Self {
@@ -286,6 +340,7 @@ impl KdePlan {
             noise_var,
             scale,
             prune: Pruning::Cutoff,
+            wide,
             tree_req,
             req,
         })
@@ -295,6 +350,22 @@ impl KdePlan {
     #[must_use]
     pub const fn with_pruning(self, prune: Pruning) -> Self {
         Self { prune, ..self }
+    }
+
+    /// The same plan on the wide path (`true`) or the tree (`false`), whatever the width (see
+    /// the module docs): the same results up to rounding, the bits of one path for any split.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] if the path's scratch size overflows `usize`.
+    pub const fn with_wide(self, wide: bool) -> Result<Self, Error> {
+        let plan = tri!(Self::with_path(
+            self.n,
+            self.d,
+            self.bound,
+            self.noise_var,
+            wide
+        ));
+        Ok(plan.with_pruning(self.prune))
     }
 
     /// The pruning mode.
@@ -321,7 +392,9 @@ impl KdePlan {
         self.bound
     }
 
-    /// Scratch for any call (per call, so per thread): the rows in tree order,
+    /// Scratch for any call (per call, so per thread). On the wide path: per row, the
+    /// filter's `⌈d/256⌉` prefix norms as `f64`s, and the sums of one block of up to 128
+    /// query rows, 24 `f64`s each. Otherwise: the rows in tree order,
     /// `8·⌈n/8⌉·d` `f32`s, with three `u32`s per row slot, the node boxes, `(2⌈n/8⌉ − 1)·2d`
     /// `f32`s, the row order while building, an `f32` and a `u32` per row, and the sums of
     /// one block of query leaves, 24 `f64`s for each of up to 2048 row slots (384 KiB at
@@ -350,7 +423,9 @@ impl KdePlan {
     /// # Complexity
     /// O(n·d·log n) to build the tree, then O(n²·d) in the worst case (every pair within the
     /// threshold); pairs farther apart than about `√(87·cσ²)` (exact zeros) or
-    /// `√(cσ²·ln(10¹² n))` (cut-off) are skipped a tree node at a time.
+    /// `√(cσ²·ln(10¹² n))` (cut-off) are skipped a tree node at a time. Wide layers: O(n²·d)
+    /// for the filter at two operations per coordinate (less where tiles stop early), plus
+    /// three per coordinate for the pairs within reach.
     ///
     /// # Examples
     /// ```
@@ -414,10 +489,26 @@ impl KdePlan {
         self.tree_req
     }
 
-    /// Scratch for one [`KdePlan::estimate_part_on`]: the sums of one block of query leaves.
+    /// Scratch for one [`KdePlan::estimate_part_on`]: the sums of one block of query leaves
+    /// (wide layers: the filter's norms and one block of query rows' sums).
     #[must_use]
     pub const fn walk_req(&self) -> ScratchReq {
-        ScratchReq::f64(block_sums(self.leaves, 1))
+        self.walk_req_for(1)
+    }
+
+    /// [`KdePlan::walk_req`] for `bounds` bounds in one pass.
+    const fn walk_req_for(&self, bounds: usize) -> ScratchReq {
+        if self.wide {
+            ScratchReq::f64(wide::scratch_f64s(self.n, self.d, bounds))
+        } else {
+            ScratchReq::f64(block_sums(self.leaves, bounds))
+        }
+    }
+
+    /// Whether this plan takes the wide path ([`KdePlan::with_wide`]; see the module docs).
+    #[must_use]
+    pub const fn is_wide(&self) -> bool {
+        self.wide
     }
 
     /// Builds the layer's k-d tree in `scratch` ([`KdePlan::tree_req`]), for parts that share
@@ -450,6 +541,12 @@ impl KdePlan {
         scratch: &'s mut [u64],
     ) -> Result<KdeTree<'s, 'a>, Error> {
         layer.check_shape(self.n, self.d)?;
+        if self.wide {
+            return Ok(KdeTree {
+                tree: Tree::empty(self.n, self.d),
+                layer: *layer,
+            });
+        }
         let mut s = Scratch::new(scratch, self.tree_req)?;
         let bufs = self.tree_bufs(&mut s)?;
         let tree = Tree::build(layer.t(), layer.labels(), layer.inputs(), bufs)?;
@@ -561,20 +658,18 @@ impl KdePlan {
             });
         }
         let start = rows.start;
+        let mut put = |i: usize, [terms]: [[f64; 3]; 1]| {
+            if let Some(o) = out.get_mut(3 * (i - start)..3 * (i - start) + 3) {
+                o.copy_from_slice(&terms);
+            }
+        };
+        if self.wide {
+            layer.check_shape(self.n, self.d)?;
+            return self.run_wide([self.scale], layer, rows, scratch, &mut put);
+        }
         let wanted = |i: usize| rows.contains(&i);
         let scales = [self.scale];
-        self.run(
-            scales,
-            layer,
-            0..self.leaves,
-            &wanted,
-            scratch,
-            &mut |i, [terms]| {
-                if let Some(o) = out.get_mut(3 * (i - start)..3 * (i - start) + 3) {
-                    o.copy_from_slice(&terms);
-                }
-            },
-        )
+        self.run(scales, layer, 0..self.leaves, &wanted, scratch, &mut put)
     }
 
     /// The query leaves of part `part`: `index·L/count .. (index+1)·L/count`.
@@ -623,6 +718,14 @@ impl KdePlan {
         sink: &mut impl FnMut(usize, [[f64; 3]; B]),
     ) -> Result<(), Error> {
         layer.check_shape(self.n, self.d)?;
+        if self.wide {
+            let rows = self.leaf_rows(query_leaves);
+            return self.run_wide(scales, layer, rows, scratch, &mut |i, terms| {
+                if wanted(i) {
+                    sink(i, terms);
+                }
+            });
+        }
         let req = self.req_for(B)?;
         let mut s = Scratch::new(scratch, req)?;
         let bufs = self.tree_bufs(&mut s)?;
@@ -654,12 +757,57 @@ impl KdePlan {
         sink: &mut impl FnMut(usize, [[f64; 3]; B]),
     ) -> Result<(), Error> {
         tree.layer.check_shape(self.n, self.d)?;
+        if self.wide {
+            let rows = self.leaf_rows(query_leaves);
+            return self.run_wide(scales, &tree.layer, rows, scratch, sink);
+        }
         let t = &tree.tree;
         let len = block_sums(self.leaves, B);
         let mut s = Scratch::new(scratch, ScratchReq::f64(len))?;
         let sums: &mut [LeafAcc] = bytemuck::cast_slice_mut(s.f64(len)?);
         let groups = tree.layer.inputs().is_some();
         self.walk_tree(scales, t, groups, query_leaves, &|_| true, sums, sink);
+        Ok(())
+    }
+
+    /// The rows of the leaves `leaves` of 8 rows (in row order: the wide path's leaves).
+    fn leaf_rows(&self, leaves: Range<usize>) -> Range<usize> {
+        let start = leaves.start.saturating_mul(LANES).min(self.n);
+        let end = leaves.end.saturating_mul(LANES).min(self.n);
+        start..end.max(start)
+    }
+
+    /// The wide path (module `wide`) over the query rows `rows`, handing each row's terms, one
+    /// set per bound of kernel scale `scales`, to `sink` in ascending row order; `scratch`
+    /// holds [`KdePlan::walk_req_for`] of `B` bounds.
+    fn run_wide<const B: usize>(
+        &self,
+        scales: [f32; B],
+        layer: &Layer<'_>,
+        rows: Range<usize>,
+        scratch: &mut [u64],
+        sink: &mut impl FnMut(usize, [[f64; 3]; B]),
+    ) -> Result<(), Error> {
+        let len = wide::scratch_f64s(self.n, self.d, B);
+        let mut s = Scratch::new(scratch, ScratchReq::f64(len))?;
+        let buf = s.f64(len)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let k = WideKernel::new(self.d, scales, self.threshold());
+        let isa = Isa::active();
+        isa.run(Wide {
+            t: layer.t().as_slice(),
+            n: self.n,
+            d: self.d,
+            labels: layer.labels(),
+            groups: layer.inputs(),
+            rows,
+            k: &k,
+            scratch: buf,
+            sink,
+            tiles: Tiles::of(isa),
+        });
         Ok(())
     }
 
@@ -720,6 +868,9 @@ impl KdePlan {
         if bounds <= 1 {
             return Ok(self.req);
         }
+        if self.wide {
+            return Ok(self.walk_req_for(bounds).any_of(ScratchReq::u32(self.n)));
+        }
         let extra = block_sums(self.leaves, bounds) - block_sums(self.leaves, 1);
         self.req.and(ScratchReq::f64(extra))
     }
@@ -778,6 +929,17 @@ impl KdeBoth {
             lower: self.lower.with_pruning(prune),
             req: self.req,
         }
+    }
+
+    /// Both bounds on the wide path or the tree ([`KdePlan::with_wide`]).
+    ///
+    /// # Errors
+    /// As [`KdePlan::with_wide`].
+    pub const fn with_wide(self, wide: bool) -> Result<Self, Error> {
+        let upper = tri!(self.upper.with_wide(wide));
+        let lower = tri!(self.lower.with_wide(wide));
+        let req = tri!(upper.req_for(2));
+        Ok(Self { upper, lower, req })
     }
 
     /// The two plans, upper then lower (for [`KdePlan::finish`] and the sizes).
@@ -850,7 +1012,7 @@ impl KdeBoth {
     /// Scratch for one [`KdeBoth::estimate_part_on`]: one block's sums for each bound.
     #[must_use]
     pub const fn walk_req(&self) -> ScratchReq {
-        ScratchReq::f64(block_sums(self.upper.leaves, 2))
+        self.upper.walk_req_for(2)
     }
 
     /// As [`KdePlan::tree`].
@@ -1308,5 +1470,332 @@ mod tests {
         // What the default chooses.
         assert!(!uses_boxes(8, 2) && uses_boxes(9, 2) && uses_boxes(32, 5));
         assert!(!uses_boxes(32, 6) && uses_boxes(33, 10));
+    }
+
+    /// The KDE formulas of the module docs in f64 (`D` from the f32 values in f64, std's
+    /// `exp` and `ln`, every pair): (I(X;T), I(T;Y)) in bits.
+    #[allow(clippy::disallowed_methods)] // the slow reference, not core numerics
+    fn reference(
+        t: &[f32],
+        d: usize,
+        y: &[u32],
+        groups: Option<&[u32]>,
+        var: f64,
+        c: f64,
+    ) -> (f64, f64) {
+        let n = y.len();
+        let (mut sa, mut sb, mut sc) = (0.0f64, 0.0f64, 0.0f64);
+        for i in 0..n {
+            let (mut a, mut b, mut g) = (0.0f64, 0.0f64, 0.0f64);
+            for j in 0..n {
+                let dd: f64 = (0..d)
+                    .map(|k| {
+                        let x = f64::from(t[i * d + k]) - f64::from(t[j * d + k]);
+                        x * x
+                    })
+                    .sum();
+                let kv = (-dd / (c * var)).exp();
+                a += kv;
+                if y[j] == y[i] {
+                    b += kv;
+                }
+                if groups.is_some_and(|x| x[j] == x[i]) {
+                    g += kv;
+                }
+            }
+            sa += a.ln();
+            sb += b.ln();
+            if groups.is_some() {
+                sc += g.ln();
+            }
+        }
+        let count_log = |v: &[u32]| {
+            let mut m = std::collections::BTreeMap::new();
+            for &x in v {
+                *m.entry(x).or_insert(0usize) += 1;
+            }
+            m.values().map(|&c| c as f64 * (c as f64).ln()).sum::<f64>()
+        };
+        let nf = n as f64;
+        let h = nf.ln() - sa / nf;
+        let ity = h - (count_log(y) - sb) / nf;
+        let ixt = match groups {
+            None => h,
+            Some(g) => h - (count_log(g) - sc) / nf,
+        };
+        let ln2 = core::f64::consts::LN_2;
+        (ixt.max(0.0) / ln2, ity / ln2)
+    }
+
+    /// Seeded values in (−1, 1).
+    fn values(len: usize, seed: u64) -> std::vec::Vec<f32> {
+        let mut state = seed | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 40) as f32 / 8_388_608.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// `n × d` rows near `protos` prototypes (class `i mod protos`): prototype values `amp`
+    /// times (−1, 1), plus noise `noise` times (−1, 1).
+    fn near_protos(
+        n: usize,
+        d: usize,
+        protos: usize,
+        amp: f32,
+        noise: f32,
+        seed: u64,
+    ) -> std::vec::Vec<f32> {
+        let p = values(protos * d, seed);
+        let e = values(n * d, seed ^ 0x9e37_79b9);
+        (0..n * d)
+            .map(|k| amp * p[(k / d % protos) * d + k % d] + noise * e[k])
+            .collect()
+    }
+
+    /// Every part count's merged sums, and the shared-tree parts, finished.
+    fn split_points(
+        plan: &KdePlan,
+        layer: &Layer<'_>,
+        counts: &[usize],
+    ) -> std::vec::Vec<PlanePoint> {
+        let mut s = std::vec![0u64; plan.scratch_req().words()];
+        let mut out = std::vec::Vec::new();
+        for &count in counts {
+            let mut sums = RowSums::default();
+            for index in (0..count).rev() {
+                sums = sums.merge(
+                    plan.estimate_part(layer, Part { index, count }, &mut s)
+                        .unwrap(),
+                );
+            }
+            out.push(plan.finish(layer, sums, &mut s).unwrap());
+            let mut shared = std::vec![0u64; plan.tree_req().words()];
+            let tree = plan.tree(layer, &mut shared).unwrap();
+            let mut w = std::vec![0u64; plan.walk_req().words()];
+            let mut sums = RowSums::default();
+            for index in 0..count {
+                sums = sums.merge(
+                    plan.estimate_part_on(&tree, Part { index, count }, &mut w)
+                        .unwrap(),
+                );
+            }
+            out.push(plan.finish(layer, sums, &mut s).unwrap());
+        }
+        out
+    }
+
+    fn bits(p: &PlanePoint) -> (u64, u64) {
+        (p.i_xt.in_bits().to_bits(), p.i_ty.in_bits().to_bits())
+    }
+
+    /// The wide path against the f64 formulas, within 1e-6 bits: both bounds, I(X;T) and
+    /// I(T;Y), with and without input groups, at σ² = 0.1 (rows near prototypes: pairs of one
+    /// prototype carry weight, many others are cut) and at σ² = 1e-3 (nearly all cut), every
+    /// pruning mode; widths not a multiple of 8 and row counts over a block (128) and not a
+    /// multiple of any tile. Every split into parts, and the shared-tree parts, give the
+    /// bits of one call; so do both bounds in one pass and each alone.
+    #[test]
+    #[allow(clippy::disallowed_methods)] // f64 log2 and powi in the checks, not core numerics
+    fn wide_path_matches_the_f64_formulas_and_splits_bit_for_bit() {
+        for (n, d, var, amp, noise) in [
+            (203usize, 67usize, 0.1f32, 0.5f32, 0.05f32),
+            (150, 130, 0.1, 0.3, 0.02),
+            (141, 64, 1e-3, 0.5, 0.003),
+        ] {
+            let t = near_protos(n, d, 7, amp, noise, 0x5151 + n as u64);
+            let y: std::vec::Vec<u32> = (0..n as u32).map(|i| (i * 7 + i / 3) % 4).collect();
+            let g: std::vec::Vec<u32> = (0..n as u32).map(|i| i / 3).collect();
+            for groups in [None, Some(g.as_slice())] {
+                let layer = Layer::new(MatRef::new(&t, n, d).unwrap(), &y, groups).unwrap();
+                for prune in [Pruning::Cutoff, Pruning::ExactZeros, Pruning::Nothing] {
+                    let both = KdeBoth::new(n, d, var)
+                        .unwrap()
+                        .with_pruning(prune)
+                        .with_wide(true)
+                        .unwrap();
+                    let mut s = std::vec![0u64; both.scratch_req().words()];
+                    let [up, lo] = both.estimate(&layer, &mut s).unwrap();
+                    for (plan, p, c) in [(both.plans()[0], up, 2.0), (both.plans()[1], lo, 8.0)] {
+                        assert!(plan.is_wide());
+                        let (ixt, ity) = reference(&t, d, &y, groups, f64::from(var), c);
+                        let (ex, ey) = (
+                            (p.i_xt.in_bits() - ixt).abs(),
+                            (p.i_ty.in_bits() - ity).abs(),
+                        );
+                        assert!(
+                            ex < 1e-6 && ey < 1e-6,
+                            "n {n} d {d} var {var} c {c} {prune:?}: {ex:e} {ey:e}"
+                        );
+                        // Not a trivial layer: the kernel weight of other rows matters.
+                        assert!(ixt < (n as f64).log2() - 0.01 || var < 0.01, "{ixt}");
+                        for q in split_points(&plan, &layer, &[1, 2, 3, 7, n.div_ceil(8)]) {
+                            assert_eq!(bits(&q), bits(&p), "n {n} d {d} c {c} {prune:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Near-duplicate rows of large norm, where the Gram form cancels: saturated values
+    /// (|t| ≈ 0.99, `‖t‖² ≈ 980`) in pairs that differ by 1e-3 in a few units, so `D` is
+    /// about 1e-6 to 1e-5 while the Gram form's rounding is about 1e-4. The filter lets these
+    /// pairs through and the direct form gets them right: the result still matches the f64
+    /// formulas (at σ² = 1e-6 their kernel values span e^{−1}..1), and the filter's bound
+    /// holds for every pair.
+    #[test]
+    #[allow(clippy::disallowed_methods)] // f64 log2 and powi in the checks, not core numerics
+    fn near_duplicates_where_the_gram_form_cancels_still_match() {
+        let (n, d, var) = (40usize, 1000usize, 1e-6f32);
+        let base = values(n / 2 * d, 77);
+        let bump = values(n * d, 78);
+        let mut t = std::vec![0.0f32; n * d];
+        for i in 0..n {
+            for k in 0..d {
+                let v = if base[i / 2 * d + k] < 0.0 {
+                    -0.99
+                } else {
+                    0.99
+                };
+                // The second row of each pair moves a few units by up to 1e-3.
+                let moved = i % 2 == 1 && k % 97 == i % 5;
+                t[i * d + k] = if moved {
+                    v - 1e-3 * bump[i * d + k].abs()
+                } else {
+                    v
+                };
+            }
+        }
+        let y: std::vec::Vec<u32> = (0..n as u32).map(|i| i % 3).collect();
+        let layer = Layer::new(MatRef::new(&t, n, d).unwrap(), &y, None).unwrap();
+        for bound in [KdeBound::Upper, KdeBound::Lower] {
+            let plan = KdePlan::new(n, d, bound, var)
+                .unwrap()
+                .with_wide(true)
+                .unwrap();
+            let mut s = std::vec![0u64; plan.scratch_req().words()];
+            let p = plan.estimate(&layer, &mut s).unwrap();
+            let (ixt, ity) = reference(&t, d, &y, None, f64::from(var), bound.c());
+            assert!(
+                (p.i_xt.in_bits() - ixt).abs() < 1e-6,
+                "{bound:?} {} {ixt}",
+                p.i_xt.in_bits()
+            );
+            assert!(
+                (p.i_ty.in_bits() - ity).abs() < 1e-6,
+                "{bound:?} {} {ity}",
+                p.i_ty.in_bits()
+            );
+            // The twins' kernel weight counts: below log2 n.
+            assert!(ixt < (n as f64).log2() - 0.1, "{ixt}");
+        }
+        // The bound itself: L_ij ≤ the exact D_ij for every pair, and within 1 of it.
+        let k = WideKernel::new(d, [1.0f32], 50.0);
+        let norm =
+            |i: usize| f64::from(math::lane_dot(&t[i * d..][..d], &t[i * d..][..d])) * k.shrink;
+        for i in 0..n {
+            for j in 0..n {
+                let (a, b) = (&t[i * d..][..d], &t[j * d..][..d]);
+                let lb = norm(i) + norm(j) - 2.0 * f64::from(math::lane_dot(a, b));
+                let exact: f64 = a
+                    .iter()
+                    .zip(b)
+                    .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+                    .sum();
+                assert!(lb <= exact && exact - lb < 1.0, "{i} {j}: {lb} {exact}");
+            }
+        }
+    }
+
+    /// Edge shapes: one row (I = 0), rows fewer than a tile, widths not a multiple of 8, the
+    /// same bits with dirty scratch, and the wide path against
+    /// the tree path row by row (each term within 1e-6 nats, about 2e-8 seen: they differ
+    /// only in the rounding of `D` and of the sums).
+    #[test]
+    fn wide_edge_shapes_and_the_tree_path_agree() {
+        // The tree unless asked, at any width.
+        assert!(
+            !KdePlan::new(5, 1024, KdeBound::Upper, 0.1)
+                .unwrap()
+                .is_wide()
+        );
+        for (n, d) in [(1usize, 64usize), (3, 64), (9, 71), (130, 96)] {
+            let t = near_protos(n, d, 3, 0.2, 0.02, 9 + n as u64);
+            let y: std::vec::Vec<u32> = (0..n as u32).map(|i| i % 2).collect();
+            let layer = Layer::new(MatRef::new(&t, n, d).unwrap(), &y, None).unwrap();
+            for bound in [KdeBound::Upper, KdeBound::Lower] {
+                for prune in [Pruning::Cutoff, Pruning::ExactZeros] {
+                    let plan = KdePlan::new(n, d, bound, 0.1)
+                        .unwrap()
+                        .with_pruning(prune)
+                        .with_wide(true)
+                        .unwrap();
+                    assert!(plan.is_wide() && plan.pruning() == prune);
+                    let mut s = std::vec![0u64; plan.scratch_req().words()];
+                    let p = plan.estimate(&layer, &mut s).unwrap();
+                    s.iter_mut().for_each(|w| *w = u64::MAX);
+                    assert_eq!(bits(&plan.estimate(&layer, &mut s).unwrap()), bits(&p));
+                    let (ixt, ity) = reference(&t, d, &y, None, 0.1, bound.c());
+                    assert!(
+                        (p.i_xt.in_bits() - ixt).abs() < 1e-6
+                            && (p.i_ty.in_bits() - ity).abs() < 1e-6
+                    );
+                    if n == 1 {
+                        assert_eq!((p.i_xt.in_bits(), p.i_ty.in_bits()), (0.0, 0.0));
+                    }
+                    let tree = KdePlan::with_path(n, d, bound, 0.1, false)
+                        .unwrap()
+                        .with_pruning(prune);
+                    let wide_terms = terms(&plan, &layer, None);
+                    let tree_terms = terms(&tree, &layer, None);
+                    for (a, b) in wide_terms.iter().zip(&tree_terms) {
+                        let (a, b) = (f64::from_bits(*a), f64::from_bits(*b));
+                        assert!((a - b).abs() < 1e-6, "n {n} d {d} {bound:?}: {a} {b}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every instruction-set level gives the wide path the same bits.
+    #[test]
+    fn wide_path_has_the_same_bits_at_every_level() {
+        let (n, d) = (77usize, 100usize);
+        let t = near_protos(n, d, 5, 0.3, 0.03, 1234);
+        let y: std::vec::Vec<u32> = (0..n as u32).map(|i| i % 3).collect();
+        let layer = Layer::new(MatRef::new(&t, n, d).unwrap(), &y, None).unwrap();
+        let both = KdeBoth::new(n, d, 0.1).unwrap().with_wide(true).unwrap();
+        let mut s = std::vec![0u64; both.scratch_req().words()];
+        let mut first = None;
+        for isa in Isa::ALL.into_iter().filter(|i| i.is_available()) {
+            let k = WideKernel::new(d, [both.plans()[0].scale, both.plans()[1].scale], 36.0);
+            let mut got = std::vec::Vec::new();
+            let mut sink = |_: usize, terms: [[f64; 3]; 2]| {
+                got.extend(terms.iter().flatten().map(|v| v.to_bits()));
+            };
+            let buf: &mut [f64] = bytemuck::cast_slice_mut(&mut s[..wide::scratch_f64s(n, d, 2)]);
+            isa.run(Wide {
+                t: &t,
+                n,
+                d,
+                labels: &y,
+                groups: None,
+                rows: 0..n,
+                k: &k,
+                scratch: buf,
+                sink: &mut sink,
+                tiles: Tiles::of(isa),
+            });
+            match &first {
+                None => first = Some(got),
+                Some(f) => assert_eq!(&got, f, "{isa}"),
+            }
+        }
+        let _ = layer;
     }
 }

@@ -165,6 +165,21 @@ impl<'s> Tree<'s> {
         })
     }
 
+    /// A tree of no leaves over an `n × d` layer: what the wide path, which walks no tree,
+    /// shares between parts.
+    pub(super) const fn empty(n: usize, d: usize) -> Self {
+        Self {
+            coords: &[],
+            labels: &[],
+            rows: &[],
+            groups: &[],
+            boxes: &[],
+            n,
+            d,
+            n_leaves: 0,
+        }
+    }
+
     /// Leaf `l`'s coordinates (`8 · d`, coordinate-major).
     #[inline]
     pub(super) fn coords(&self, l: usize) -> &'s [f32] {
