@@ -103,13 +103,16 @@
 //!   `k mod 8`) instead of sequentially, and each row's kernel values go into lane
 //!   `j mod 8` in row order instead of tree order; in exact mode both paths add every
 //!   nonzero `exp_neg(−D·s)`, with `D` within `γ_{d+8}·D` of the exact distance on each.
-//!   **The rule: the tree unless the caller asks** ([`KdePlan::with_wide`]). Measured on a
-//!   synthetic 10000 × 1024 tanh layer at σ² = 0.1 (`fixtures::tanh_layer`, medians on a
-//!   shared 2-core AMD EPYC VM with AVX-512), the wide path took 2.7 s / 1.6 s (1 / 2
-//!   threads) for the upper bound where the tree took 2.0 s / 1.9 s, and 7.1 s / 4.0 s for
-//!   the lower bound against 6.9 s / 3.5 s: where the tree's blocks end early it is as fast,
-//!   and its filter runs at about half the machine's peak. So no width switches paths by
-//!   itself yet, and every existing result keeps its bits.
+//!   **The rule: the wide path from [`WIDE_MIN`] = 256 units, the tree below** (either on
+//!   request with [`KdePlan::with_wide`]). On the real 10000 × 1024 tanh layer of Saxe's
+//!   MNIST net (Fashion-MNIST test images, initial weights, σ² = 0.1, 2 threads, shared
+//!   2-core AMD EPYC VM with AVX-512) a measured epoch's five KDE estimates took about 3 s
+//!   less on the wide path (one `run` epoch 8.2–8.4 s against 5.1–5.3 s), the 1024-wide
+//!   layer's I(X;T) differing by 1e-11 bits. On a synthetic 10000 × 1024 tanh layer where
+//!   the tree's blocks end early (`fixtures::tanh_layer`) the two were about as fast (upper
+//!   bound 3.1 s / 1.5 s on 1 / 2 threads against the tree's 2.0 s / 1.9 s; lower 6.9 s /
+//!   3.9 s against 6.9 s / 3.5 s); the filter runs at about half the machine's peak. The
+//!   12-bit task's layers (≤ 12 units) keep the tree and their bits.
 //! * **Exponential.** [`math::exp_neg`]: deterministic, vectorisable, at most 1 ulp, exactly 0
 //!   below `e^{-87}`, about 1 ns per value against about 7–9 ns for `libm::expf` here. The
 //!   argument is `−(D_ij · s)` with `s` rounded once to f32.
@@ -149,6 +152,10 @@ use core::ops::Range;
 use traverse::{Kernel, LeafAcc, row_terms, transpose_sets, uses_boxes, walk};
 use tree::{LANES, Tree, TreeBufs};
 use wide::{Tiles, Wide, WideKernel};
+
+/// Layers at least this wide take the wide path unless the caller asks for the tree
+/// ([`KdePlan::with_wide`]; see the module docs).
+pub const WIDE_MIN: usize = 256;
 
 /// Largest skipped kernel mass per row, relative to the row's sum (which is ≥ 1), with the
 /// cut-off on: each per-row term differs from the exact mode's by less than this, in nats.
@@ -272,7 +279,7 @@ impl KdePlan {
     /// assert_eq!(scratch.len(), 16 + 3 * 8 + 6 + 8 + 8 + 2 * 8 * 24);
     /// ```
     pub const fn new(n: usize, d: usize, bound: KdeBound, noise_var: f32) -> Result<Self, Error> {
-        Self::with_path(n, d, bound, noise_var, false)
+        Self::with_path(n, d, bound, noise_var, d >= WIDE_MIN)
     }
 
     /// [`KdePlan::new`] with the path chosen: the wide path (`wide`) or the tree.
@@ -1718,12 +1725,12 @@ mod tests {
     /// only in the rounding of `D` and of the sums).
     #[test]
     fn wide_edge_shapes_and_the_tree_path_agree() {
-        // The tree unless asked, at any width.
-        assert!(
-            !KdePlan::new(5, 1024, KdeBound::Upper, 0.1)
-                .unwrap()
-                .is_wide()
-        );
+        // The wide path from WIDE_MIN units, the tree below, either on request.
+        let plan = |d| KdePlan::new(5, d, KdeBound::Upper, 0.1).unwrap();
+        assert!(plan(WIDE_MIN).is_wide() && plan(1024).is_wide());
+        assert!(!plan(WIDE_MIN - 1).is_wide() && !plan(12).is_wide());
+        assert!(!plan(1024).with_wide(false).unwrap().is_wide());
+        assert!(plan(12).with_wide(true).unwrap().is_wide());
         for (n, d) in [(1usize, 64usize), (3, 64), (9, 71), (130, 96)] {
             let t = near_protos(n, d, 3, 0.2, 0.02, 9 + n as u64);
             let y: std::vec::Vec<u32> = (0..n as u32).map(|i| i % 2).collect();
