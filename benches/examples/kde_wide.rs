@@ -9,7 +9,12 @@
 //! own choice.
 //!
 //! The layer is `fixtures::tanh_layer(N, D, 4)` (default 10000 × 1024, σ² = 0.1), labels in
-//! 10 classes. Each repetition is one estimate as the CLI runs it: on one thread the whole
+//! 10 classes. With `--mnist DIR` it is instead the 1024-unit layer of Saxe et al.'s MNIST
+//! network (`saxe-mnist`: 784-1024-20-20-20-10 tanh, Glorot uniform, seed `--seed S`, default
+//! 0) on the data set's test rows (the first N of them) with their labels, after
+//! `--train-epochs E` epochs (default 0) of SGD lr 1e-3 over the training rows in order in
+//! batches of 128: the layer a measured epoch of `infoplane run --preset saxe-mnist` hands the
+//! KDE. Each repetition is one estimate as the CLI runs it: on one thread the whole
 //! estimate, on more the shared work once, then one part per thread. Prints every time and
 //! the median; with `--reference` also the largest difference, in bits, of I(X;T) and I(T;Y)
 //! against the float64 reference (which takes a minute or two at the default size).
@@ -32,15 +37,39 @@ fn main() {
     } else {
         None
     };
-    let pos: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    // Positional arguments: neither an option nor an option's value.
+    let valued = ["--mnist", "--train-epochs", "--seed"];
+    let pos: Vec<&String> = args
+        .iter()
+        .enumerate()
+        .filter(|&(i, a)| {
+            !a.starts_with("--") && (i == 0 || !valued.contains(&args[i - 1].as_str()))
+        })
+        .map(|(_, a)| a)
+        .collect();
     let which = pos.first().map_or("upper", |s| s.as_str()).to_string();
     let threads: usize = pos.get(1).map_or(1, |s| s.parse().expect("threads"));
     let reps: usize = pos.get(2).map_or(3, |s| s.parse().expect("reps"));
     let n: usize = pos.get(3).map_or(10_000, |s| s.parse().expect("n"));
     let d: usize = pos.get(4).map_or(1024, |s| s.parse().expect("d"));
     let var: f32 = pos.get(5).map_or(0.1, |s| s.parse().expect("var"));
-    let t = fixtures::tanh_layer(n, d, 4);
-    let y: Vec<u32> = (0..n).map(|i| u32::try_from(i % 10).unwrap_or(0)).collect();
+    let opt = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let (t, y, n, d) = if let Some(dir) = opt("--mnist") {
+        let epochs: usize = opt("--train-epochs").map_or(0, |s| s.parse().expect("epochs"));
+        let seed: u64 = opt("--seed").map_or(0, |s| s.parse().expect("seed"));
+        let (t, y) = mnist_layer(std::path::Path::new(&dir), n, epochs, seed);
+        let n = y.len();
+        (t, y, n, 1024)
+    } else {
+        let t = fixtures::tanh_layer(n, d, 4);
+        let y: Vec<u32> = (0..n).map(|i| u32::try_from(i % 10).unwrap_or(0)).collect();
+        (t, y, n, d)
+    };
     let tm = MatRef::new(&t, n, d).expect("n × d");
     let layer = Layer::new(tm, &y, None).expect("layer");
     let mut times = Vec::new();
@@ -80,6 +109,67 @@ fn main() {
             );
         }
     }
+}
+
+/// The 1024-unit layer of the saxe-mnist network on the first `limit` test rows of the data
+/// set in `dir` (row-major, `rows × 1024`) and those rows' labels, after `epochs` epochs of
+/// SGD over the training rows in order.
+fn mnist_layer(
+    dir: &std::path::Path,
+    limit: usize,
+    epochs: usize,
+    seed: u64,
+) -> (Vec<f32>, Vec<u32>) {
+    use infoplane_core::{Activation, Init, MlpPlan, MlpShape, Optimizer, Stream, StreamRng};
+    let (ds, _) = infoplane_cli::mnist::load(dir).expect("the MNIST files");
+    let train = ds.split().unwrap_or(ds.rows() * 4 / 5);
+    let shape = MlpShape::new(&[784, 1024, 20, 20, 20, 10], Activation::Tanh).expect("shape");
+    let plan = MlpPlan::new(shape, 128).expect("plan");
+    let mut params = vec![0.0f32; plan.shape().param_len()];
+    let mut rng = StreamRng::new(seed, Stream::Init);
+    plan.init(Init::GlorotUniform, &mut params, &mut rng)
+        .expect("init");
+    let mut scratch = vec![0.0f32; plan.scratch_len()];
+    let mut grads = vec![0.0f32; params.len()];
+    let sgd = Optimizer::sgd(1e-3);
+    let mut state = vec![0.0f32; sgd.state_len(params.len())];
+    let mut step = 0;
+    let train_rows: Vec<u32> = (0..u32::try_from(train).expect("rows")).collect();
+    for _ in 0..epochs {
+        for batch in train_rows.chunks(128) {
+            plan.gradient(
+                &params,
+                ds.inputs(),
+                ds.labels(),
+                batch,
+                &mut grads,
+                &mut scratch,
+            )
+            .expect("gradient");
+            step += 1;
+            sgd.step(step, &mut params, &grads, &mut state)
+                .expect("step");
+        }
+    }
+    let test: Vec<u32> = (u32::try_from(train).expect("rows")
+        ..u32::try_from(ds.rows()).expect("rows"))
+        .take(limit)
+        .collect();
+    let sub = ds.subset("test", &test).expect("test rows");
+    let rows = sub.rows();
+    let mut layers = vec![0.0f32; rows * plan.shape().activation_len()];
+    let mut nll = vec![0.0f32; rows];
+    plan.evaluate(
+        &params,
+        sub.inputs(),
+        sub.labels(),
+        &mut layers,
+        &mut nll,
+        &mut scratch,
+    )
+    .expect("evaluate");
+    layers.truncate(rows * 1024);
+    (layers, sub.labels().to_vec())
 }
 
 /// Sums of the parts of an estimate, one part per thread.

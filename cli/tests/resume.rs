@@ -489,3 +489,120 @@ fn a_full_disk_stops_the_run_and_resume_finishes_it_with_the_same_bytes() {
     assert_eq!(left.len(), 1, "no temporary file stays behind");
     let _ = std::fs::remove_dir_all(&whole);
 }
+
+/// An MNIST-format directory holding only a test pair of `n` images of 4 × 4 bytes (the run
+/// splits it), pixel values from `salt`.
+fn small_mnist(dir: &Path, n: u32, salt: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut img = vec![0u8, 0, 8, 3];
+    for v in [n, 4, 4] {
+        img.extend(v.to_be_bytes());
+    }
+    let mut lab = vec![0u8, 0, 8, 1];
+    lab.extend(n.to_be_bytes());
+    for i in 0..n {
+        let px: Vec<u8> = (0..16u32)
+            .map(|j| ((i * 97 + j * 31 + salt * 13 + i * j) % 256) as u8)
+            .collect();
+        lab.push(px[0] / 26);
+        img.extend(px);
+    }
+    std::fs::write(dir.join("t10k-images-idx3-ubyte"), img).unwrap();
+    std::fs::write(dir.join("t10k-labels-idx1-ubyte"), lab).unwrap();
+}
+
+#[test]
+fn a_run_resumes_only_on_the_data_it_started_with() {
+    let dir = tmp("same-data");
+    let data = dir.join("mnist");
+    small_mnist(&data, 30, 1);
+    let out = dir.join("run");
+    let (data_s, out_s) = (data.display().to_string(), out.display().to_string());
+    let args = [
+        "run",
+        "--preset",
+        "saxe-mnist",
+        "--mnist",
+        &data_s,
+        "--layers",
+        "8,4",
+        "--epochs",
+        "1000000",
+        "--schedule",
+        "every:1000",
+        "--estimator",
+        "binning-size",
+        "--batch",
+        "8",
+        "--threads",
+        "1",
+        "--quiet",
+        "--no-plots",
+        "--checkpoint-every",
+        "0",
+        "--out",
+        &out_s,
+    ];
+    let mut child = bin()
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let staged = out.join(".infoplane-run");
+    let checkpoint = staged.join("checkpoint");
+    let start = Instant::now();
+    while !checkpoint.exists() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(checkpoint.exists());
+    let kept: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&staged)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    // Other pixels under the same name: refused, naming the file, the staged run untouched.
+    small_mnist(&data, 30, 2);
+    let (code, stderr) = call(&["run", "--resume", &out_s]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let images = data.join("t10k-images-idx3-ubyte");
+    assert!(
+        stderr.lines().any(|l| l.starts_with(&format!(
+            "error: {}: it is not the file the run in {out_s} started with",
+            images.display()
+        )) && l.contains("SHA-256 differs")),
+        "{stderr}"
+    );
+    for (p, bytes) in &kept {
+        assert_eq!(&std::fs::read(p).unwrap(), bytes, "{} changed", p.display());
+    }
+    // A data set with a training pair too reads files the run did not read.
+    std::fs::copy(&images, data.join("train-images-idx3-ubyte")).unwrap();
+    std::fs::copy(
+        data.join("t10k-labels-idx1-ubyte"),
+        data.join("train-labels-idx1-ubyte"),
+    )
+    .unwrap();
+    small_mnist(&data, 30, 1);
+    let (code, stderr) = call(&["run", "--resume", &out_s]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("error: --resume: this resume reads ")
+                && l.ends_with(&format!("which the run in {out_s} did not read"))),
+        "{stderr}"
+    );
+    // The same files again: the run goes on (killed after a while; had it stopped by
+    // itself, it would have had to succeed).
+    std::fs::remove_file(data.join("train-images-idx3-ubyte")).unwrap();
+    std::fs::remove_file(data.join("train-labels-idx1-ubyte")).unwrap();
+    let ended = kill_after(&["run", "--resume", &out_s], Duration::from_secs(2));
+    assert!(ended || checkpoint.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

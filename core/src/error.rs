@@ -91,8 +91,62 @@ impl core::error::Error for Error {}
 /// # Errors
 /// [`Error::NonFinite`] with the flat index of the first offending value.
 pub fn check_finite(values: &[f32]) -> Result<(), Error> {
+    if all_finite(values) {
+        return Ok(());
+    }
     match values.iter().position(|v| !v.is_finite()) {
         Some(index) => Err(Error::NonFinite { index }),
         None => Ok(()),
+    }
+}
+
+/// Whether no value is NaN or infinite. Branch-free within blocks of 1024 values (an OR of
+/// "exponent all ones" the compiler vectorises), where `iter().all(is_finite)` tests and
+/// branches per value: the per-step checks of a network's 800 000 parameters and gradients
+/// cost a tenth of a training step that way.
+#[must_use]
+pub fn all_finite(values: &[f32]) -> bool {
+    const EXP: u32 = 0x7f80_0000;
+    values.chunks(1024).all(|block| {
+        block
+            .iter()
+            .fold(0u32, |m, v| m | u32::from(v.to_bits() & EXP == EXP))
+            == 0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing)]
+    use super::*;
+
+    /// `all_finite` and `check_finite` agree with a per-value `is_finite` scan: every
+    /// non-finite kind at the edges of the 1024-value blocks and between, beside the largest
+    /// finite values and subnormals, which are finite.
+    #[test]
+    fn finite_checks_find_every_non_finite_value() {
+        let base: std::vec::Vec<f32> = (0..3000)
+            .map(|i| match i % 5 {
+                0 => f32::MAX,
+                1 => -f32::MAX,
+                2 => f32::MIN_POSITIVE / 4.0,
+                3 => -0.0,
+                _ => 1.5,
+            })
+            .collect();
+        assert!(all_finite(&base));
+        assert_eq!(check_finite(&base), Ok(()));
+        assert!(all_finite(&[]));
+        for bad in [f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            for at in [0, 1, 1023, 1024, 1025, 2047, 2999] {
+                let mut v = base.clone();
+                v[at] = bad;
+                // A second bad value later: the index is the first.
+                v[2999.min(at + 700)] = f32::INFINITY;
+                assert!(!all_finite(&v), "{bad} at {at}");
+                assert_eq!(check_finite(&v), Err(Error::NonFinite { index: at }));
+                assert!(!all_finite(&v[at..=at]));
+            }
+        }
     }
 }

@@ -119,7 +119,7 @@ pub mod simd;
 pub mod train;
 
 pub use act::Activation;
-pub use error::{Error, MAX_LOSS, check_finite};
+pub use error::{Error, MAX_LOSS, all_finite, check_finite};
 pub use estimator::binning::{self, BinRule, BinningPlan};
 pub use estimator::kde::{self, KdeBoth, KdeBound, KdePlan, KdeTree};
 pub use info::{Info, PlanePoint};

@@ -496,27 +496,80 @@ pub fn lane_dot_tile_v3<const R: usize, const C: usize>(
             }
         }
     }
-    // Zero-padded tails, as in lane_dot.
-    let mut xs = [z; R];
-    for (x, y) in xs.iter_mut().zip(&a) {
-        *x = bytemuck::cast(pad8(y.get(full..n).unwrap_or_default()));
-    }
-    let mut ys = [z; C];
-    for (x, y) in ys.iter_mut().zip(&b) {
-        *x = bytemuck::cast(pad8(y.get(full..n).unwrap_or_default()));
-    }
-    for (row, &x) in acc.iter_mut().zip(&xs) {
-        for (l, &y) in row.iter_mut().zip(&ys) {
-            *l = v3.add_f32s(*l, v3.mul_f32s(x, y));
+    // Zero-padded tails, as in lane_dot. Without a tail the padding adds +0 to every lane,
+    // which leaves its bits (a lane is never −0), so it is skipped.
+    if full < n {
+        let mut xs = [z; R];
+        for (x, y) in xs.iter_mut().zip(&a) {
+            *x = bytemuck::cast(pad8(y.get(full..n).unwrap_or_default()));
+        }
+        let mut ys = [z; C];
+        for (x, y) in ys.iter_mut().zip(&b) {
+            *x = bytemuck::cast(pad8(y.get(full..n).unwrap_or_default()));
+        }
+        for (row, &x) in acc.iter_mut().zip(&xs) {
+            for (l, &y) in row.iter_mut().zip(&ys) {
+                *l = v3.add_f32s(*l, v3.mul_f32s(x, y));
+            }
         }
     }
+    // Eight sums at a time through `reduce8_v3` (the tile's sums row by row; past the last
+    // sum, `get` finds no row, so the last group is padded with zero vectors whose results
+    // are dropped).
     let mut out = [[0.0f32; C]; R];
-    for (o, row) in out.iter_mut().zip(&acc) {
-        for (o, &l) in o.iter_mut().zip(row) {
-            *o = reduce_lanes(bytemuck::cast(l));
+    let at = |i: usize| (i / C.max(1), i % C.max(1));
+    let mut t = 0;
+    while t < R * C {
+        let mut group = [z; 8];
+        for (k, g) in group.iter_mut().enumerate() {
+            let (r, c) = at(t + k);
+            if let Some(&v) = acc.get(r).and_then(|row| row.get(c)) {
+                *g = v;
+            }
         }
+        let sums: [f32; 8] = bytemuck::cast(reduce8_v3(v3, group));
+        for (k, &s) in sums.iter().enumerate() {
+            let (r, c) = at(t + k);
+            if let Some(o) = out.get_mut(r).and_then(|row| row.get_mut(c)) {
+                *o = s;
+            }
+        }
+        t += 8;
     }
     out
+}
+
+/// [`reduce_lanes`] of eight vectors at once: lane `k` of the result is `reduce_lanes(v[k])`,
+/// bit for bit. The same tree, `((a + b) + (c + d)) + ((e + f) + (g + h))`, built from
+/// horizontal adds: the first two `hadd` rounds form `a + b`, `c + d` and then their sum in
+/// each 128-bit half, the last add joins the two halves. Each add has the operands of the
+/// scalar tree (in the same or swapped order, which IEEE addition does not see).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn reduce8_v3(v3: pulp::x86::V3, v: [pulp::f32x8; 8]) -> pulp::f32x8 {
+    use pulp::bytemuck::cast;
+    use pulp::x86::V3;
+    #[inline(always)]
+    fn hadd(v3: V3, a: pulp::f32x8, b: pulp::f32x8) -> pulp::f32x8 {
+        cast(v3.avx._mm256_hadd_ps(cast(a), cast(b)))
+    }
+    let [a, b, c, d, e, f, g, h] = v;
+    // [a01 a23 b01 b23 | a45 a67 b45 b67] and the like.
+    let (ab, cd, ef, gh) = (
+        hadd(v3, a, b),
+        hadd(v3, c, d),
+        hadd(v3, e, f),
+        hadd(v3, g, h),
+    );
+    // [a0123 b0123 c0123 d0123 | a4567 b4567 c4567 d4567], and e..h.
+    let (abcd, efgh) = (hadd(v3, ab, cd), hadd(v3, ef, gh));
+    let lo = v3
+        .avx
+        ._mm256_permute2f128_ps::<0x20>(cast(abcd), cast(efgh));
+    let hi = v3
+        .avx
+        ._mm256_permute2f128_ps::<0x31>(cast(abcd), cast(efgh));
+    cast(v3.avx._mm256_add_ps(lo, hi))
 }
 
 /// `acc[r][c] += xs[r]·ys[c]`, lane by lane.
@@ -629,10 +682,47 @@ mod tests {
             check::<2, 4>(n);
             check::<3, 2>(n);
             check::<4, 4>(n);
+            check::<3, 3>(n);
         }
         // Slices of different lengths are cut to the shortest.
         let (x, y) = ([1.0f32; 20], [2.0f32; 9]);
         assert_eq!(lane_dot_tile([&x[..]], [&y[..]]), [[18.0]]);
+    }
+
+    /// Eight reductions at once give each vector's `reduce_lanes` bits, on sums whose
+    /// rounding depends on the order (magnitudes 2^±30 apart, signed zeros, infinities).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+    fn reduce8_is_reduce_lanes_bit_for_bit() {
+        let Some(v3) = pulp::x86::V3::try_new() else {
+            return;
+        };
+        let value = |i: u32| -> f32 {
+            let h = i.wrapping_mul(2_654_435_761) >> 8;
+            let m = (h % 2001) as f32 - 1000.0;
+            match h % 13 {
+                0 => -0.0,
+                1 => 0.0,
+                2 => m * 1e9,
+                3 => m * 1e-9,
+                4 if i.is_multiple_of(97) => f32::INFINITY,
+                _ => m / 7.0,
+            }
+        };
+        for round in 0..500u32 {
+            let lanes: [[f32; 8]; 8] = core::array::from_fn(|k| {
+                core::array::from_fn(|l| value(round * 64 + (k * 8 + l) as u32))
+            });
+            let got: [f32; 8] = bytemuck::cast(reduce8_v3(v3, lanes.map(bytemuck::cast)));
+            for (k, (g, l)) in got.iter().zip(&lanes).enumerate() {
+                assert_eq!(
+                    g.to_bits(),
+                    reduce_lanes(*l).to_bits(),
+                    "round {round} vector {k}"
+                );
+            }
+        }
     }
 
     fn ulp_distance(a: f32, b: f32) -> u32 {

@@ -682,18 +682,44 @@ fn gather(
             }
         }
         Inputs::U8(m) => {
+            // Eight rows at a time as above, so the divisions of a column's eight values
+            // are one vector operation and one store.
             let div = m.divisor();
-            for (s, r) in rows.enumerate() {
+            let byte_row = |r: usize| -> Result<&[u8], Error> {
                 let start = r.checked_mul(cols).ok_or(Error::TooLarge)?;
-                let row = m
-                    .as_slice()
+                m.as_slice()
                     .get(start..start.checked_add(cols).ok_or(Error::TooLarge)?)
-                    .ok_or(bad_row)?;
-                for (i, &b) in row.iter().enumerate() {
-                    if let Some(slot) = a0.get_mut(i * n + s) {
-                        *slot = f32::from(b) / div;
+                    .ok_or(bad_row)
+            };
+            let mut it = rows;
+            let mut s = 0;
+            loop {
+                let mut block: [&[u8]; 8] = [&[]; 8];
+                let mut k = 0;
+                for slot in &mut block {
+                    let Some(r) = it.next() else { break };
+                    *slot = byte_row(r)?;
+                    k += 1;
+                }
+                if k == 0 {
+                    break;
+                }
+                for i in 0..cols {
+                    let mut v = [0.0f32; 8];
+                    for (d, row) in v.iter_mut().zip(&block) {
+                        *d = f32::from(row.get(i).copied().unwrap_or(0));
+                    }
+                    let v = v.map(|x| x / div);
+                    let at = i * n + s;
+                    if let Some(dst) = a0.get_mut(at..at + k) {
+                        if let Ok(dst) = <&mut [f32; 8]>::try_from(&mut *dst) {
+                            *dst = v;
+                        } else {
+                            dst.iter_mut().zip(v).for_each(|(d, x)| *d = x);
+                        }
                     }
                 }
+                s += k;
             }
         }
     }
@@ -1387,7 +1413,7 @@ fn dense_backward(w: &[f32], d: &[f32], d_prev: &mut [f32], n: usize) {
 
 /// [`Error::Overflow`] if any computed value is not finite (R17).
 fn check_outputs(values: &[f32]) -> Result<(), Error> {
-    if values.iter().all(|v| v.is_finite()) {
+    if crate::error::all_finite(values) {
         Ok(())
     } else {
         Err(Error::Overflow)

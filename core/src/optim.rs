@@ -198,7 +198,7 @@ impl Optimizer {
         }
         // The state is checked too: an overflowing g² makes v infinite while the update
         // m / √v rounds to 0 and leaves the parameters finite.
-        if params.iter().chain(state.iter()).all(|p| p.is_finite()) {
+        if crate::error::all_finite(params) && crate::error::all_finite(state) {
             Ok(())
         } else {
             Err(Error::Overflow)

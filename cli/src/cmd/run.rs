@@ -890,6 +890,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
             .collect(),
         resumes: 0,
         from: None,
+        data_files: None,
     };
     execute(args, &cfg, begin)
 }
@@ -902,6 +903,9 @@ struct Begin {
     command: Vec<String>,
     resumes: u64,
     from: Option<Resume>,
+    /// A resumed run's data files as its manifest lists them (file, SHA-256): the data must
+    /// be the same bytes to go on.
+    data_files: Option<Vec<(String, String)>>,
 }
 
 /// `run --resume DIR`: the staged run in DIR, with the settings of the command that started
@@ -1041,8 +1045,75 @@ fn resume(dir: &Path, args: &RunArgs) -> Result<(), CliError> {
             .saturating_add(1),
         // Without a checkpoint nothing was kept: the files start again.
         from,
+        data_files: Some(
+            manifest
+                .get("data_files")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .map(|f| {
+                            let s = |k: &str| {
+                                f.get(k)
+                                    .and_then(Value::as_str)
+                                    .unwrap_or_default()
+                                    .to_owned()
+                            };
+                            (s("file"), s("sha256"))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
     };
     execute(&original, &cfg, begin)
+}
+
+/// A resumed run reads the data its manifest lists, byte for byte (a run trained on one
+/// file and measured on another is neither run).
+fn check_same_data(
+    before: &[(String, String)],
+    now: &[DataFile],
+    out: &Path,
+) -> Result<(), CliError> {
+    for (file, sha) in before {
+        match now.iter().find(|d| &d.file == file) {
+            Some(d) if &d.sha256 == sha => {}
+            Some(_) => {
+                return Err(CliError::data(
+                    Path::new(file),
+                    None,
+                    None,
+                    format!(
+                        "it is not the file the run in {} started with (its SHA-256 differs from the one in the manifest); resume with the same data, or start again with --force",
+                        out.display()
+                    ),
+                ));
+            }
+            None => {
+                return Err(CliError::option(
+                    "--resume",
+                    format!(
+                        "the run in {} read {file}, which this resume does not read",
+                        out.display()
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(extra) = now
+        .iter()
+        .find(|d| !before.iter().any(|(f, _)| f == &d.file))
+    {
+        return Err(CliError::option(
+            "--resume",
+            format!(
+                "this resume reads {}, which the run in {} did not read",
+                extra.file,
+                out.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Makes `out` ready for a new run: refuses one that holds a run (unless `force`) or an
@@ -1159,6 +1230,9 @@ enum Ended {
 fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError> {
     let started = Instant::now();
     let (data, data_files) = load(cfg, args)?;
+    if let Some(before) = &begin.data_files {
+        check_same_data(before, &data_files, &cfg.out)?;
+    }
     let data = Arc::new(data);
     let start_slot = begin.from.as_ref().map_or(0, |r| r.seeds_done);
     let drivers = cfg
