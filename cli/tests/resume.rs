@@ -60,6 +60,26 @@ fn kill_after(args: &[&str], after: Duration) -> bool {
     false
 }
 
+/// Starts the binary (a run into `out`) and kills it (SIGKILL) as soon as the run has
+/// written its first checkpoint: the checkpoint's path.
+fn kill_at_first_checkpoint(args: &[&str], out: &Path) -> PathBuf {
+    let mut child = bin()
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let checkpoint = out.join(".infoplane-run").join("checkpoint");
+    let start = Instant::now();
+    while !checkpoint.exists() && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(checkpoint.exists(), "{args:?} wrote no checkpoint in 60 s");
+    checkpoint
+}
+
 const FILES: [&str; 6] = [
     "plane.csv",
     "metrics.csv",
@@ -256,15 +276,7 @@ fn an_interrupted_run_is_resumed_or_discarded_never_overwritten() {
     let mut args: Vec<&str> = RUN.to_vec();
     args.extend(["0", "--threads", "1", "--out", d]);
     // Killed as soon as it has begun to write.
-    let mut child = bin().args(&args).stderr(Stdio::null()).spawn().unwrap();
-    let staged = dir.join(".infoplane-run").join("checkpoint");
-    let start = Instant::now();
-    while !staged.exists() && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(staged.exists());
+    let staged = kill_at_first_checkpoint(&args, &dir);
     let (code, stderr) = call(&args);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
@@ -543,21 +555,8 @@ fn a_run_resumes_only_on_the_data_it_started_with() {
         "--out",
         &out_s,
     ];
-    let mut child = bin()
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let checkpoint = kill_at_first_checkpoint(&args, &out);
     let staged = out.join(".infoplane-run");
-    let checkpoint = staged.join("checkpoint");
-    let start = Instant::now();
-    while !checkpoint.exists() && start.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(checkpoint.exists());
     let kept: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&staged)
         .unwrap()
         .map(|e| {

@@ -635,37 +635,14 @@ fn gather(
         Inputs::F32(m) => {
             // Copy, then one branch-free pass over the block for non-finite values (a
             // branch per value cost 8 % of a tishby run); only an error looks for where.
-            // Eight rows at a time, so each column gets eight contiguous values (one store
-            // per row and column, `n` apart, was a third of the copy's time).
-            let mut it = rows.clone();
-            let mut s = 0;
-            loop {
-                let mut block: [&[f32]; 8] = [&[]; 8];
-                let mut k = 0;
-                for slot in &mut block {
-                    let Some(r) = it.next() else { break };
-                    *slot = m.row(r).ok_or(bad_row)?;
-                    k += 1;
-                }
-                if k == 0 {
-                    break;
-                }
-                for i in 0..cols {
-                    let mut v = [0.0f32; 8];
-                    for (d, row) in v.iter_mut().zip(&block) {
-                        *d = row.get(i).copied().unwrap_or(0.0);
-                    }
-                    let at = i * n + s;
-                    if let Some(dst) = a0.get_mut(at..at + k) {
-                        if let Ok(dst) = <&mut [f32; 8]>::try_from(&mut *dst) {
-                            *dst = v;
-                        } else {
-                            dst.iter_mut().zip(v).for_each(|(d, x)| *d = x);
-                        }
-                    }
-                }
-                s += k;
-            }
+            gather_rows(
+                rows.clone(),
+                |r| m.row(r).ok_or(bad_row),
+                |v| v,
+                a0,
+                n,
+                cols,
+            )?;
             let exp_bits = 0x7f80_0000u32;
             let any_bad = a0.iter().fold(0u32, |m, v| {
                 m | u32::from(v.to_bits() & exp_bits == exp_bits)
@@ -682,8 +659,6 @@ fn gather(
             }
         }
         Inputs::U8(m) => {
-            // Eight rows at a time as above, so the divisions of a column's eight values
-            // are one vector operation and one store.
             let div = m.divisor();
             let byte_row = |r: usize| -> Result<&[u8], Error> {
                 let start = r.checked_mul(cols).ok_or(Error::TooLarge)?;
@@ -691,39 +666,54 @@ fn gather(
                     .get(start..start.checked_add(cols).ok_or(Error::TooLarge)?)
                     .ok_or(bad_row)
             };
-            let mut it = rows;
-            let mut s = 0;
-            loop {
-                let mut block: [&[u8]; 8] = [&[]; 8];
-                let mut k = 0;
-                for slot in &mut block {
-                    let Some(r) = it.next() else { break };
-                    *slot = byte_row(r)?;
-                    k += 1;
-                }
-                if k == 0 {
-                    break;
-                }
-                for i in 0..cols {
-                    let mut v = [0.0f32; 8];
-                    for (d, row) in v.iter_mut().zip(&block) {
-                        *d = f32::from(row.get(i).copied().unwrap_or(0));
-                    }
-                    let v = v.map(|x| x / div);
-                    let at = i * n + s;
-                    if let Some(dst) = a0.get_mut(at..at + k) {
-                        if let Ok(dst) = <&mut [f32; 8]>::try_from(&mut *dst) {
-                            *dst = v;
-                        } else {
-                            dst.iter_mut().zip(v).for_each(|(d, x)| *d = x);
-                        }
-                    }
-                }
-                s += k;
-            }
+            gather_rows(rows, byte_row, |b| f32::from(b) / div, a0, n, cols)?;
         }
     }
     Ok(())
+}
+
+/// Copies the rows `rows` (`row(r)`: row `r`'s `cols` values) into the unit-major block `a0`
+/// (`cols × n`), each value through `value`. Eight rows at a time, so each column gets eight
+/// contiguous values: one store (and for bytes one vector division) per column, where one
+/// store per row and column, `n` apart, was a third of the copy's time.
+#[inline(always)]
+fn gather_rows<'a, T: Copy + Default + 'a>(
+    mut rows: impl Iterator<Item = usize>,
+    row: impl Fn(usize) -> Result<&'a [T], Error>,
+    value: impl Fn(T) -> f32,
+    a0: &mut [f32],
+    n: usize,
+    cols: usize,
+) -> Result<(), Error> {
+    let mut s = 0;
+    loop {
+        let mut block: [&[T]; 8] = [&[]; 8];
+        let mut k = 0;
+        for slot in &mut block {
+            let Some(r) = rows.next() else { break };
+            *slot = row(r)?;
+            k += 1;
+        }
+        if k == 0 {
+            return Ok(());
+        }
+        for i in 0..cols {
+            let mut v = [T::default(); 8];
+            for (d, row) in v.iter_mut().zip(&block) {
+                *d = row.get(i).copied().unwrap_or_default();
+            }
+            let v = v.map(&value);
+            let at = i * n + s;
+            if let Some(dst) = a0.get_mut(at..at + k) {
+                if let Ok(dst) = <&mut [f32; 8]>::try_from(&mut *dst) {
+                    *dst = v;
+                } else {
+                    dst.iter_mut().zip(v).for_each(|(d, x)| *d = x);
+                }
+            }
+        }
+        s += k;
+    }
 }
 
 /// Runs independent jobs, perhaps at once: how a frontend lends its threads to the dense
