@@ -25,6 +25,7 @@ mod estimators;
 mod experiment;
 mod golden;
 mod kde;
+mod ksg;
 mod mlp;
 mod optim;
 mod properties;

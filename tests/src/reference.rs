@@ -706,3 +706,134 @@ pub fn kde_mi_from_terms(terms: &[[f64; 3]], labels: &[u32], groups: Option<&[u3
     let ln2 = core::f64::consts::LN_2;
     (i_xt.max(0.0) / ln2, i_ty / ln2)
 }
+
+// ---------------------------------------------------------------------------------------
+// k-nearest neighbours (KSG, Ross)
+// ---------------------------------------------------------------------------------------
+
+/// ψ(1), ψ(2), …, ψ(n) by the recurrence ψ(m + 1) = ψ(m) + 1/m from ψ(1) = −γ
+/// (index 0 holds −∞).
+#[must_use]
+#[allow(clippy::cast_precision_loss)] // counts far below 2^53
+pub fn digamma_table(n: usize) -> Vec<f64> {
+    let mut t = vec![f64::NEG_INFINITY; n + 1];
+    if n >= 1 {
+        t[1] = -0.577_215_664_901_532_9;
+    }
+    for m in 1..n {
+        t[m + 1] = t[m] + 1.0 / m as f64;
+    }
+    t
+}
+
+/// The columns of `(x, t)` as the k-NN estimator's distances see them: with `standardize`,
+/// each column divided by its population standard deviation (mean and variance summed in
+/// row order in `f64`; a constant column left as it is), rounded to `f32`.
+#[must_use]
+#[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+pub fn knn_columns(m: &[f32], d: usize, standardize: bool) -> Vec<f32> {
+    let n = m.len() / d;
+    let mut out = m.to_vec();
+    if !standardize {
+        return out;
+    }
+    for c in 0..d {
+        let col: Vec<f64> = (0..n).map(|r| f64::from(m[r * d + c])).collect();
+        let mut sum = 0.0;
+        for &v in &col {
+            sum += v;
+        }
+        let mean = sum / n as f64;
+        let mut ss = 0.0;
+        for &v in &col {
+            ss += (v - mean) * (v - mean);
+        }
+        let sd = sqrt_f64(ss / n as f64);
+        if sd > 0.0 && sd.is_finite() {
+            for r in 0..n {
+                out[r * d + c] = (col[r] / sd) as f32;
+            }
+        }
+    }
+    out
+}
+
+/// Max-norm distance of rows `i` and `j` of an `n × d` matrix, in `f32`.
+fn max_dist(m: &[f32], d: usize, i: usize, j: usize) -> f32 {
+    (0..d).fold(0.0f32, |a, c| {
+        let v = (m[i * d + c] - m[j * d + c]).abs();
+        if v > a { v } else { a }
+    })
+}
+
+/// KSG algorithm 1 (Kraskov et al. 2004) by all pairs, in nats, unclamped, with the
+/// documented rule at a zero `k`-th-neighbour distance (Gao et al. 2017: `k` becomes the
+/// number of exact copies with the sample itself, the counts take the samples at distance
+/// 0). `x` and `t` are the
+/// already-scaled columns ([`knn_columns`]).
+#[must_use]
+#[allow(clippy::cast_precision_loss)]
+pub fn ksg_nats(x: &[f32], dx: usize, t: &[f32], dt: usize, k: usize) -> f64 {
+    let n = x.len() / dx;
+    let psi = digamma_table(n + 1);
+    let mut sum = 0.0;
+    for i in 0..n {
+        let joint: Vec<f32> = (0..n)
+            .filter(|&j| j != i)
+            .map(|j| max_dist(x, dx, i, j).max(max_dist(t, dt, i, j)))
+            .collect();
+        let mut sorted = joint.clone();
+        sorted.sort_by(f32::total_cmp);
+        let rho = sorted[k - 1];
+        let others = (0..n).filter(|&j| j != i);
+        let (kk, nx, nt) = if rho > 0.0 {
+            (
+                k,
+                others.clone().filter(|&j| max_dist(x, dx, i, j) < rho).count(),
+                others.filter(|&j| max_dist(t, dt, i, j) < rho).count(),
+            )
+        } else {
+            (
+                joint.iter().filter(|&&v| v == 0.0).count() + 1,
+                others.clone().filter(|&j| max_dist(x, dx, i, j) == 0.0).count(),
+                others.filter(|&j| max_dist(t, dt, i, j) == 0.0).count(),
+            )
+        };
+        sum += psi[kk] - psi[nx + 1] - psi[nt + 1];
+    }
+    psi[n] + sum / n as f64
+}
+
+/// Ross's (2014) k-NN estimate of I(T;C) for a discrete `c`, by all pairs, in nats,
+/// unclamped: samples of a class of one are left out of the average, `m_i` counts every
+/// sample of `t` (itself included) strictly closer than `ρ_i`, with the zero-distance rule of
+/// [`ksg_nats`]. `None` when every class has one sample.
+#[must_use]
+#[allow(clippy::cast_precision_loss)]
+pub fn ross_nats(t: &[f32], dt: usize, c: &[u32], k: usize) -> Option<f64> {
+    let n = c.len();
+    let psi = digamma_table(n + 1);
+    let (mut sum, mut kept) = (0.0, 0usize);
+    for i in 0..n {
+        let same: Vec<usize> = (0..n).filter(|&j| j != i && c[j] == c[i]).collect();
+        if same.is_empty() {
+            continue;
+        }
+        let ny = same.len() + 1;
+        let ky = k.min(ny - 1);
+        let mut ds: Vec<f32> = same.iter().map(|&j| max_dist(t, dt, i, j)).collect();
+        ds.sort_by(f32::total_cmp);
+        let rho = ds[ky - 1];
+        let (kk, m) = if rho > 0.0 {
+            (ky, (0..n).filter(|&j| max_dist(t, dt, i, j) < rho).count())
+        } else {
+            (
+                ds.iter().filter(|&&v| v == 0.0).count() + 1,
+                (0..n).filter(|&j| max_dist(t, dt, i, j) == 0.0).count(),
+            )
+        };
+        sum += psi[kk] - psi[ny] - psi[m];
+        kept += 1;
+    }
+    (kept > 0).then(|| psi[n] + sum / kept as f64)
+}

@@ -30,11 +30,12 @@
 pub mod binning;
 mod fixed;
 pub mod kde;
+pub mod ksg;
 
 pub use fixed::RowSums;
 
 use crate::info::PlanePoint;
-use crate::mat::MatRef;
+use crate::mat::{Inputs, MatRef};
 use crate::scratch::ScratchReq;
 use crate::{Error, check_finite};
 use core::fmt;
@@ -47,6 +48,7 @@ pub static REGISTRY: &[&dyn Kind] = &[
     &binning::RANGE,
     &kde::UPPER,
     &kde::LOWER,
+    &ksg::KSG,
 ];
 
 /// The registered kind called `name`.
@@ -62,6 +64,7 @@ pub struct Layer<'a> {
     t: MatRef<'a>,
     labels: &'a [u32],
     inputs: Option<&'a [u32]>,
+    x: Option<Inputs<'a>>,
 }
 
 impl<'a> Layer<'a> {
@@ -93,7 +96,41 @@ impl<'a> Layer<'a> {
             }
         }
         check_finite(t.as_slice())?;
-        Ok(Self { t, labels, inputs })
+        Ok(Self {
+            t,
+            labels,
+            inputs,
+            x: None,
+        })
+    }
+
+    /// The layer with the inputs `x` themselves (`n` rows), for estimators that measure
+    /// I(X;T) from the input values ([`ksg`]); the others read only the input groups.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] `"rows"` if `x` does not have one row per sample;
+    /// [`Error::EmptyInput`] for no columns; [`Error::NonFinite`] for a NaN or infinite input.
+    pub fn with_x(self, x: Inputs<'a>) -> Result<Self, Error> {
+        if x.rows() != self.n() {
+            return Err(Error::DimensionMismatch {
+                dim: "rows",
+                expected: self.n(),
+                got: x.rows(),
+            });
+        }
+        if x.cols() == 0 {
+            return Err(Error::EmptyInput);
+        }
+        if let Inputs::F32(m) = x {
+            check_finite(m.as_slice())?;
+        }
+        Ok(Self { x: Some(x), ..self })
+    }
+
+    /// The inputs themselves, if given ([`Layer::with_x`]).
+    #[must_use]
+    pub const fn x(&self) -> Option<Inputs<'a>> {
+        self.x
     }
 
     /// The activations.
@@ -161,21 +198,27 @@ pub enum Param {
     BinSize,
     /// KDE noise variance σ².
     NoiseVar,
+    /// Number of neighbours `k` of the k-NN estimator, 1 to 64.
+    K,
+    /// Whether the k-NN estimator divides every column by its standard deviation.
+    Standardize,
 }
 
 impl Param {
     /// Every parameter.
-    pub const ALL: [Param; 5] = [
+    pub const ALL: [Param; 7] = [
         Self::Bins,
         Self::Range,
         Self::IdnnsCompat,
         Self::BinSize,
         Self::NoiseVar,
+        Self::K,
+        Self::Standardize,
     ];
 
     /// The name in [`Error::InvalidParameter`], manifests and catalogues (`snake_case`);
     /// the command line writes it `--bins`, `--range`, `--idnns-compat`, `--bin-size`,
-    /// `--noise-var`.
+    /// `--noise-var`, `--k`, `--standardize`.
     #[must_use]
     pub const fn name(self) -> &'static str {
         match self {
@@ -184,6 +227,8 @@ impl Param {
             Self::IdnnsCompat => "idnns_compat",
             Self::BinSize => "bin_size",
             Self::NoiseVar => "noise_var",
+            Self::K => "k",
+            Self::Standardize => "standardize",
         }
     }
 
@@ -196,6 +241,8 @@ impl Param {
             Self::IdnnsCompat => "reproduce the IDNNs code's edge quirks",
             Self::BinSize => "size of the fixed bins",
             Self::NoiseVar => "noise variance σ² of the KDE bounds",
+            Self::K => "number of nearest neighbours of the k-NN estimator",
+            Self::Standardize => "divide every column by its standard deviation before k-NN distances",
         }
     }
 
@@ -210,6 +257,8 @@ impl Param {
                 "a finite number > 0, large enough that floor(v / size) stays within ±2^62 for every activation v"
             }
             Self::NoiseVar => "a finite number > 0 whose 1/(2σ²) is finite in f32 (σ² ≥ 1.5e-39)",
+            Self::K => "an integer from 1 to 64, below the number of samples",
+            Self::Standardize => "true or false",
         }
     }
 
@@ -237,11 +286,16 @@ pub struct Settings {
     pub bin_size: f32,
     /// [`Param::NoiseVar`].
     pub noise_var: f32,
+    /// [`Param::K`].
+    pub k: u32,
+    /// [`Param::Standardize`].
+    pub standardize: bool,
 }
 
 impl Settings {
     /// The 12-bit task's settings (Shwartz-Ziv & Tishby; Saxe et al.): 30 edges on [−1, 1]
-    /// without the IDNNs quirks, bin size 0.07, σ² = 1e-3.
+    /// without the IDNNs quirks, bin size 0.07, σ² = 1e-3; k-NN with k = 3 on standardised
+    /// columns.
     pub const DEFAULT: Self = Self {
         bins: 30,
         lo: -1.0,
@@ -249,6 +303,8 @@ impl Settings {
         idnns_compat: false,
         bin_size: 0.07,
         noise_var: 1e-3,
+        k: 3,
+        standardize: true,
     };
 }
 
@@ -304,6 +360,7 @@ impl Partial {
 pub struct Prepared<'s, 'a> {
     layer: Layer<'a>,
     tree: Option<kde::KdeTree<'s, 'a>>,
+    ksg: Option<ksg::KsgIndex<'s, 'a>>,
 }
 
 impl<'s, 'a> Prepared<'s, 'a> {
@@ -313,6 +370,7 @@ impl<'s, 'a> Prepared<'s, 'a> {
         Self {
             layer: *layer,
             tree: None,
+            ksg: None,
         }
     }
 
@@ -322,7 +380,24 @@ impl<'s, 'a> Prepared<'s, 'a> {
         Self {
             layer: *tree.layer(),
             tree: Some(tree),
+            ksg: None,
         }
+    }
+
+    /// The k-NN estimator's trees (and their layer).
+    #[must_use]
+    pub const fn with_ksg(layer: Layer<'a>, index: ksg::KsgIndex<'s, 'a>) -> Self {
+        Self {
+            layer,
+            tree: None,
+            ksg: Some(index),
+        }
+    }
+
+    /// The k-NN trees, if built.
+    #[must_use]
+    pub const fn ksg(&self) -> Option<&ksg::KsgIndex<'s, 'a>> {
+        self.ksg.as_ref()
     }
 
     /// The layer.
@@ -359,6 +434,49 @@ pub trait Kind: Sync + fmt::Debug {
     /// # Errors
     /// [`Error::EmptyInput`] for `n` or `d` 0; [`Error::TooLarge`] if a size overflows.
     fn scratch(&self, s: &Settings, n: usize, d: usize) -> Result<ScratchReq, Error>;
+    /// As [`Kind::scratch`], for layers that carry inputs of `dx` columns
+    /// ([`Layer::with_x`]); the default (for kinds that read only input groups) ignores `dx`.
+    ///
+    /// # Errors
+    /// As [`Kind::scratch`].
+    fn scratch_inputs(&self, s: &Settings, n: usize, d: usize, dx: usize) -> Result<ScratchReq, Error> {
+        let _ = dx;
+        self.scratch(s, n, d)
+    }
+    /// As [`Kind::shared_scratch`], with inputs of `dx` columns.
+    ///
+    /// # Errors
+    /// As [`Kind::scratch`].
+    fn shared_scratch_inputs(
+        &self,
+        s: &Settings,
+        n: usize,
+        d: usize,
+        dx: usize,
+    ) -> Result<ScratchReq, Error> {
+        let _ = dx;
+        self.shared_scratch(s, n, d)
+    }
+    /// As [`Kind::part_scratch`], with inputs of `dx` columns.
+    ///
+    /// # Errors
+    /// As [`Kind::scratch`].
+    fn part_scratch_inputs(
+        &self,
+        s: &Settings,
+        n: usize,
+        d: usize,
+        dx: usize,
+    ) -> Result<ScratchReq, Error> {
+        let _ = dx;
+        self.part_scratch(s, n, d)
+    }
+    /// Whether it gives the discrete (plug-in) value on a few separated clusters of exact
+    /// copies (the binning and KDE estimators do); the k-NN estimator does not (its digamma
+    /// terms are biased on a few samples, and a single sample has no neighbour).
+    fn exact_on_separated_clusters(&self) -> bool {
+        true
+    }
     /// How many parts the work can usefully be split into (1: it does not split).
     fn max_parts(&self, n: usize, d: usize) -> usize {
         let _ = (n, d);
@@ -519,6 +637,8 @@ impl PartialEq for Estimator {
                     Param::IdnnsCompat => a.idnns_compat == b.idnns_compat,
                     Param::BinSize => a.bin_size.to_bits() == b.bin_size.to_bits(),
                     Param::NoiseVar => a.noise_var.to_bits() == b.noise_var.to_bits(),
+                    Param::K => a.k == b.k,
+                    Param::Standardize => a.standardize == b.standardize,
                 }
             })
     }
@@ -584,6 +704,7 @@ impl Estimator {
             est: *self,
             n,
             d,
+            dx: 0,
             req,
         })
     }
@@ -605,6 +726,8 @@ impl serde::Serialize for Estimator {
                 Param::IdnnsCompat => m.serialize_entry(p.name(), &s.idnns_compat)?,
                 Param::BinSize => m.serialize_entry(p.name(), &s.bin_size)?,
                 Param::NoiseVar => m.serialize_entry(p.name(), &s.noise_var)?,
+                Param::K => m.serialize_entry(p.name(), &s.k)?,
+                Param::Standardize => m.serialize_entry(p.name(), &s.standardize)?,
             }
         }
         m.end()
@@ -617,6 +740,8 @@ pub struct Plan {
     est: Estimator,
     n: usize,
     d: usize,
+    /// Columns of the inputs the layers carry (0: none).
+    dx: usize,
     req: ScratchReq,
 }
 
@@ -625,6 +750,34 @@ impl Plan {
     #[must_use]
     pub const fn estimator(&self) -> &Estimator {
         &self.est
+    }
+
+    /// The plan for layers that carry their inputs, `dx` columns ([`Layer::with_x`]; the
+    /// k-NN estimator reads them, the others read only the input groups). A layer's inputs
+    /// must then have `dx` columns.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] when a size overflows.
+    pub fn with_inputs(self, dx: usize) -> Result<Self, Error> {
+        let req = self
+            .est
+            .kind
+            .scratch_inputs(&self.est.settings, self.n, self.d, dx)?;
+        Ok(Self { dx, req, ..self })
+    }
+
+    /// [`Error::DimensionMismatch`] unless the layer is `n × d` with inputs of `dx` columns
+    /// (or none).
+    fn check(&self, layer: &Layer<'_>) -> Result<(), Error> {
+        layer.check_shape(self.n, self.d)?;
+        match layer.x() {
+            Some(x) if x.cols() != self.dx => Err(Error::DimensionMismatch {
+                dim: "input columns",
+                expected: self.dx,
+                got: x.cols(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The scratch every call needs (one part or the whole estimate). May change between
@@ -675,7 +828,7 @@ impl Plan {
         part: Part,
         scratch: &mut [u64],
     ) -> Result<Partial, Error> {
-        layer.check_shape(self.n, self.d)?;
+        self.check(layer)?;
         check_part(part, self.max_parts())?;
         self.est
             .kind
@@ -692,7 +845,7 @@ impl Plan {
         partial: Partial,
         scratch: &mut [u64],
     ) -> Result<PlanePoint, Error> {
-        layer.check_shape(self.n, self.d)?;
+        self.check(layer)?;
         self.est
             .kind
             .finish(&self.est.settings, layer, partial, need(scratch, self.req)?)
@@ -709,7 +862,7 @@ impl Plan {
     pub fn shared_req(&self) -> Result<ScratchReq, Error> {
         self.est
             .kind
-            .shared_scratch(&self.est.settings, self.n, self.d)
+            .shared_scratch_inputs(&self.est.settings, self.n, self.d, self.dx)
     }
 
     /// Scratch for one [`Plan::estimate_part_on`].
@@ -719,7 +872,7 @@ impl Plan {
     pub fn part_req(&self) -> Result<ScratchReq, Error> {
         self.est
             .kind
-            .part_scratch(&self.est.settings, self.n, self.d)
+            .part_scratch_inputs(&self.est.settings, self.n, self.d, self.dx)
     }
 
     /// Does the work every part of an estimate of `layer` shares, once, in `shared`
@@ -754,7 +907,7 @@ impl Plan {
         layer: &Layer<'a>,
         shared: &'s mut [u64],
     ) -> Result<Prepared<'s, 'a>, Error> {
-        layer.check_shape(self.n, self.d)?;
+        self.check(layer)?;
         let req = self.shared_req()?;
         self.est
             .kind
@@ -772,7 +925,7 @@ impl Plan {
         part: Part,
         scratch: &mut [u64],
     ) -> Result<Partial, Error> {
-        prepared.layer().check_shape(self.n, self.d)?;
+        self.check(prepared.layer())?;
         check_part(part, self.max_parts())?;
         let req = self.part_req()?;
         self.est
@@ -807,7 +960,7 @@ impl Plan {
     /// ```
     #[must_use]
     pub fn joint(&self, other: &Plan) -> Option<JointPlan> {
-        if (self.n, self.d) != (other.n, other.d) {
+        if (self.n, self.d, self.dx) != (other.n, other.d, other.dx) {
             return None;
         }
         let req = self
@@ -875,7 +1028,7 @@ impl JointPlan {
         scratch: &mut [u64],
     ) -> Result<[Partial; 2], Error> {
         let [a, b] = &self.plans;
-        layer.check_shape(a.n, a.d)?;
+        a.check(layer)?;
         check_part(part, self.max_parts())?;
         a.est.kind.joint_part(
             &a.est.settings,
@@ -932,7 +1085,7 @@ impl JointPlan {
         scratch: &mut [u64],
     ) -> Result<[Partial; 2], Error> {
         let [a, b] = &self.plans;
-        prepared.layer().check_shape(a.n, a.d)?;
+        a.check(prepared.layer())?;
         check_part(part, self.max_parts())?;
         let req = self.part_req()?;
         a.est

@@ -1,0 +1,903 @@
+//! k-nearest-neighbour estimates (Kraskov, Stögbauer & Grassberger 2004; Ross 2014), in bits.
+//!
+//! Distances are max-norm: `d(a, b) = max_c |a_c − b_c|`, each `|a_c − b_c|` one `f32`
+//! subtraction, so `d` is symmetric and exact comparisons between distances are meaningful.
+//! `k` is [`Param::K`] (default 3).
+//!
+//! * **I(X;T), continuous inputs** (the layer carries the inputs as a matrix,
+//!   [`Layer::with_x`]): algorithm 1 of Kraskov et al. For each sample `i`, `ρ_i` is the
+//!   distance to its `k`-th nearest neighbour in the joint space `(x, t)`; `n_x(i)` and `n_t(i)`
+//!   count the other samples strictly closer than `ρ_i` in `x` alone and in `t` alone;
+//!   `I = ψ(k) + ψ(N) − ⟨ψ(n_x + 1) + ψ(n_t + 1)⟩`.
+//! * **I(T;Y), and I(X;T) for discrete inputs** (input groups without an input matrix): the
+//!   mixed discrete–continuous form of Ross. For each sample `i` of class `y` (`N_y` samples),
+//!   `ρ_i` is the distance to its `k_y`-th nearest neighbour among the class
+//!   (`k_y = min(k, N_y − 1)`), and `m_i` counts the samples of the whole layer strictly
+//!   closer than `ρ_i`, itself included; `I = ψ(N) + ⟨ψ(k_y) − ψ(N_y) − ψ(m_i)⟩`. The average
+//!   runs over the samples whose class has at least two (a class of one has no neighbour and
+//!   contributes nothing); `m_i` counts every sample of the layer.
+//!
+//! # Ties
+//! Exact ties are handled by a fixed rule, with no random jitter. A distance of 0 to the
+//! `k`-th neighbour (the sample has `k` or more exact copies) makes the strict counts above
+//! empty and the estimate grow with `N`; there the mixed rule of Gao, Kannan, Oh & Viswanath
+//! (2017) applies, as in the authors' code: `ψ(k)` becomes `ψ(k̃_i)`, `k̃_i` the number of
+//! exact copies of the sample, itself included, and the counts take the samples at distance
+//! 0 (`n_x + 1`, `n_t + 1`: the samples equal in `x`, in `t`, itself included; for Ross's
+//! form, `k̃_i` counts the copies within the class and `m_i` those in the whole layer). On
+//! fully discrete data this is a plug-in estimate whose error shrinks as `N` grows. Ties at
+//! a distance above 0 keep the strict counts of algorithm 1.
+//!
+//! # Scale
+//! With [`Param::Standardize`] (the default) every column of `x` and of `t` is divided by its
+//! standard deviation (population, in `f64`; a constant column is left as it is) before any
+//! distance, as Kraskov et al. advise and scikit-learn does: the max-norm then weighs every
+//! coordinate alike, and the estimate does not depend on the units of either variable.
+//!
+//! Results are clamped at 0 (a negative estimate is bias). `ψ` is the digamma function.
+//!
+//! # Cost
+//! k-d trees (median splits on the widest coordinate, leaves of up to 32 rows, bounding boxes)
+//! over `(x, t)`, `x`, `t` and each class's `t`, built once per estimate
+//! ([`Kind::prepare`](super::Kind::prepare)); each sample's queries are independent, so the rows
+//! split into parts on any threads with the bits of one call (per-row terms summed in fixed
+//! point, [`RowSums`]). O(N log N) queries in low dimensions; in high dimensions the trees
+//! degrade towards the O(N²) pairwise scan, as every tree does.
+//!
+//! # Registered as
+//! `ksg` in the estimator [`REGISTRY`](super::REGISTRY).
+
+use super::{Kind, Layer, Param, Part, Partial, Prepared, RowSums, Settings};
+use crate::Error;
+use crate::info::{Info, PlanePoint};
+use crate::mat::{Inputs, MatRef};
+use crate::math;
+use crate::scratch::{Scratch, ScratchReq};
+
+/// Largest `k`.
+pub const MAX_K: u32 = 64;
+
+/// Most rows in a leaf.
+const LEAF: usize = 32;
+
+/// `u32` words per node: first row, end row, right child (0: a leaf; the left child is the
+/// next node), box index (`NO_BOX`: none).
+const NODE: usize = 4;
+
+const NO_BOX: u32 = u32::MAX;
+
+/// Explicit stack depth for queries (two entries per level; the tree depth is at most 32).
+const STACK: usize = 128;
+
+/// The digamma function at a positive integer: `ψ(n) = −γ + Σ_{j<n} 1/j`, by its
+/// asymptotic series from `n = 10` (error below 1e-15) and exactly below.
+#[must_use]
+pub fn digamma(n: u64) -> f64 {
+    const EULER: f64 = 0.577_215_664_901_532_9;
+    if n == 0 {
+        return f64::NEG_INFINITY;
+    }
+    if n < 10 {
+        let mut s = -EULER;
+        for j in 1..n {
+            #[allow(clippy::cast_precision_loss)] // j < 10
+            let j = j as f64;
+            s += 1.0 / j;
+        }
+        return s;
+    }
+    #[allow(clippy::cast_precision_loss)] // counts far below 2^53
+    let x = n as f64;
+    // ψ(x) = ln x − 1/(2x) − Σ_j B_2j / (2j · x^2j), five terms.
+    let inv = 1.0 / x;
+    let inv2 = inv * inv;
+    let series = inv2
+        * (1.0 / 12.0
+            - inv2 * (1.0 / 120.0 - inv2 * (1.0 / 252.0 - inv2 * (1.0 / 240.0 - inv2 / 132.0))));
+    math::ln_f64(x) - 0.5 * inv - series
+}
+
+/// The columns of `(x, t)` as the distances see them: scaled by [`Param::Standardize`].
+#[derive(Debug, Clone, Copy)]
+struct Source<'s, 'a> {
+    x: Option<Inputs<'a>>,
+    t: MatRef<'a>,
+    dx: usize,
+    /// Per column of `(x, t)`, the divisor (1 when not standardising).
+    scale: &'s [f64],
+}
+
+impl Source<'_, '_> {
+    /// The raw value of column `c` of row `r`.
+    fn raw(&self, r: usize, c: usize) -> f32 {
+        if c < self.dx {
+            match self.x {
+                Some(Inputs::F32(m)) => m.as_slice().get(r * m.cols() + c).copied(),
+                Some(Inputs::U8(m)) => m
+                    .as_slice()
+                    .get(r * m.cols() + c)
+                    .map(|&b| f32::from(b) / m.divisor()),
+                None => None,
+            }
+            .unwrap_or(0.0)
+        } else {
+            let d = self.t.cols();
+            self.t
+                .as_slice()
+                .get(r * d + c - self.dx)
+                .copied()
+                .unwrap_or(0.0)
+        }
+    }
+
+    /// The value of column `c` of row `r` as distances see it.
+    fn value(&self, r: usize, c: usize) -> f32 {
+        let v = self.raw(r, c);
+        match self.scale.get(c) {
+            #[allow(clippy::cast_possible_truncation)] // rounding to f32 is the point
+            Some(&s) if s != 1.0 => (f64::from(v) / s) as f32,
+            _ => v,
+        }
+    }
+
+    /// Row `r`'s columns `c0..c0 + out.len()`.
+    fn row_into(&self, r: usize, c0: usize, out: &mut [f32]) {
+        for (c, o) in (c0..).zip(out.iter_mut()) {
+            *o = self.value(r, c);
+        }
+    }
+}
+
+/// Fills `scale` with each column's population standard deviation (1 for a constant column).
+fn column_scales(x: Option<Inputs<'_>>, t: MatRef<'_>, dx: usize, scale: &mut [f64]) {
+    let unit = Source {
+        x,
+        t,
+        dx,
+        scale: &[],
+    };
+    let n = t.rows();
+    #[allow(clippy::cast_precision_loss)]
+    let nf = n as f64;
+    for (c, s) in scale.iter_mut().enumerate() {
+        let mean = (0..n).map(|r| f64::from(unit.raw(r, c))).sum::<f64>() / nf;
+        let var = (0..n)
+            .map(|r| {
+                let e = f64::from(unit.raw(r, c)) - mean;
+                e * e
+            })
+            .sum::<f64>()
+            / nf;
+        let sd = math::sqrt_f64(var);
+        *s = if sd > 0.0 && sd.is_finite() { sd } else { 1.0 };
+    }
+}
+
+/// Max-norm distance.
+#[inline]
+fn dist(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .fold(0.0f32, |m, (&p, &q)| m.max(math::abs(p - q)))
+}
+
+/// A k-d tree, or a forest of them (one per segment of rows), over columns
+/// `c0..c0 + dims` of the source.
+#[derive(Debug)]
+struct Forest<'s> {
+    dims: usize,
+    /// Source row at each tree position.
+    rows: &'s [u32],
+    /// Coordinates in tree order.
+    pts: &'s [f32],
+    nodes: &'s [u32],
+    boxes: &'s [f32],
+    /// For each source row, the root node of its segment (`u32::MAX`: in no tree).
+    roots: &'s [u32],
+}
+
+/// Node and box capacity of a forest over `n` rows.
+const fn caps(n: usize) -> (usize, usize) {
+    (n + 4 * n / LEAF + 1, 4 * n / LEAF + 1)
+}
+
+fn forest_req(n: usize, dims: usize) -> Result<ScratchReq, Error> {
+    let (nodes, boxes) = caps(n);
+    let mul = |a: usize, b: usize| a.checked_mul(b).ok_or(Error::TooLarge);
+    ScratchReq::u32(n)
+        .and(ScratchReq::f32(mul(n, dims)?))?
+        .and(ScratchReq::u32(mul(nodes, NODE)?))?
+        .and(ScratchReq::f32(mul(mul(boxes, 2)?, dims)?))?
+        .and(ScratchReq::u32(n))
+}
+
+/// How rows are split into segments, each its own tree.
+#[derive(Debug, Clone, Copy)]
+enum Segments<'a> {
+    /// One tree over every row.
+    Whole,
+    /// One tree per distinct id, over the rows of that id with at least two rows.
+    By(&'a [u32]),
+}
+
+struct Builder<'b, 'r, 's, 'a> {
+    src: &'b Source<'s, 'a>,
+    dims: usize,
+    c0: usize,
+    rows: &'r mut [u32],
+    nodes: &'r mut [u32],
+    boxes: &'r mut [f32],
+    n_nodes: usize,
+    n_boxes: usize,
+}
+
+impl Builder<'_, '_, '_, '_> {
+    /// Builds the tree over tree positions `start..end`, returning its root.
+    fn tree(&mut self, start: usize, end: usize) -> Result<u32, Error> {
+        let root = self.n_nodes;
+        // (start, end, parent waiting for its right child or usize::MAX)
+        let mut stack = [(0usize, 0usize, usize::MAX); STACK];
+        let mut top = 0usize;
+        *stack.get_mut(0).ok_or(Error::TooLarge)? = (start, end, usize::MAX);
+        top += 1;
+        while top > 0 {
+            top -= 1;
+            let (s, e, parent) = *stack.get(top).ok_or(Error::TooLarge)?;
+            let id = self.n_nodes;
+            self.n_nodes += 1;
+            let id32 = u32::try_from(id).map_err(|_| Error::TooLarge)?;
+            if parent != usize::MAX {
+                *self
+                    .nodes
+                    .get_mut(parent * NODE + 2)
+                    .ok_or(Error::TooLarge)? = id32;
+            }
+            let single = s == start && e == end && e - s <= LEAF;
+            let mut node = [
+                u32::try_from(s).map_err(|_| Error::TooLarge)?,
+                u32::try_from(e).map_err(|_| Error::TooLarge)?,
+                0,
+                NO_BOX,
+            ];
+            let mut split = None;
+            if !single {
+                let b = self.n_boxes;
+                self.n_boxes += 1;
+                node[3] = u32::try_from(b).map_err(|_| Error::TooLarge)?;
+                let d = self.dims;
+                let bx = self
+                    .boxes
+                    .get_mut(b * 2 * d..(b + 1) * 2 * d)
+                    .ok_or(Error::TooLarge)?;
+                let (lo, hi) = bx.split_at_mut(d);
+                lo.fill(f32::INFINITY);
+                hi.fill(f32::NEG_INFINITY);
+                for p in s..e {
+                    let r = *self.rows.get(p).ok_or(Error::TooLarge)?;
+                    for c in 0..d {
+                        let v = self.src.value(r as usize, self.c0 + c);
+                        if let (Some(l), Some(h)) = (lo.get_mut(c), hi.get_mut(c)) {
+                            *l = l.min(v);
+                            *h = h.max(v);
+                        }
+                    }
+                }
+                let mut widest = (0usize, 0.0f32);
+                for (c, (&l, &h)) in lo.iter().zip(hi.iter()).enumerate() {
+                    if h - l > widest.1 {
+                        widest = (c, h - l);
+                    }
+                }
+                if e - s > LEAF && widest.1 > 0.0 {
+                    split = Some(widest.0);
+                }
+            }
+            if let Some(c) = split {
+                let mid = s + (e - s) / 2;
+                let seg = core::mem::take(&mut self.rows);
+                let part = seg.get_mut(s..e).ok_or(Error::TooLarge)?;
+                let key = |r: u32| self.src.value(r as usize, self.c0 + c);
+                part.select_nth_unstable_by(mid - s, |&a, &b| {
+                    key(a).total_cmp(&key(b)).then(a.cmp(&b))
+                });
+                self.rows = seg;
+                node[2] = 1; // patched when the right child is numbered
+                // Right child below the left on the stack, so the left is numbered next.
+                for entry in [(mid, e, id), (s, mid, usize::MAX)] {
+                    *stack.get_mut(top).ok_or(Error::TooLarge)? = entry;
+                    top += 1;
+                }
+            }
+            self.nodes
+                .get_mut(id * NODE..(id + 1) * NODE)
+                .ok_or(Error::TooLarge)?
+                .copy_from_slice(&node);
+        }
+        u32::try_from(root).map_err(|_| Error::TooLarge)
+    }
+}
+
+impl<'s> Forest<'s> {
+    /// Builds the forest in `sc` ([`forest_req`]).
+    fn build(
+        src: &Source<'_, '_>,
+        c0: usize,
+        dims: usize,
+        segments: Segments<'_>,
+        keys: &mut [u64],
+        sc: &mut Scratch<'s>,
+    ) -> Result<Self, Error> {
+        let n = src.t.rows();
+        let (node_cap, box_cap) = caps(n);
+        let rows = sc.u32(n)?;
+        let pts = sc.f32(n.checked_mul(dims).ok_or(Error::TooLarge)?)?;
+        let nodes = sc.u32(node_cap * NODE)?;
+        let boxes = sc.f32(box_cap * 2 * dims)?;
+        let roots = sc.u32(n)?;
+        roots.fill(u32::MAX);
+        // Rows grouped by segment, in row order within each.
+        match segments {
+            Segments::Whole => {
+                for (i, r) in rows.iter_mut().enumerate() {
+                    *r = u32::try_from(i).map_err(|_| Error::TooLarge)?;
+                }
+            }
+            Segments::By(ids) => {
+                let keys = keys.get_mut(..n).ok_or(Error::TooLarge)?;
+                for ((k, &id), i) in keys.iter_mut().zip(ids).zip(0u64..) {
+                    *k = (u64::from(id) << 32) | i;
+                }
+                keys.sort_unstable();
+                for (r, &k) in rows.iter_mut().zip(keys.iter()) {
+                    #[allow(clippy::cast_possible_truncation)] // the low half is the row
+                    let row = k as u32;
+                    *r = row;
+                }
+            }
+        }
+        let mut b = Builder {
+            src,
+            dims,
+            c0,
+            rows,
+            nodes,
+            boxes,
+            n_nodes: 0,
+            n_boxes: 0,
+        };
+        let mut s = 0usize;
+        while s < n {
+            let mut e = s + 1;
+            if let Segments::By(ids) = segments {
+                let id_of = |p: usize| {
+                    b.rows
+                        .get(p)
+                        .and_then(|&r| ids.get(r as usize))
+                        .copied()
+                        .unwrap_or(0)
+                };
+                let id = id_of(s);
+                while e < n && id_of(e) == id {
+                    e += 1;
+                }
+            } else {
+                e = n;
+            }
+            if e - s >= 2 || matches!(segments, Segments::Whole) {
+                let root = b.tree(s, e)?;
+                for p in s..e {
+                    let r = *b.rows.get(p).ok_or(Error::TooLarge)? as usize;
+                    *roots.get_mut(r).ok_or(Error::TooLarge)? = root;
+                }
+            }
+            s = e;
+        }
+        let Builder { rows, nodes, boxes, .. } = b;
+        for (p, &r) in rows.iter().enumerate() {
+            src.row_into(
+                r as usize,
+                c0,
+                pts.get_mut(p * dims..(p + 1) * dims)
+                    .ok_or(Error::TooLarge)?,
+            );
+        }
+        Ok(Self {
+            dims,
+            rows,
+            pts,
+            nodes,
+            boxes,
+            roots,
+        })
+    }
+
+    fn node(&self, id: usize) -> [u32; NODE] {
+        let mut out = [0, 0, 0, NO_BOX];
+        if let Some(s) = self.nodes.get(id * NODE..(id + 1) * NODE) {
+            out.copy_from_slice(s);
+        }
+        out
+    }
+
+    /// The box of a node: `(lo, hi)`.
+    fn node_box(&self, b: u32) -> Option<(&[f32], &[f32])> {
+        if b == NO_BOX {
+            return None;
+        }
+        let d = self.dims;
+        let b = b as usize;
+        self.boxes
+            .get(b * 2 * d..(b + 1) * 2 * d)
+            .map(|s| s.split_at(d))
+    }
+
+    fn point(&self, p: usize) -> &[f32] {
+        self.pts
+            .get(p * self.dims..(p + 1) * self.dims)
+            .unwrap_or(&[])
+    }
+
+    /// The smallest distance from `q` to a node's box (0 for a node without one).
+    fn min_dist(&self, b: u32, q: &[f32]) -> f32 {
+        self.node_box(b).map_or(0.0, |(lo, hi)| {
+            q.iter()
+                .zip(lo.iter().zip(hi))
+                .fold(0.0f32, |m, (&v, (&l, &h))| m.max((l - v).max(v - h)))
+        })
+    }
+
+    /// The largest distance from `q` to a node's box (∞ for a node without one).
+    fn max_dist(&self, b: u32, q: &[f32]) -> f32 {
+        self.node_box(b).map_or(f32::INFINITY, |(lo, hi)| {
+            q.iter()
+                .zip(lo.iter().zip(hi))
+                .fold(0.0f32, |m, (&v, (&l, &h))| {
+                    m.max(math::abs(v - l)).max(math::abs(v - h))
+                })
+        })
+    }
+
+    /// The distance from `q` (source row `me`, excluded) to its `k`-th nearest neighbour in
+    /// the tree rooted at `root`; `k ≥ 1` and the tree holds more than `k` rows.
+    fn kth(&self, root: u32, q: &[f32], me: u32, k: usize) -> f32 {
+        let mut best = [f32::INFINITY; MAX_K as usize];
+        let k = k.clamp(1, MAX_K as usize);
+        let mut stack = [(0u32, 0.0f32); STACK];
+        let mut top = 1usize;
+        if let Some(s) = stack.first_mut() {
+            *s = (root, 0.0);
+        }
+        while top > 0 {
+            top -= 1;
+            let (id, md) = stack.get(top).copied().unwrap_or((0, f32::INFINITY));
+            let bound = best.get(k - 1).copied().unwrap_or(f32::INFINITY);
+            if md >= bound {
+                continue;
+            }
+            let [s, e, right, _] = self.node(id as usize);
+            if right == 0 {
+                for p in s as usize..e as usize {
+                    if self.rows.get(p) == Some(&me) {
+                        continue;
+                    }
+                    let d = dist(self.point(p), q);
+                    let worst = best.get(k - 1).copied().unwrap_or(f32::INFINITY);
+                    if d < worst {
+                        // Insert keeping best[..k] ascending.
+                        let mut j = k - 1;
+                        while j > 0 && best.get(j - 1).is_some_and(|&b| b > d) {
+                            best[j] = best[j - 1];
+                            j -= 1;
+                        }
+                        best[j] = d;
+                    }
+                }
+                continue;
+            }
+            let (l, r) = (id + 1, right);
+            let dl = self.min_dist(self.node(l as usize)[3], q).max(md);
+            let dr = self.min_dist(self.node(r as usize)[3], q).max(md);
+            let order = if dl <= dr { [(r, dr), (l, dl)] } else { [(l, dl), (r, dr)] };
+            for entry in order {
+                if let Some(slot) = stack.get_mut(top) {
+                    *slot = entry;
+                    top += 1;
+                }
+            }
+        }
+        best.get(k - 1).copied().unwrap_or(f32::INFINITY)
+    }
+
+    /// How many rows of the tree rooted at `root` lie at distance `< r` from `q`
+    /// (`≤ r` when `inclusive`), `q`'s own row included if it is in the tree.
+    fn count(&self, root: u32, q: &[f32], r: f32, inclusive: bool) -> u64 {
+        let inside = |d: f32| if inclusive { d <= r } else { d < r };
+        let mut n = 0u64;
+        let mut stack = [0u32; STACK];
+        let mut top = 1usize;
+        if let Some(s) = stack.first_mut() {
+            *s = root;
+        }
+        while top > 0 {
+            top -= 1;
+            let id = stack.get(top).copied().unwrap_or(0);
+            let [s, e, right, b] = self.node(id as usize);
+            if b != NO_BOX {
+                if !inside(self.min_dist(b, q)) {
+                    continue;
+                }
+                if inside(self.max_dist(b, q)) {
+                    n += u64::from(e - s);
+                    continue;
+                }
+            }
+            if right == 0 {
+                for p in s as usize..e as usize {
+                    n += u64::from(inside(dist(self.point(p), q)));
+                }
+                continue;
+            }
+            for c in [right, id + 1] {
+                if let Some(slot) = stack.get_mut(top) {
+                    *slot = c;
+                    top += 1;
+                }
+            }
+        }
+        n
+    }
+
+    fn root_of(&self, row: usize) -> u32 {
+        self.roots.get(row).copied().unwrap_or(u32::MAX)
+    }
+
+    /// Rows in the segment whose root is `root`.
+    fn size(&self, root: u32) -> u64 {
+        let [s, e, _, _] = self.node(root as usize);
+        u64::from(e - s)
+    }
+}
+
+/// The trees of one estimate, built once ([`Kind::prepare`]) and shared by every part.
+#[derive(Debug)]
+pub struct KsgIndex<'s, 'a> {
+    x: Option<Inputs<'a>>,
+    t: MatRef<'a>,
+    dx: usize,
+    scale: &'s [f64],
+    joint: Option<Forest<'s>>,
+    xs: Option<Forest<'s>>,
+    ts: Forest<'s>,
+    classes: Forest<'s>,
+    groups: Option<Forest<'s>>,
+}
+
+impl KsgIndex<'_, '_> {
+    const fn source(&self) -> Source<'_, '_> {
+        Source {
+            x: self.x,
+            t: self.t,
+            dx: self.dx,
+            scale: self.scale,
+        }
+    }
+}
+
+/// The registered `ksg` estimator.
+#[derive(Debug)]
+pub struct KsgKind;
+
+/// `ksg`.
+pub static KSG: KsgKind = KsgKind;
+
+fn shared_req(n: usize, d: usize, dx: usize) -> Result<ScratchReq, Error> {
+    let dims = d.checked_add(dx).ok_or(Error::TooLarge)?;
+    let mut req = ScratchReq::f64(dims)
+        .and(ScratchReq::u64(n))?
+        .and(forest_req(n, d)?)?
+        .and(forest_req(n, d)?)?;
+    if dx > 0 {
+        req = req.and(forest_req(n, dims)?)?.and(forest_req(n, dx)?)?;
+    } else {
+        req = req.and(forest_req(n, d)?)?;
+    }
+    Ok(req)
+}
+
+fn part_req(d: usize, dx: usize) -> Result<ScratchReq, Error> {
+    Ok(ScratchReq::f32(d.checked_add(dx).ok_or(Error::TooLarge)?))
+}
+
+/// Checks the layer and the settings: `k` below the number of rows, some inputs for I(X;T).
+fn check_layer(s: &Settings, layer: &Layer<'_>) -> Result<(), Error> {
+    if (layer.n() as u64) <= u64::from(s.k) {
+        return Err(Error::InvalidParameter { name: "k" });
+    }
+    if layer.x().is_none() && layer.inputs().is_none() {
+        return Err(Error::InvalidParameter { name: "inputs" });
+    }
+    Ok(())
+}
+
+impl KsgKind {
+    fn build<'s, 'a>(
+        s: &Settings,
+        layer: &Layer<'a>,
+        shared: &'s mut [u64],
+    ) -> Result<KsgIndex<'s, 'a>, Error> {
+        check_layer(s, layer)?;
+        let (n, d) = (layer.n(), layer.d());
+        let dx = layer.x().map_or(0, |x| x.cols());
+        let mut sc = Scratch::new(shared, shared_req(n, d, dx)?)?;
+        let scale = sc.f64(dx + d)?;
+        if s.standardize {
+            column_scales(layer.x(), layer.t(), dx, scale);
+        } else {
+            scale.fill(1.0);
+        }
+        let scale: &'s [f64] = scale;
+        let keys = sc.u64(n)?;
+        let src = Source {
+            x: layer.x(),
+            t: layer.t(),
+            dx,
+            scale,
+        };
+        let ts = Forest::build(&src, dx, d, Segments::Whole, keys, &mut sc)?;
+        let classes = Forest::build(&src, dx, d, Segments::By(layer.labels()), keys, &mut sc)?;
+        let (joint, xs, groups) = if dx > 0 {
+            (
+                Some(Forest::build(&src, 0, dx + d, Segments::Whole, keys, &mut sc)?),
+                Some(Forest::build(&src, 0, dx, Segments::Whole, keys, &mut sc)?),
+                None,
+            )
+        } else {
+            let ids = layer.inputs().ok_or(Error::InvalidParameter { name: "inputs" })?;
+            (
+                None,
+                None,
+                Some(Forest::build(&src, dx, d, Segments::By(ids), keys, &mut sc)?),
+            )
+        };
+        Ok(KsgIndex {
+            x: layer.x(),
+            t: layer.t(),
+            dx,
+            scale,
+            joint,
+            xs,
+            ts,
+            classes,
+            groups,
+        })
+    }
+
+    /// The per-row terms of rows `part` over the built trees.
+    fn rows(
+        s: &Settings,
+        ix: &KsgIndex<'_, '_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<RowSums, Error> {
+        let (n, d, dx) = (ix.t.rows(), ix.t.cols(), ix.dx);
+        let mut sc = Scratch::new(scratch, part_req(d, dx)?)?;
+        let q = sc.f32(dx + d)?;
+        let src = ix.source();
+        let k = s.k as usize;
+        let (r0, r1) = (n * part.index / part.count, n * (part.index + 1) / part.count);
+        let mut sums = RowSums::default();
+        for i in r0..r1 {
+            src.row_into(i, 0, q);
+            let me = u32::try_from(i).map_err(|_| Error::TooLarge)?;
+            let qt = q.get(dx..).unwrap_or(&[]);
+            let tx = match (&ix.joint, &ix.xs, &ix.groups) {
+                (Some(joint), Some(xs), _) => {
+                    let rho = joint.kth(0, q, me, k);
+                    let qx = q.get(..dx).unwrap_or(&[]);
+                    let (kk, nx, nt) = if rho > 0.0 {
+                        (
+                            k as u64,
+                            xs.count(0, qx, rho, false) - 1,
+                            ix.ts.count(0, qt, rho, false) - 1,
+                        )
+                    } else {
+                        (
+                            joint.count(0, q, 0.0, true),
+                            xs.count(0, qx, 0.0, true) - 1,
+                            ix.ts.count(0, qt, 0.0, true) - 1,
+                        )
+                    };
+                    Some(digamma(kk) - digamma(nx + 1) - digamma(nt + 1))
+                }
+                (_, _, Some(groups)) => ross_term(groups, &ix.ts, i, me, qt, k),
+                _ => return Err(Error::InvalidParameter { name: "inputs" }),
+            };
+            let ty = ross_term(&ix.classes, &ix.ts, i, me, qt, k);
+            sums.push([tx.unwrap_or(0.0), ty.unwrap_or(0.0), 0.0]);
+        }
+        Ok(sums)
+    }
+}
+
+/// Row `i`'s term `ψ(k_y) − ψ(N_y) − ψ(m_i)` of Ross's form, its class the segment of
+/// `forest` it belongs to; `None` for a class of one.
+fn ross_term(forest: &Forest<'_>, all: &Forest<'_>, i: usize, me: u32, q: &[f32], k: usize) -> Option<f64> {
+    let root = forest.root_of(i);
+    if root == u32::MAX {
+        return None;
+    }
+    let ny = forest.size(root);
+    let ky = (k as u64).min(ny - 1);
+    #[allow(clippy::cast_possible_truncation)] // ky ≤ k ≤ 64
+    let rho = forest.kth(root, q, me, ky as usize);
+    let (kk, m) = if rho > 0.0 {
+        (ky, all.count(0, q, rho, false))
+    } else {
+        (forest.count(root, q, 0.0, true), all.count(0, q, 0.0, true))
+    };
+    Some(digamma(kk) - digamma(ny) - digamma(m))
+}
+
+/// The rows `Σ` averages over: all of them, or those whose id occurs at least twice.
+fn kept(ids: &[u32], keys: &mut [u64]) -> u64 {
+    let len = ids.len().min(keys.len());
+    let keys = keys.get_mut(..len).unwrap_or_default();
+    for (k, &id) in keys.iter_mut().zip(ids) {
+        *k = u64::from(id);
+    }
+    keys.sort_unstable();
+    let mut kept = 0u64;
+    let mut s = 0usize;
+    while s < keys.len() {
+        let mut e = s + 1;
+        while e < keys.len() && keys.get(e) == keys.get(s) {
+            e += 1;
+        }
+        if e - s >= 2 {
+            kept += (e - s) as u64;
+        }
+        s = e;
+    }
+    kept
+}
+
+fn nats(n: u64, sum: f64, count: u64) -> f64 {
+    if count == 0 {
+        return 0.0;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let v = digamma(n) + sum / count as f64;
+    v.max(0.0)
+}
+
+impl Kind for KsgKind {
+    fn name(&self) -> &'static str {
+        "ksg"
+    }
+
+    fn summary(&self) -> &'static str {
+        "k-nearest-neighbour estimate (Kraskov et al. 2004 for I(X;T) with input matrices, Ross 2014 for discrete labels or input groups)"
+    }
+
+    fn params(&self) -> &'static [Param] {
+        &[Param::K, Param::Standardize]
+    }
+
+    fn check(&self, s: &Settings) -> Result<(), Error> {
+        if !(1..=MAX_K).contains(&s.k) {
+            return Err(Error::InvalidParameter { name: "k" });
+        }
+        Ok(())
+    }
+
+    fn scratch(&self, s: &Settings, n: usize, d: usize) -> Result<ScratchReq, Error> {
+        self.scratch_inputs(s, n, d, 0)
+    }
+
+    fn scratch_inputs(&self, _: &Settings, n: usize, d: usize, dx: usize) -> Result<ScratchReq, Error> {
+        if n == 0 || d == 0 {
+            return Err(Error::EmptyInput);
+        }
+        shared_req(n, d, dx)?.and(part_req(d, dx)?)
+    }
+
+    fn shared_scratch_inputs(
+        &self,
+        _: &Settings,
+        n: usize,
+        d: usize,
+        dx: usize,
+    ) -> Result<ScratchReq, Error> {
+        shared_req(n, d, dx)
+    }
+
+    fn part_scratch_inputs(
+        &self,
+        _: &Settings,
+        _: usize,
+        d: usize,
+        dx: usize,
+    ) -> Result<ScratchReq, Error> {
+        part_req(d, dx)
+    }
+
+    fn exact_on_separated_clusters(&self) -> bool {
+        false
+    }
+
+    fn max_parts(&self, n: usize, _: usize) -> usize {
+        n.div_ceil(16).clamp(1, 1024)
+    }
+
+    fn part(
+        &self,
+        s: &Settings,
+        layer: &Layer<'_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<Partial, Error> {
+        let (n, d) = (layer.n(), layer.d());
+        let dx = layer.x().map_or(0, |x| x.cols());
+        let words = shared_req(n, d, dx)?.words();
+        if scratch.len() < words {
+            return Err(Error::ScratchTooSmall {
+                needed: self.scratch_inputs(s, n, d, dx)?.words(),
+                got: scratch.len(),
+            });
+        }
+        let (shared, rest) = scratch.split_at_mut(words);
+        let ix = Self::build(s, layer, shared)?;
+        Ok(Partial::Rows(Self::rows(s, &ix, part, rest)?))
+    }
+
+    fn prepare<'s, 'a>(
+        &self,
+        s: &Settings,
+        layer: &Layer<'a>,
+        shared: &'s mut [u64],
+    ) -> Result<Prepared<'s, 'a>, Error> {
+        Ok(Prepared::with_ksg(*layer, Self::build(s, layer, shared)?))
+    }
+
+    fn part_on(
+        &self,
+        s: &Settings,
+        prepared: &Prepared<'_, '_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<Partial, Error> {
+        let ix = prepared
+            .ksg()
+            .ok_or(Error::InvalidParameter { name: "prepared" })?;
+        Ok(Partial::Rows(Self::rows(s, ix, part, scratch)?))
+    }
+
+    fn finish(
+        &self,
+        s: &Settings,
+        layer: &Layer<'_>,
+        partial: Partial,
+        scratch: &mut [u64],
+    ) -> Result<PlanePoint, Error> {
+        check_layer(s, layer)?;
+        let Partial::Rows(sums) = partial else {
+            return Err(Error::InvalidParameter { name: "parts" });
+        };
+        let n = layer.n() as u64;
+        let keys = scratch.get_mut(..layer.n()).ok_or(Error::ScratchTooSmall {
+            needed: layer.n(),
+            got: 0,
+        })?;
+        let i_xt = if layer.x().is_some() {
+            nats(n, sums.get(0), n)
+        } else {
+            let ids = layer.inputs().ok_or(Error::InvalidParameter { name: "inputs" })?;
+            nats(n, sums.get(0), kept(ids, keys))
+        };
+        let i_ty = nats(n, sums.get(1), kept(layer.labels(), keys));
+        Ok(PlanePoint {
+            i_xt: Info::from_nats(i_xt),
+            i_ty: Info::from_nats(i_ty),
+        })
+    }
+}
