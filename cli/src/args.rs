@@ -133,6 +133,12 @@ pub struct EstimatorArgs {
     /// Noise variance σ² of the KDE estimators (Saxe et al.: 1e-3 on the 12-bit task, 0.1 on MNIST).
     #[arg(long, allow_negative_numbers = true)]
     pub noise_var: Option<f32>,
+    /// Neighbours k of the `ksg` estimator, 1 to 64 (default 3).
+    #[arg(long, allow_negative_numbers = true)]
+    pub k: Option<u32>,
+    /// Whether `ksg` divides every column by its standard deviation first (default true).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub standardize: Option<bool>,
 }
 
 /// `infoplane run`.
@@ -255,7 +261,7 @@ pub struct RunArgs {
         "preset", "layers", "activation", "init", "optimizer", "lr", "momentum", "batch",
         "epochs", "train_frac", "split", "mnist", "train_limit", "mi_rows", "mi_limit", "shuffle", "seed", "schedule", "delta_estimator", "pool", "estimators",
         "capture", "repeats", "shard", "out", "force", "overlay", "bins", "range",
-        "idnns_compat", "bin_size", "noise_var",
+        "idnns_compat", "bin_size", "noise_var", "k", "standardize",
     ])]
     pub resume: Option<PathBuf>,
     /// Seconds between checkpoints (taken at measured epochs, so a killed run resumes from
@@ -311,7 +317,8 @@ pub struct EstimateArgs {
     /// Column of the labels file to use (needs a header row).
     #[arg(long, allow_negative_numbers = true)]
     pub label_column: Option<String>,
-    /// Inputs X (numeric CSV, same rows); equal rows count as the same input.
+    /// Inputs X (numeric CSV, same rows): equal rows count as the same input, and `ksg`
+    /// measures I(X;T) from the values themselves (it needs them, or repeated inputs).
     #[arg(long)]
     pub inputs: Option<PathBuf>,
     /// Estimator (repeatable).

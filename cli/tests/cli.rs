@@ -858,3 +858,140 @@ fn mnist_runs_measure_the_test_rows_and_train_on_the_split() {
         "{stderr}"
     );
 }
+
+#[test]
+fn ksg_estimates_from_the_inputs_with_the_library_bits() {
+    use infoplane_core::MatRef;
+    use infoplane_core::estimator::{Estimator, Layer, Settings};
+    let d = tmp("ksg");
+    // 300 samples: x two columns on a 1/64 grid, t = a noisy function of x (exact in f32 and
+    // in decimal), two classes by the sign of t's first unit.
+    let n = 300usize;
+    let (mut xs, mut ts, mut ys) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut xc, mut tc, mut yc) = (String::new(), String::from("u,v\n"), String::from("y\n"));
+    for i in 0..n {
+        let a = ((i * 37) % 128) as f32 / 64.0 - 1.0;
+        let b = ((i * 91 + 5) % 128) as f32 / 64.0 - 1.0;
+        let u = a + ((i * 13) % 16) as f32 / 64.0;
+        let v = b - a + ((i * 7) % 8) as f32 / 64.0;
+        let y = u32::from(u > 0.0);
+        xs.extend([a, b]);
+        ts.extend([u, v]);
+        ys.push(y);
+        xc.push_str(&format!("{a},{b}\n"));
+        tc.push_str(&format!("{u},{v}\n"));
+        yc.push_str(&format!("{y}\n"));
+    }
+    let (x, a, y) = (
+        write(&d, "x.csv", &xc),
+        write(&d, "a.csv", &tc),
+        write(&d, "y.csv", &yc),
+    );
+    let est = |extra: &[&str]| {
+        let mut args = vec![
+            "estimate",
+            "--activations",
+            &a,
+            "--labels",
+            &y,
+            "--inputs",
+            &x,
+            "--estimator",
+            "ksg",
+            "--bits",
+        ];
+        args.extend_from_slice(extra);
+        String::from_utf8(run_ok(&args).stdout).unwrap()
+    };
+    let lib = |k: u32, standardize: bool| {
+        let s = Settings {
+            k,
+            standardize,
+            ..Settings::DEFAULT
+        };
+        let plan = Estimator::new("ksg", s)
+            .unwrap()
+            .plan(n, 2)
+            .unwrap()
+            .with_inputs(2)
+            .unwrap();
+        let layer = Layer::new(MatRef::new(&ts, n, 2).unwrap(), &ys, None)
+            .unwrap()
+            .with_x(MatRef::new(&xs, n, 2).unwrap().into())
+            .unwrap();
+        let p = plan
+            .estimate(&layer, &mut vec![0u64; plan.scratch_req().words()])
+            .unwrap();
+        format!(
+            "estimator,i_xt_bits,i_ty_bits,i_xt_hex,i_ty_hex\nksg,{},{},{:016x},{:016x}\n",
+            p.i_xt.in_bits(),
+            p.i_ty.in_bits(),
+            p.i_xt.in_bits().to_bits(),
+            p.i_ty.in_bits().to_bits()
+        )
+    };
+    let default = est(&["--threads", "1"]);
+    assert_eq!(default, lib(3, true));
+    assert_eq!(default, est(&["--threads", "2"]));
+    assert_eq!(
+        default,
+        est(&["--threads", "3", "--k", "3", "--standardize"])
+    );
+    assert_eq!(est(&["--k", "1", "--standardize=false"]), lib(1, false));
+    assert_ne!(est(&["--k", "5"]), default);
+    let v = bits_columns(&default);
+    assert!(v[0][0] > 0.5 && v[0][1] > 0.3, "{default}");
+    // The inputs are needed, k is checked against the samples, and --k 0 is refused.
+    let e = run_err(&[
+        "estimate",
+        "--activations",
+        &a,
+        "--labels",
+        &y,
+        "--estimator",
+        "ksg",
+    ]);
+    assert!(e.contains("--inputs") && e.contains("ksg"), "{e}");
+    // Three samples (the first lines of each file; the inputs have no header) for k = 3.
+    let head = |name: &str, path: &str, lines: usize| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let kept: Vec<&str> = text.lines().take(lines).collect();
+        write(&d, name, &(kept.join("\n") + "\n"))
+    };
+    let (x3, a3, y3) = (
+        head("x3.csv", &x, 3),
+        head("a3.csv", &a, 4),
+        head("y3.csv", &y, 4),
+    );
+    let e = run_err(&[
+        "estimate",
+        "--activations",
+        &a3,
+        "--labels",
+        &y3,
+        "--inputs",
+        &x3,
+        "--estimator",
+        "ksg",
+    ]);
+    assert!(
+        e.contains("--k") && e.contains("needs more than 3 samples"),
+        "{e}"
+    );
+    for (k, what) in [("0", "from 1 to 64"), ("65", "from 1 to 64")] {
+        let e = run_err(&[
+            "estimate",
+            "--activations",
+            &a,
+            "--labels",
+            &y,
+            "--inputs",
+            &x,
+            "--estimator",
+            "ksg",
+            "--k",
+            k,
+        ]);
+        assert!(e.contains("--k") && e.contains(what), "{k}: {e}");
+    }
+}

@@ -63,9 +63,7 @@ fn estimate(
     let mut layer = Layer::new(MatRef::new(t, n, d).unwrap(), y, g).unwrap();
     if let Some((x, dx)) = x {
         plan = plan.with_inputs(dx).unwrap();
-        layer = layer
-            .with_x(MatRef::new(x, n, dx).unwrap().into())
-            .unwrap();
+        layer = layer.with_x(MatRef::new(x, n, dx).unwrap().into()).unwrap();
     }
     let mut scratch = vec![0u64; plan.scratch_req().words()];
     let whole = plan.estimate(&layer, &mut scratch).unwrap();
@@ -81,8 +79,14 @@ fn estimate(
         .unwrap();
     let split = plan.finish(&layer, merged, &mut scratch).unwrap();
     assert_eq!(
-        (whole.i_xt.in_bits().to_bits(), whole.i_ty.in_bits().to_bits()),
-        (split.i_xt.in_bits().to_bits(), split.i_ty.in_bits().to_bits())
+        (
+            whole.i_xt.in_bits().to_bits(),
+            whole.i_ty.in_bits().to_bits()
+        ),
+        (
+            split.i_xt.in_bits().to_bits(),
+            split.i_ty.in_bits().to_bits()
+        )
     );
     whole
 }
@@ -206,7 +210,11 @@ fn ties_keep_the_error_bounded_as_n_grows() {
         let py = 0.875;
         let truth_y = 1.0 + py * libm::log2(py) + (1.0 - py) * libm::log2(1.0 - py);
         let err_y = (got.i_ty.in_bits() - truth_y).abs();
-        println!("n={n}: I(X;T) {} (truth {truth}), I(T;Y) {} (truth {truth_y})", got.i_xt.in_bits(), got.i_ty.in_bits());
+        println!(
+            "n={n}: I(X;T) {} (truth {truth}), I(T;Y) {} (truth {truth_y})",
+            got.i_xt.in_bits(),
+            got.i_ty.in_bits()
+        );
         assert!(err < 0.1 && err_y < 0.05, "n={n}: {err} {err_y}");
         assert!(err < last, "n={n}: error grew from {last} to {err}");
         if n == 16_000 {

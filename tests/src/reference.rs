@@ -789,13 +789,19 @@ pub fn ksg_nats(x: &[f32], dx: usize, t: &[f32], dt: usize, k: usize) -> f64 {
         let (kk, nx, nt) = if rho > 0.0 {
             (
                 k,
-                others.clone().filter(|&j| max_dist(x, dx, i, j) < rho).count(),
+                others
+                    .clone()
+                    .filter(|&j| max_dist(x, dx, i, j) < rho)
+                    .count(),
                 others.filter(|&j| max_dist(t, dt, i, j) < rho).count(),
             )
         } else {
             (
                 joint.iter().filter(|&&v| v == 0.0).count() + 1,
-                others.clone().filter(|&j| max_dist(x, dx, i, j) == 0.0).count(),
+                others
+                    .clone()
+                    .filter(|&j| max_dist(x, dx, i, j) == 0.0)
+                    .count(),
                 others.filter(|&j| max_dist(t, dt, i, j) == 0.0).count(),
             )
         };

@@ -5,7 +5,7 @@ use crate::args::EstimateArgs;
 use crate::error::CliError;
 use crate::io::{read_labels, read_table_threads};
 use infoplane_core::dataset::group_rows;
-use infoplane_core::estimator::{Estimator, Layer, Settings, group};
+use infoplane_core::estimator::{Estimator, Layer, Param, Settings, group};
 use infoplane_core::{MatRef, Workspace};
 use std::io::Write;
 
@@ -76,8 +76,8 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
             ),
         ));
     }
-    let x_ids = match &args.inputs {
-        None => None,
+    let (x_table, x_ids) = match &args.inputs {
+        None => (None, None),
         Some(path) => {
             let x = read_table_threads(path, threads)?;
             warn_numbered_header(path, &x);
@@ -95,12 +95,43 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
             let mut scratch = vec![0u64; x.rows];
             group_rows(xm, &mut ids, &mut scratch)
                 .map_err(|e| CliError::core("grouping inputs", e))?;
-            Some(ids)
+            (Some(x), Some(ids))
         }
     };
+    for est in &estimators {
+        if est.kind().needs_inputs() && x_table.is_none() {
+            return Err(CliError::option(
+                "--inputs",
+                format!(
+                    "{} measures I(X;T) from the inputs: give them as a CSV with one row per sample (as many rows as {})",
+                    est.name(),
+                    args.activations.display()
+                ),
+            ));
+        }
+        if est.kind().params().contains(&Param::K) && u64::from(settings.k) >= t.rows as u64 {
+            return Err(CliError::option(
+                "--k",
+                format!(
+                    "k = {} needs more than {} samples; {} has {}",
+                    settings.k,
+                    settings.k,
+                    args.activations.display(),
+                    t.rows
+                ),
+            ));
+        }
+    }
     let tm = MatRef::new(&t.data, t.rows, t.cols).map_err(|e| CliError::core("activations", e))?;
-    let layer =
+    let mut layer =
         Layer::new(tm, &labels, x_ids.as_deref()).map_err(|e| CliError::core("activations", e))?;
+    let dx = x_table.as_ref().map_or(0, |x| x.cols);
+    if let Some(x) = &x_table {
+        let xm = MatRef::new(&x.data, x.rows, x.cols).map_err(|e| CliError::core("inputs", e))?;
+        layer = layer
+            .with_x(xm.into())
+            .map_err(|e| CliError::core("inputs", e))?;
+    }
     let stdout = |e| CliError::io(std::path::Path::new("<stdout>"), e);
     let header = if args.bits {
         "estimator,i_xt_bits,i_ty_bits,i_xt_hex,i_ty_hex"
@@ -112,6 +143,7 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
         .iter()
         .map(|est| {
             est.plan(t.rows, t.cols)
+                .and_then(|p| p.with_inputs(dx))
                 .map_err(|e| CliError::core(est.name(), e))
         })
         .collect::<Result<Vec<_>, _>>()?;

@@ -47,6 +47,12 @@ impl EstimatorArgs {
         if let Some(v) = self.noise_var {
             s.noise_var = v;
         }
+        if let Some(k) = self.k {
+            s.k = k;
+        }
+        if let Some(z) = self.standardize {
+            s.standardize = z;
+        }
         Ok(s)
     }
 
@@ -58,6 +64,7 @@ impl EstimatorArgs {
             "range" => self.range.clone(),
             "bin_size" => self.bin_size.map(|v| format!("{v:?}")),
             "noise_var" => self.noise_var.map(|v| format!("{v:?}")),
+            "k" => self.k.map(|v| format!("{v:?}")),
             _ => None,
         }
     }

@@ -173,12 +173,32 @@ fn column_scales(x: Option<Inputs<'_>>, t: MatRef<'_>, dx: usize, scale: &mut [f
     }
 }
 
-/// Max-norm distance.
-#[inline]
-fn dist(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .fold(0.0f32, |m, (&p, &q)| m.max(math::abs(p - q)))
+/// The larger of two distances (neither is NaN: every value is finite).
+#[inline(always)]
+fn max2(a: f32, b: f32) -> f32 {
+    if a > b { a } else { b }
+}
+
+/// `max(0, max_c f(q_c, lo_c, hi_c))`, over eight lanes (max is exact, so the order of the
+/// lanes does not matter).
+#[inline(always)]
+fn max_over(q: &[f32], lo: &[f32], hi: &[f32], f: impl Fn(f32, f32, f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (qc, lc, hc) = (q.chunks_exact(8), lo.chunks_exact(8), hi.chunks_exact(8));
+    let tail = qc
+        .remainder()
+        .iter()
+        .zip(lc.remainder().iter().zip(hc.remainder()));
+    for (qs, (ls, hs)) in qc.zip(lc.zip(hc)) {
+        for (a, (&v, (&l, &h))) in acc.iter_mut().zip(qs.iter().zip(ls.iter().zip(hs))) {
+            *a = max2(*a, f(v, l, h));
+        }
+    }
+    let mut m = acc.iter().fold(0.0f32, |m, &a| max2(m, a));
+    for (&v, (&l, &h)) in tail {
+        m = max2(m, f(v, l, h));
+    }
+    m
 }
 
 /// A k-d tree, or a forest of them (one per segment of rows), over columns
@@ -392,14 +412,29 @@ impl<'s> Forest<'s> {
             }
             s = e;
         }
-        let Builder { rows, nodes, boxes, .. } = b;
-        for (p, &r) in rows.iter().enumerate() {
-            src.row_into(
-                r as usize,
-                c0,
-                pts.get_mut(p * dims..(p + 1) * dims)
-                    .ok_or(Error::TooLarge)?,
-            );
+        let Builder {
+            rows,
+            nodes,
+            boxes,
+            n_nodes,
+            ..
+        } = b;
+        // Each leaf's rows coordinate-major (the leaf's values of coordinate 0, then of 1, …),
+        // so a leaf's distances to a query are computed for all its rows at once.
+        for node in nodes.chunks_exact(NODE).take(n_nodes) {
+            let (s, e) = (node[0] as usize, node[1] as usize);
+            if node[2] != 0 {
+                continue;
+            }
+            let m = e - s;
+            let block = pts.get_mut(s * dims..e * dims).ok_or(Error::TooLarge)?;
+            for (j, &r) in rows.get(s..e).unwrap_or(&[]).iter().enumerate() {
+                for c in 0..dims {
+                    if let Some(v) = block.get_mut(c * m + j) {
+                        *v = src.value(r as usize, c0 + c);
+                    }
+                }
+            }
         }
         Ok(Self {
             dims,
@@ -411,6 +446,7 @@ impl<'s> Forest<'s> {
         })
     }
 
+    #[inline(always)]
     fn node(&self, id: usize) -> [u32; NODE] {
         let mut out = [0, 0, 0, NO_BOX];
         if let Some(s) = self.nodes.get(id * NODE..(id + 1) * NODE) {
@@ -420,6 +456,7 @@ impl<'s> Forest<'s> {
     }
 
     /// The box of a node: `(lo, hi)`.
+    #[inline(always)]
     fn node_box(&self, b: u32) -> Option<(&[f32], &[f32])> {
         if b == NO_BOX {
             return None;
@@ -431,34 +468,78 @@ impl<'s> Forest<'s> {
             .map(|s| s.split_at(d))
     }
 
-    fn point(&self, p: usize) -> &[f32] {
-        self.pts
-            .get(p * self.dims..(p + 1) * self.dims)
-            .unwrap_or(&[])
+    /// The distances from `q` to rows `j0..j0 + LEAF` (or to the end) of the leaf `s..e`, in
+    /// `out`. (A leaf holds at most [`LEAF`] rows unless they are all equal.)
+    #[inline(always)]
+    fn leaf_dists<'o>(
+        &self,
+        (s, e): (usize, usize),
+        j0: usize,
+        q: &[f32],
+        out: &'o mut [f32; LEAF],
+    ) -> &'o [f32] {
+        let m = e - s;
+        let lanes = (m - j0.min(m)).min(LEAF);
+        let block = self.pts.get(s * self.dims..e * self.dims).unwrap_or(&[]);
+        let cols = || block.chunks_exact(m.max(1)).zip(q);
+        // Eight lanes at a time in a register; a last group of fewer than eight reuses lanes of
+        // the group before it (max is idempotent, so recomputing a lane changes nothing).
+        let mut c8 = 0;
+        while c8 < lanes {
+            let start = if c8 + 8 <= lanes || lanes < 8 {
+                c8
+            } else {
+                lanes - 8
+            };
+            if lanes < 8 {
+                for (l, o) in out.iter_mut().enumerate().take(lanes) {
+                    *o = cols().fold(0.0f32, |a, (col, &qc)| {
+                        max2(a, math::abs(col.get(j0 + l).copied().unwrap_or(qc) - qc))
+                    });
+                }
+                break;
+            }
+            let mut acc = [0.0f32; 8];
+            for (col, &qc) in cols() {
+                if let Some(v) = col.get(j0 + start..j0 + start + 8) {
+                    for (a, &p) in acc.iter_mut().zip(v) {
+                        *a = max2(*a, math::abs(p - qc));
+                    }
+                }
+            }
+            if let Some(o) = out.get_mut(start..start + 8) {
+                o.copy_from_slice(&acc);
+            }
+            c8 = start + 8;
+        }
+        out.get(..lanes).unwrap_or(&[])
     }
 
     /// The smallest distance from `q` to a node's box (0 for a node without one).
+    #[inline(always)]
     fn min_dist(&self, b: u32, q: &[f32]) -> f32 {
-        self.node_box(b).map_or(0.0, |(lo, hi)| {
-            q.iter()
-                .zip(lo.iter().zip(hi))
-                .fold(0.0f32, |m, (&v, (&l, &h))| m.max((l - v).max(v - h)))
-        })
+        // Not `map_or` with a closure: it would be compiled out of line, without the
+        // caller's vector instructions.
+        match self.node_box(b) {
+            Some((lo, hi)) => max_over(q, lo, hi, |v, l, h| max2(l - v, v - h)),
+            None => 0.0,
+        }
     }
 
     /// The largest distance from `q` to a node's box (∞ for a node without one).
+    #[inline(always)]
     fn max_dist(&self, b: u32, q: &[f32]) -> f32 {
-        self.node_box(b).map_or(f32::INFINITY, |(lo, hi)| {
-            q.iter()
-                .zip(lo.iter().zip(hi))
-                .fold(0.0f32, |m, (&v, (&l, &h))| {
-                    m.max(math::abs(v - l)).max(math::abs(v - h))
-                })
-        })
+        match self.node_box(b) {
+            Some((lo, hi)) => max_over(q, lo, hi, |v, l, h| {
+                max2(math::abs(v - l), math::abs(v - h))
+            }),
+            None => f32::INFINITY,
+        }
     }
 
     /// The distance from `q` (source row `me`, excluded) to its `k`-th nearest neighbour in
     /// the tree rooted at `root`; `k ≥ 1` and the tree holds more than `k` rows.
+    #[inline(always)]
     fn kth(&self, root: u32, q: &[f32], me: u32, k: usize) -> f32 {
         let mut best = [f32::INFINITY; MAX_K as usize];
         let k = k.clamp(1, MAX_K as usize);
@@ -476,20 +557,25 @@ impl<'s> Forest<'s> {
             }
             let [s, e, right, _] = self.node(id as usize);
             if right == 0 {
-                for p in s as usize..e as usize {
-                    if self.rows.get(p) == Some(&me) {
-                        continue;
-                    }
-                    let d = dist(self.point(p), q);
-                    let worst = best.get(k - 1).copied().unwrap_or(f32::INFINITY);
-                    if d < worst {
-                        // Insert keeping best[..k] ascending.
-                        let mut j = k - 1;
-                        while j > 0 && best.get(j - 1).is_some_and(|&b| b > d) {
-                            best[j] = best[j - 1];
-                            j -= 1;
+                let (s, e) = (s as usize, e as usize);
+                let mut buf = [0.0f32; LEAF];
+                for j0 in (0..e - s).step_by(LEAF) {
+                    let ds = self.leaf_dists((s, e), j0, q, &mut buf);
+                    let rows = self.rows.get(s + j0..e).unwrap_or(&[]);
+                    for (&d, &row) in ds.iter().zip(rows) {
+                        if row == me {
+                            continue;
                         }
-                        best[j] = d;
+                        let worst = best.get(k - 1).copied().unwrap_or(f32::INFINITY);
+                        if d < worst {
+                            // Insert keeping best[..k] ascending.
+                            let mut j = k - 1;
+                            while j > 0 && best.get(j - 1).is_some_and(|&b| b > d) {
+                                best[j] = best[j - 1];
+                                j -= 1;
+                            }
+                            best[j] = d;
+                        }
                     }
                 }
                 continue;
@@ -497,7 +583,11 @@ impl<'s> Forest<'s> {
             let (l, r) = (id + 1, right);
             let dl = self.min_dist(self.node(l as usize)[3], q).max(md);
             let dr = self.min_dist(self.node(r as usize)[3], q).max(md);
-            let order = if dl <= dr { [(r, dr), (l, dl)] } else { [(l, dl), (r, dr)] };
+            let order = if dl <= dr {
+                [(r, dr), (l, dl)]
+            } else {
+                [(l, dl), (r, dr)]
+            };
             for entry in order {
                 if let Some(slot) = stack.get_mut(top) {
                     *slot = entry;
@@ -510,6 +600,7 @@ impl<'s> Forest<'s> {
 
     /// How many rows of the tree rooted at `root` lie at distance `< r` from `q`
     /// (`≤ r` when `inclusive`), `q`'s own row included if it is in the tree.
+    #[inline(always)]
     fn count(&self, root: u32, q: &[f32], r: f32, inclusive: bool) -> u64 {
         let inside = |d: f32| if inclusive { d <= r } else { d < r };
         let mut n = 0u64;
@@ -532,8 +623,10 @@ impl<'s> Forest<'s> {
                 }
             }
             if right == 0 {
-                for p in s as usize..e as usize {
-                    n += u64::from(inside(dist(self.point(p), q)));
+                let mut buf = [0.0f32; LEAF];
+                for j0 in (0..(e - s) as usize).step_by(LEAF) {
+                    let ds = self.leaf_dists((s as usize, e as usize), j0, q, &mut buf);
+                    n += ds.iter().map(|&d| u64::from(inside(d))).sum::<u64>();
                 }
                 continue;
             }
@@ -547,11 +640,13 @@ impl<'s> Forest<'s> {
         n
     }
 
+    #[inline(always)]
     fn root_of(&self, row: usize) -> u32 {
         self.roots.get(row).copied().unwrap_or(u32::MAX)
     }
 
     /// Rows in the segment whose root is `root`.
+    #[inline(always)]
     fn size(&self, root: u32) -> u64 {
         let [s, e, _, _] = self.node(root as usize);
         u64::from(e - s)
@@ -647,16 +742,32 @@ impl KsgKind {
         let classes = Forest::build(&src, dx, d, Segments::By(layer.labels()), keys, &mut sc)?;
         let (joint, xs, groups) = if dx > 0 {
             (
-                Some(Forest::build(&src, 0, dx + d, Segments::Whole, keys, &mut sc)?),
+                Some(Forest::build(
+                    &src,
+                    0,
+                    dx + d,
+                    Segments::Whole,
+                    keys,
+                    &mut sc,
+                )?),
                 Some(Forest::build(&src, 0, dx, Segments::Whole, keys, &mut sc)?),
                 None,
             )
         } else {
-            let ids = layer.inputs().ok_or(Error::InvalidParameter { name: "inputs" })?;
+            let ids = layer
+                .inputs()
+                .ok_or(Error::InvalidParameter { name: "inputs" })?;
             (
                 None,
                 None,
-                Some(Forest::build(&src, dx, d, Segments::By(ids), keys, &mut sc)?),
+                Some(Forest::build(
+                    &src,
+                    dx,
+                    d,
+                    Segments::By(ids),
+                    keys,
+                    &mut sc,
+                )?),
             )
         };
         Ok(KsgIndex {
@@ -672,8 +783,25 @@ impl KsgKind {
         })
     }
 
-    /// The per-row terms of rows `part` over the built trees.
+    /// The per-row terms of rows `part` over the built trees, compiled for the active
+    /// [`Isa`](crate::simd::Isa) (max, subtraction and absolute value are exact, so every
+    /// level gives the same bits).
     fn rows(
+        s: &Settings,
+        ix: &KsgIndex<'_, '_>,
+        part: Part,
+        scratch: &mut [u64],
+    ) -> Result<RowSums, Error> {
+        crate::simd::Isa::active().run(RowsKernel {
+            s,
+            ix,
+            part,
+            scratch,
+        })
+    }
+
+    #[inline(always)]
+    fn rows_body(
         s: &Settings,
         ix: &KsgIndex<'_, '_>,
         part: Part,
@@ -684,7 +812,10 @@ impl KsgKind {
         let q = sc.f32(dx + d)?;
         let src = ix.source();
         let k = s.k as usize;
-        let (r0, r1) = (n * part.index / part.count, n * (part.index + 1) / part.count);
+        let (r0, r1) = (
+            n * part.index / part.count,
+            n * (part.index + 1) / part.count,
+        );
         let mut sums = RowSums::default();
         for i in r0..r1 {
             src.row_into(i, 0, q);
@@ -719,9 +850,33 @@ impl KsgKind {
     }
 }
 
+/// [`KsgKind::rows`] as a [`Kernel`](crate::simd::Kernel).
+struct RowsKernel<'r, 's, 'a> {
+    s: &'r Settings,
+    ix: &'r KsgIndex<'s, 'a>,
+    part: Part,
+    scratch: &'r mut [u64],
+}
+
+impl crate::simd::Kernel for RowsKernel<'_, '_, '_> {
+    type Output = Result<RowSums, Error>;
+    #[inline(always)]
+    fn call(self) -> Self::Output {
+        KsgKind::rows_body(self.s, self.ix, self.part, self.scratch)
+    }
+}
+
 /// Row `i`'s term `ψ(k_y) − ψ(N_y) − ψ(m_i)` of Ross's form, its class the segment of
 /// `forest` it belongs to; `None` for a class of one.
-fn ross_term(forest: &Forest<'_>, all: &Forest<'_>, i: usize, me: u32, q: &[f32], k: usize) -> Option<f64> {
+#[inline(always)]
+fn ross_term(
+    forest: &Forest<'_>,
+    all: &Forest<'_>,
+    i: usize,
+    me: u32,
+    q: &[f32],
+    k: usize,
+) -> Option<f64> {
     let root = forest.root_of(i);
     if root == u32::MAX {
         return None;
@@ -794,7 +949,13 @@ impl Kind for KsgKind {
         self.scratch_inputs(s, n, d, 0)
     }
 
-    fn scratch_inputs(&self, _: &Settings, n: usize, d: usize, dx: usize) -> Result<ScratchReq, Error> {
+    fn scratch_inputs(
+        &self,
+        _: &Settings,
+        n: usize,
+        d: usize,
+        dx: usize,
+    ) -> Result<ScratchReq, Error> {
         if n == 0 || d == 0 {
             return Err(Error::EmptyInput);
         }
@@ -819,6 +980,10 @@ impl Kind for KsgKind {
         dx: usize,
     ) -> Result<ScratchReq, Error> {
         part_req(d, dx)
+    }
+
+    fn needs_inputs(&self) -> bool {
+        true
     }
 
     fn exact_on_separated_clusters(&self) -> bool {
@@ -891,7 +1056,9 @@ impl Kind for KsgKind {
         let i_xt = if layer.x().is_some() {
             nats(n, sums.get(0), n)
         } else {
-            let ids = layer.inputs().ok_or(Error::InvalidParameter { name: "inputs" })?;
+            let ids = layer
+                .inputs()
+                .ok_or(Error::InvalidParameter { name: "inputs" })?;
             nats(n, sums.get(0), kept(ids, keys))
         };
         let i_ty = nats(n, sums.get(1), kept(layer.labels(), keys));

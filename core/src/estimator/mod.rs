@@ -242,7 +242,9 @@ impl Param {
             Self::BinSize => "size of the fixed bins",
             Self::NoiseVar => "noise variance σ² of the KDE bounds",
             Self::K => "number of nearest neighbours of the k-NN estimator",
-            Self::Standardize => "divide every column by its standard deviation before k-NN distances",
+            Self::Standardize => {
+                "divide every column by its standard deviation before k-NN distances"
+            }
         }
     }
 
@@ -439,7 +441,13 @@ pub trait Kind: Sync + fmt::Debug {
     ///
     /// # Errors
     /// As [`Kind::scratch`].
-    fn scratch_inputs(&self, s: &Settings, n: usize, d: usize, dx: usize) -> Result<ScratchReq, Error> {
+    fn scratch_inputs(
+        &self,
+        s: &Settings,
+        n: usize,
+        d: usize,
+        dx: usize,
+    ) -> Result<ScratchReq, Error> {
         let _ = dx;
         self.scratch(s, n, d)
     }
@@ -470,6 +478,12 @@ pub trait Kind: Sync + fmt::Debug {
     ) -> Result<ScratchReq, Error> {
         let _ = dx;
         self.part_scratch(s, n, d)
+    }
+    /// Whether it measures I(X;T) from the input values ([`Layer::with_x`]), or from
+    /// repeated inputs (input groups), and so needs one of them; the default (false) means
+    /// it takes a layer without either to have every input distinct.
+    fn needs_inputs(&self) -> bool {
+        false
     }
     /// Whether it gives the discrete (plug-in) value on a few separated clusters of exact
     /// copies (the binning and KDE estimators do); the k-NN estimator does not (its digamma

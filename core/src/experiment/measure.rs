@@ -204,7 +204,8 @@ impl Measurer {
             let w = w as usize;
             let mut plans = Vec::with_capacity(cfg.estimators.len());
             for e in &cfg.estimators {
-                plans.push(e.plan(n, w)?);
+                // The layers carry the measured inputs (the k-NN estimator reads them).
+                plans.push(e.plan(n, w)?.with_inputs(shape.input_width())?);
             }
             let groups = group(&plans);
             for g in &groups {
@@ -370,7 +371,7 @@ impl Measurer {
                 width: u32::try_from(*w).map_err(|_| Error::TooLarge)?,
                 grad_snr: snap.grad_snr.get(layer as usize - 1).copied().flatten(),
             });
-            let l = Layer::new(t, labels, measured.groups())?;
+            let l = Layer::new(t, labels, measured.groups())?.with_x(measured.inputs())?;
             estimate_groups(groups, &l, rest, &mut slots)?;
             for (estimator, slot) in slots.iter_mut().enumerate() {
                 if let Some(point) = slot.take() {
