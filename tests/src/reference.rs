@@ -714,7 +714,8 @@ pub fn kde_mi_from_terms(terms: &[[f64; 3]], labels: &[u32], groups: Option<&[u3
 /// ψ(1), ψ(2), …, ψ(n) by the recurrence ψ(m + 1) = ψ(m) + 1/m from ψ(1) = −γ
 /// (index 0 holds −∞).
 #[must_use]
-#[allow(clippy::cast_precision_loss)] // counts far below 2^53
+// Plain indexing within the lengths built here; counts far below 2^53.
+#[allow(clippy::indexing_slicing, clippy::cast_precision_loss)]
 pub fn digamma_table(n: usize) -> Vec<f64> {
     let mut t = vec![f64::NEG_INFINITY; n + 1];
     if n >= 1 {
@@ -730,7 +731,14 @@ pub fn digamma_table(n: usize) -> Vec<f64> {
 /// each column divided by its population standard deviation (mean and variance summed in
 /// row order in `f64`; a constant column left as it is), rounded to `f32`.
 #[must_use]
-#[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+///
+/// # Panics
+/// If `m.len()` is not a multiple of `d`.
+#[allow(
+    clippy::indexing_slicing,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation
+)]
 pub fn knn_columns(m: &[f32], d: usize, standardize: bool) -> Vec<f32> {
     let n = m.len() / d;
     let mut out = m.to_vec();
@@ -759,6 +767,7 @@ pub fn knn_columns(m: &[f32], d: usize, standardize: bool) -> Vec<f32> {
 }
 
 /// Max-norm distance of rows `i` and `j` of an `n × d` matrix, in `f32`.
+#[allow(clippy::indexing_slicing)] // rows below n
 fn max_dist(m: &[f32], d: usize, i: usize, j: usize) -> f32 {
     (0..d).fold(0.0f32, |a, c| {
         let v = (m[i * d + c] - m[j * d + c]).abs();
@@ -771,8 +780,11 @@ fn max_dist(m: &[f32], d: usize, i: usize, j: usize) -> f32 {
 /// number of exact copies with the sample itself, the counts take the samples at distance
 /// 0). `x` and `t` are the
 /// already-scaled columns ([`knn_columns`]).
+///
+/// # Panics
+/// If `k` is 0 or not below the number of samples.
 #[must_use]
-#[allow(clippy::cast_precision_loss)]
+#[allow(clippy::indexing_slicing, clippy::cast_precision_loss)]
 pub fn ksg_nats(x: &[f32], dx: usize, t: &[f32], dt: usize, k: usize) -> f64 {
     let n = x.len() / dx;
     let psi = digamma_table(n + 1);
@@ -814,8 +826,11 @@ pub fn ksg_nats(x: &[f32], dx: usize, t: &[f32], dt: usize, k: usize) -> f64 {
 /// unclamped: samples of a class of one are left out of the average, `m_i` counts every
 /// sample of `t` (itself included) strictly closer than `ρ_i`, with the zero-distance rule of
 /// [`ksg_nats`]. `None` when every class has one sample.
+///
+/// # Panics
+/// If `k` is 0 or `c` is shorter than the rows of `t`.
 #[must_use]
-#[allow(clippy::cast_precision_loss)]
+#[allow(clippy::indexing_slicing, clippy::cast_precision_loss)]
 pub fn ross_nats(t: &[f32], dt: usize, c: &[u32], k: usize) -> Option<f64> {
     let n = c.len();
     let psi = digamma_table(n + 1);

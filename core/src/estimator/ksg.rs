@@ -39,7 +39,7 @@
 //! # Cost
 //! k-d trees (median splits on the widest coordinate, leaves of up to 32 rows, bounding boxes)
 //! over `(x, t)`, `x`, `t` and each class's `t`, built once per estimate
-//! ([`Kind::prepare`](super::Kind::prepare)); each sample's queries are independent, so the rows
+//! ([`Kind::prepare`]); each sample's queries are independent, so the rows
 //! split into parts on any threads with the bits of one call (per-row terms summed in fixed
 //! point, [`RowSums`]). O(N log N) queries in low dimensions; in high dimensions the trees
 //! degrade towards the O(N²) pairwise scan, as every tree does.
@@ -135,6 +135,7 @@ impl Source<'_, '_> {
         let v = self.raw(r, c);
         match self.scale.get(c) {
             #[allow(clippy::cast_possible_truncation)] // rounding to f32 is the point
+            #[allow(clippy::float_cmp)] // exactly 1: no scaling
             Some(&s) if s != 1.0 => (f64::from(v) / s) as f32,
             _ => v,
         }
@@ -422,10 +423,11 @@ impl<'s> Forest<'s> {
         // Each leaf's rows coordinate-major (the leaf's values of coordinate 0, then of 1, …),
         // so a leaf's distances to a query are computed for all its rows at once.
         for node in nodes.chunks_exact(NODE).take(n_nodes) {
-            let (s, e) = (node[0] as usize, node[1] as usize);
-            if node[2] != 0 {
+            let &[s, e, right, _] = node else { continue };
+            if right != 0 {
                 continue;
             }
+            let (s, e) = (s as usize, e as usize);
             let m = e - s;
             let block = pts.get_mut(s * dims..e * dims).ok_or(Error::TooLarge)?;
             for (j, &r) in rows.get(s..e).unwrap_or(&[]).iter().enumerate() {
@@ -569,12 +571,12 @@ impl<'s> Forest<'s> {
                         let worst = best.get(k - 1).copied().unwrap_or(f32::INFINITY);
                         if d < worst {
                             // Insert keeping best[..k] ascending.
-                            let mut j = k - 1;
-                            while j > 0 && best.get(j - 1).is_some_and(|&b| b > d) {
-                                best[j] = best[j - 1];
-                                j -= 1;
+                            let kept = best.get_mut(..k).unwrap_or_default();
+                            let pos = kept.partition_point(|&b| b <= d);
+                            kept.copy_within(pos..k - 1, pos + 1);
+                            if let Some(b) = kept.get_mut(pos) {
+                                *b = d;
                             }
-                            best[j] = d;
                         }
                     }
                 }
