@@ -111,7 +111,7 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
-query="preset=tishby&epochs=60&schedule=every:20&estimators=binning&seed=0&autostart=1"
+query=${QUERY:-"preset=tishby&epochs=60&schedule=every:20&estimators=binning&seed=0&autostart=1"}
 flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
     --disable-background-networking --disable-component-update --disable-sync
     --virtual-time-budget=20000)
