@@ -139,6 +139,9 @@ pub struct EstimatorArgs {
     /// Whether `ksg` divides every column by its standard deviation first (default true).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub standardize: Option<bool>,
+    /// Add the Miller–Madow bias correction to the binning estimators (default false).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub miller_madow: Option<bool>,
 }
 
 /// `infoplane run`.
@@ -261,7 +264,7 @@ pub struct RunArgs {
         "preset", "layers", "activation", "init", "optimizer", "lr", "momentum", "batch",
         "epochs", "train_frac", "split", "mnist", "train_limit", "mi_rows", "mi_limit", "shuffle", "seed", "schedule", "delta_estimator", "pool", "estimators",
         "capture", "repeats", "shard", "out", "force", "overlay", "bins", "range",
-        "idnns_compat", "bin_size", "noise_var", "k", "standardize",
+        "idnns_compat", "bin_size", "noise_var", "k", "standardize", "miller_madow",
     ])]
     pub resume: Option<PathBuf>,
     /// Seconds between checkpoints (taken at measured epochs, so a killed run resumes from

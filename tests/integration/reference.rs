@@ -391,3 +391,82 @@ fn binning_matches_reference_on_extreme_values() {
         }
     }
 }
+
+/// Miller–Madow by its textbook formula, literally: each plug-in entropy of `N` samples
+/// over `M` occupied cells plus `(M − 1) / (2N)` nats, each class's (and input's) conditional
+/// entropy with its own `N_y`, `M_y`, weighted by `N_y / N`. In bits.
+#[allow(clippy::cast_precision_loss)]
+fn miller_madow_formula(symbols: &[Vec<i64>], labels: &[u32], x: Option<&[u32]>) -> (f64, f64) {
+    use std::collections::BTreeMap;
+    let n = symbols.len() as f64;
+    let h_mm = |rows: &[usize]| {
+        let mut counts: BTreeMap<&Vec<i64>, usize> = BTreeMap::new();
+        for &r in rows {
+            *counts.entry(&symbols[r]).or_default() += 1;
+        }
+        let m = rows.len() as f64;
+        let plug_in: f64 = counts
+            .values()
+            .map(|&c| {
+                let p = c as f64 / m;
+                -p * libm::log(p)
+            })
+            .sum();
+        plug_in + (counts.len() as f64 - 1.0) / (2.0 * m)
+    };
+    let conditional = |ids: &[u32]| {
+        let mut by: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+        for (i, &v) in ids.iter().enumerate() {
+            by.entry(v).or_default().push(i);
+        }
+        by.values()
+            .map(|rows| rows.len() as f64 / n * h_mm(rows))
+            .sum::<f64>()
+    };
+    let all: Vec<usize> = (0..symbols.len()).collect();
+    let h_t = h_mm(&all);
+    let i_ty = (h_t - conditional(labels)).max(0.0);
+    let i_xt = match x {
+        None => h_t,
+        Some(x) => (h_t - conditional(x)).max(0.0),
+    };
+    let ln2 = core::f64::consts::LN_2;
+    (i_xt / ln2, i_ty / ln2)
+}
+
+#[test]
+fn miller_madow_matches_its_formula() {
+    use infoplane_core::estimator::Layer;
+    let (n, d) = (500usize, 3usize);
+    let mut checked = 0;
+    for (seed, protos) in [(0u64, 12u32), (1, 60), (2, 400)] {
+        let t = fixtures::clustered_layer(n, d, protos, LAYER_SEED + seed);
+        let y = fixtures::labels(n, 3, LABEL_SEED + seed);
+        let g = fixtures::ids(n, 90, IDS_SEED + seed);
+        for rule in rules() {
+            let symbols = bin_rows(&t, d, rule).unwrap();
+            for groups in [None, Some(g.as_slice())] {
+                let plan = BinningPlan::new(n, d, rule).unwrap();
+                let layer = Layer::new(MatRef::new(&t, n, d).unwrap(), &y, groups).unwrap();
+                let mut s = vec![0u64; plan.scratch_req().words()];
+                let off = plan.estimate(&layer, &mut s).unwrap();
+                let on = plan
+                    .with_miller_madow(true)
+                    .estimate(&layer, &mut s)
+                    .unwrap();
+                let (want_x, want_y) = miller_madow_formula(&symbols, &y, groups);
+                assert!(
+                    (on.i_xt.in_bits() - want_x).abs() <= MI_ABS
+                        && (on.i_ty.in_bits() - want_y).abs() <= MI_ABS,
+                    "{rule:?} groups={}: {on:?} vs ({want_x}, {want_y})",
+                    groups.is_some()
+                );
+                // The correction is what it adds to the plug-in value, and off is plug-in.
+                let plug = symbols_mi(&symbols, &y, groups).unwrap();
+                assert!((off.i_ty.in_bits() - plug.i_ty.max(0.0)).abs() <= MI_ABS);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 12, "{checked}");
+}

@@ -53,6 +53,9 @@ impl EstimatorArgs {
         if let Some(z) = self.standardize {
             s.standardize = z;
         }
+        if let Some(m) = self.miller_madow {
+            s.miller_madow = m;
+        }
         Ok(s)
     }
 

@@ -117,6 +117,7 @@ pub struct BinningPlan {
     n: usize,
     d: usize,
     rule: BinRule,
+    miller_madow: bool,
     scratch_len: usize,
 }
 
@@ -159,8 +160,23 @@ impl BinningPlan {
             n,
             d,
             rule,
+            miller_madow: false,
             scratch_len,
         })
+    }
+
+    /// The plan with the Miller–Madow bias correction on (or off): every plug-in entropy
+    /// `H` of `N` samples over `M` occupied cells becomes `H + (M − 1) / (2N)` nats, each
+    /// conditional entropy `H(T|Y=y)` with its own `N_y` and `M_y`. So
+    /// `I(T;Y) = I_plug-in + ((M_T − 1) − (M_TY − K_Y)) / (2N ln 2)` bits, with `M_TY` the
+    /// occupied (t, y) cells and `K_Y` the classes (likewise for I(X;T) with the input
+    /// groups; without groups every input is its own, and the correction is that of `H(T)`).
+    #[must_use]
+    pub const fn with_miller_madow(self, on: bool) -> Self {
+        Self {
+            miller_madow: on,
+            ..self
+        }
     }
 
     /// Scratch: `3n + 1 + n_edges + 2d` `u64`s. May change between versions: ask, do not
@@ -212,30 +228,45 @@ impl BinningPlan {
             rank_rows(&binner, t, keys, aux)
         };
 
+        // Each S with the number of distinct symbols it ran over (for Miller–Madow).
         let s_y = value_counts_sum(labels, aux, hist);
-        let (s_x, s_tx) = match x_ids {
-            None => (0.0, 0.0),
+        let k_y = occupied(hist);
+        #[allow(clippy::cast_precision_loss)] // n < 2^32 is exact in f64
+        let (s_x, k_x, s_tx, m_tx) = match x_ids {
+            None => (0.0, n as f64, 0.0, n as f64),
             Some(x) => {
                 let s_x = value_counts_sum(x, aux, hist);
+                let k_x = occupied(hist);
                 // S_X = 0 exactly when every input occurs once; then so does every (t, x).
                 if s_x == 0.0 {
-                    (0.0, 0.0)
+                    (0.0, k_x, 0.0, k_x)
                 } else {
-                    (s_x, joint_sum(keys, x, bits_x, aux, hist, 0))
+                    let s_tx = joint_sum(keys, x, bits_x, aux, hist, 0);
+                    (s_x, k_x, s_tx, occupied(hist))
                 }
             }
         };
         let s_ty = joint_sum(keys, labels, bits_y, aux, hist, 0);
+        let m_ty = occupied(hist);
         // aux is now sorted by (t, y): runs of t alone are contiguous too.
         let s_t = runs_sum(aux, bits_y, hist);
+        let m_t = occupied(hist);
         let _ = tid_bits;
 
         #[allow(clippy::cast_precision_loss)] // n < 2^32 is exact in f64
         let nf = n as f64;
         // (N log₂N − S_T)/N: with one symbol S_T is the same product N·log₂N, so H(T) is exactly 0.
         let h_t = (nf * math::log2_f64(nf) - s_t) / nf;
-        let i_ty = (h_t - (s_y - s_ty) / nf).max(0.0);
-        let i_xt = (h_t - (s_x - s_tx) / nf).max(0.0);
+        // Miller–Madow: (occupied cells − 1) / (2N ln 2) bits per entropy, summed over the
+        // conditionals ((M_TY − K_Y) for H(T|Y)).
+        let (c_t, c_ty, c_tx) = if self.miller_madow {
+            let per = 1.0 / (2.0 * nf * core::f64::consts::LN_2);
+            ((m_t - 1.0) * per, (m_ty - k_y) * per, (m_tx - k_x) * per)
+        } else {
+            (0.0, 0.0, 0.0)
+        };
+        let i_ty = ((h_t + c_t) - ((s_y - s_ty) / nf + c_ty)).max(0.0);
+        let i_xt = ((h_t + c_t) - ((s_x - s_tx) / nf + c_tx)).max(0.0);
         Ok(PlanePoint {
             i_xt: Info::from_bits(i_xt),
             i_ty: Info::from_bits(i_ty),
@@ -859,6 +890,13 @@ fn runs_sum(keys: &[u64], shift: u32, hist: &mut [u64]) -> f64 {
     count_hist_sum(hist)
 }
 
+/// The number of distinct symbols a count histogram counted (`Σ_c m_c`), in `f64`.
+fn occupied(hist: &[u64]) -> f64 {
+    #[allow(clippy::cast_precision_loss)] // at most n < 2^32
+    let m = hist.iter().sum::<u64>() as f64;
+    m
+}
+
 /// `Σ_c` `m_c` · (c log₂ c) over c ascending, in f64 (c = 1 contributes 0).
 fn count_hist_sum(hist: &[u64]) -> f64 {
     let mut s = 0.0f64;
@@ -885,7 +923,12 @@ pub struct BinningKind {
 pub static EDGES: BinningKind = BinningKind {
     name: "binning",
     summary: "Shwartz-Ziv & Tishby: `bins` edges linspace(lo, hi) (f32), a layer's row of bins is one symbol; values clipped to the range, or the IDNNs code's quirks with idnns_compat",
-    params: &[Param::Bins, Param::Range, Param::IdnnsCompat],
+    params: &[
+        Param::Bins,
+        Param::Range,
+        Param::IdnnsCompat,
+        Param::MillerMadow,
+    ],
     rule: |s| BinRule::Edges {
         n_edges: s.bins,
         lo: s.lo,
@@ -898,7 +941,7 @@ pub static EDGES: BinningKind = BinningKind {
 pub static SIZE: BinningKind = BinningKind {
     name: "binning-size",
     summary: "Saxe et al. (ibsgd): bin = floor(v / bin_size), unbounded",
-    params: &[Param::BinSize],
+    params: &[Param::BinSize, Param::MillerMadow],
     rule: |s| BinRule::Size { size: s.bin_size },
 };
 
@@ -906,13 +949,13 @@ pub static SIZE: BinningKind = BinningKind {
 pub static RANGE: BinningKind = BinningKind {
     name: "binning-range",
     summary: "`bins` edges spanning the layer's own min to max at that epoch",
-    params: &[Param::Bins],
+    params: &[Param::Bins, Param::MillerMadow],
     rule: |s| BinRule::LayerRange { n_edges: s.bins },
 };
 
 impl BinningKind {
     fn plan(&self, s: &Settings, n: usize, d: usize) -> Result<BinningPlan, Error> {
-        BinningPlan::new(n, d, (self.rule)(s))
+        Ok(BinningPlan::new(n, d, (self.rule)(s))?.with_miller_madow(s.miller_madow))
     }
 }
 
