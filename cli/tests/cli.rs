@@ -208,8 +208,8 @@ fn run_writes_plane_metrics_manifest_and_plot() {
     assert_eq!(
         manifest["estimators"],
         serde_json::json!([
-            {"estimator": "binning", "bins": 30, "range": [-1.0, 1.0], "idnns_compat": true},
-            {"estimator": "binning-size", "bin_size": 0.07}
+            {"estimator": "binning", "bins": 30, "range": [-1.0, 1.0], "idnns_compat": true, "miller_madow": false},
+            {"estimator": "binning-size", "bin_size": 0.07, "miller_madow": false}
         ])
     );
     let svg = std::fs::read_to_string(d.join("plane.svg")).unwrap();

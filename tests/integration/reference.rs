@@ -470,3 +470,87 @@ fn miller_madow_matches_its_formula() {
     }
     assert!(checked >= 12, "{checked}");
 }
+
+/// Equal-mass bins by a second, literal implementation: per unit, the sorted values, the
+/// start of bin j the value of rank ⌈j·N/B⌉, and each value's bin counted by a linear scan.
+fn equal_mass_symbols(t: &[f32], d: usize, edges: usize) -> Vec<Vec<i64>> {
+    let n = t.len() / d;
+    let bins = edges - 1;
+    let mut out = vec![vec![0i64; d]; n];
+    for u in 0..d {
+        let mut sorted: Vec<f32> = (0..n).map(|r| t[r * d + u]).collect();
+        sorted.sort_by(f32::total_cmp);
+        let starts: Vec<f32> = (1..bins)
+            .map(|j| sorted[(j * n).div_ceil(bins).min(n - 1)])
+            .collect();
+        for (r, row) in out.iter_mut().enumerate() {
+            let v = t[r * d + u];
+            row[u] = starts.iter().filter(|&&s| s <= v).count() as i64;
+        }
+    }
+    out
+}
+
+#[test]
+fn equal_mass_binning_matches_a_second_implementation() {
+    use infoplane_core::estimator::{Estimator, Layer, Settings};
+    let run = |t: &[f32], d: usize, y: &[u32], g: Option<&[u32]>, bins: u32, mm: bool| {
+        let n = y.len();
+        let s = Settings {
+            bins,
+            miller_madow: mm,
+            ..Settings::DEFAULT
+        };
+        let plan = Estimator::new("binning-equal-mass", s)
+            .unwrap()
+            .plan(n, d)
+            .unwrap();
+        let layer = Layer::new(MatRef::new(t, n, d).unwrap(), y, g).unwrap();
+        plan.estimate(&layer, &mut vec![0u64; plan.scratch_req().words()])
+            .unwrap()
+    };
+    // 64 distinct values, 5 edges: four bins of 16, H(T) = 2 bits; classes by halves: 1 bit.
+    let t: Vec<f32> = (0..64)
+        .map(|i| ((i * 37) % 64) as f32 * 0.01 - 0.3)
+        .collect();
+    let y: Vec<u32> = t.iter().map(|&v| u32::from(v > 0.015)).collect();
+    let p = run(&t, 1, &y, None, 5, false);
+    assert_eq!((p.i_xt.in_bits(), p.i_ty.in_bits()), (2.0, 1.0));
+    // A constant unit is one bin whatever the edges: nothing.
+    let p = run(&[0.25; 40], 1, &[0, 1].repeat(20), None, 30, false);
+    assert_eq!((p.i_xt.in_bits(), p.i_ty.in_bits()), (0.0, 0.0));
+    // Random and clustered layers (heavy ties), with and without groups and Miller–Madow.
+    let (n, d) = (600usize, 4usize);
+    let mut checked = 0;
+    for (seed, protos) in [(0u64, 0u32), (1, 25), (2, 300)] {
+        let t = if protos == 0 {
+            fixtures::layer(n, d, LAYER_SEED + seed)
+        } else {
+            fixtures::clustered_layer(n, d, protos, LAYER_SEED + seed)
+        };
+        let y = fixtures::labels(n, 4, LABEL_SEED + seed);
+        let g = fixtures::ids(n, 150, IDS_SEED + seed);
+        for edges in [2u32, 3, 11, 30, 700] {
+            let symbols = equal_mass_symbols(&t, d, edges as usize);
+            for groups in [None, Some(g.as_slice())] {
+                let p = run(&t, d, &y, groups, edges, false);
+                let want = symbols_mi(&symbols, &y, groups).unwrap();
+                assert!(
+                    (p.i_xt.in_bits() - want.i_xt.max(0.0)).abs() <= MI_ABS
+                        && (p.i_ty.in_bits() - want.i_ty.max(0.0)).abs() <= MI_ABS,
+                    "seed {seed} edges {edges}: {p:?} vs {} {}",
+                    want.i_xt,
+                    want.i_ty
+                );
+                let mm = run(&t, d, &y, groups, edges, true);
+                let (want_x, want_y) = miller_madow_formula(&symbols, &y, groups);
+                assert!(
+                    (mm.i_xt.in_bits() - want_x).abs() <= MI_ABS
+                        && (mm.i_ty.in_bits() - want_y).abs() <= MI_ABS
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 30);
+}

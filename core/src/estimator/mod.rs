@@ -28,6 +28,7 @@
 //! (closed forms, dirty and short scratch, split work, input groups, one class).
 
 pub mod binning;
+pub mod equal_mass;
 mod fixed;
 pub mod kde;
 pub mod ksg;
@@ -49,6 +50,7 @@ pub static REGISTRY: &[&dyn Kind] = &[
     &kde::UPPER,
     &kde::LOWER,
     &ksg::KSG,
+    &equal_mass::EQUAL_MASS,
 ];
 
 /// The registered kind called `name`.
