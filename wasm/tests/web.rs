@@ -71,9 +71,14 @@ fn catalog_lists_the_cores_presets_and_estimators() {
             "binning-size",
             "binning-range",
             "kde-upper",
-            "kde-lower"
+            "kde-lower",
+            "ksg",
+            "binning-equal-mass"
         ]
     );
+    assert_eq!(c["estimators"][5]["params"][0]["name"], "k");
+    assert_eq!(c["estimators"][5]["params"][1]["name"], "standardize");
+    assert_eq!(c["estimators"][6]["params"][1]["name"], "miller_madow");
     assert_eq!(c["presets"][0]["epochs"], 8000);
     assert_eq!(c["presets"][0]["schedule"], "log:400");
     assert_eq!(c["presets"][1]["settings"]["bins"], 50);
