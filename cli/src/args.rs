@@ -2,6 +2,7 @@
 //! initialisers and capture points come from the core's registries, so the CLI lists exactly
 //! what the core implements.
 
+use crate::arrays::Columns;
 use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use infoplane_core::estimator::REGISTRY;
@@ -37,8 +38,10 @@ fn simd_levels() -> PossibleValuesParser {
 pub enum Command {
     /// Train a network and write its information plane (plane.csv, metrics.csv, manifest.json, plane.svg).
     Run(RunArgs),
-    /// Estimate I(X;T) and I(T;Y) of activations you bring (CSV), printing CSV to stdout.
+    /// Estimate I(X;T) and I(T;Y) of activations you bring (CSV, TSV, whitespace text, .npy, .npz), printing CSV to stdout; or a whole recorded training history (--history) into plane.csv and figures.
     Estimate(EstimateArgs),
+    /// Estimate the mutual information I(A;B) of two variables you bring, in bits: one CSV row per estimator.
+    Mi(MiArgs),
     /// Export a generated data set as CSV.
     Dataset(DatasetArgs),
     /// Summarise run directories (several seeds, or shards of a sweep) into summary.csv, metrics-summary.csv and layers-summary.csv.
@@ -311,19 +314,38 @@ pub struct PlotArgs {
 /// `infoplane estimate`.
 #[derive(Debug, Args)]
 pub struct EstimateArgs {
-    /// Activations: numeric CSV, one row per sample, optional header row.
-    #[arg(long)]
-    pub activations: PathBuf,
-    /// Labels: one column of non-negative integers (or the `--label-column` of a wider CSV).
+    /// Activations, one row per sample: a numeric table (comma, tab or whitespace separated, optional header row; `#` comments with tabs or whitespace), a `.npy` array (more than two axes are flattened after the first), or `FILE.npz:NAME`.
+    #[arg(long, required_unless_present = "history", conflicts_with = "history")]
+    pub activations: Option<PathBuf>,
+    /// Columns of the activations to measure: numbers from 1 (`2-11`, `1,4,7-`) or header names; default: all (with a warning if the first counts the rows, as pandas' index does).
+    #[arg(long, value_name = "COLS")]
+    pub columns: Option<Columns>,
+    /// A whole training history: an `.npz` holding arrays `epoch{E}_layer{L}` (as `np.savez` writes), or a directory of files `epoch{E}_layer{L}.npy` (or .csv, .tsv, .txt). Writes plane.csv, summary.csv and the figures into `--out`, as `run` does.
+    #[arg(long, value_name = "NPZ_OR_DIR")]
+    pub history: Option<PathBuf>,
+    /// Output directory for `--history`.
+    #[arg(long, short = 'o', requires = "history")]
+    pub out: Option<PathBuf>,
+    /// Overwrite `--out` if it holds an earlier result.
+    #[arg(long, requires = "history")]
+    pub force: bool,
+    /// With `--history`: also draw every estimator on one plane (`plane-overlay.svg`).
+    #[arg(long, requires = "history")]
+    pub overlay: bool,
+    /// Labels: one column of non-negative integers (or the `--label-column` of a wider table), or an integer `.npy` array / `FILE.npz:NAME` of shape (N,).
     #[arg(long)]
     pub labels: PathBuf,
     /// Column of the labels file to use (needs a header row).
     #[arg(long, allow_negative_numbers = true)]
     pub label_column: Option<String>,
-    /// Inputs X (numeric CSV, same rows): equal rows count as the same input, and `ksg`
-    /// measures I(X;T) from the values themselves (it needs them, or repeated inputs).
+    /// Inputs X (a table or array as for `--activations`, same rows): equal rows count as the
+    /// same input, and `ksg` measures I(X;T) from the values themselves (it needs them, or
+    /// repeated inputs).
     #[arg(long)]
     pub inputs: Option<PathBuf>,
+    /// Columns of the inputs to use (as `--columns`).
+    #[arg(long, value_name = "COLS", requires = "inputs")]
+    pub input_columns: Option<Columns>,
     /// Estimator (repeatable).
     #[arg(long = "estimator", required = true, value_parser = estimators())]
     pub estimators: Vec<String>,
@@ -334,6 +356,38 @@ pub struct EstimateArgs {
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub threads: usize,
     /// Also print the f64 bit patterns of the results.
+    #[arg(long)]
+    pub bits: bool,
+}
+
+/// `infoplane mi`.
+#[derive(Debug, Args)]
+pub struct MiArgs {
+    /// A: one row per sample (a table or array as for `estimate --activations`).
+    #[arg(long)]
+    pub x: PathBuf,
+    /// B: one row per sample, continuous (or, with `--discrete-y`, one column of non-negative integer classes).
+    #[arg(long)]
+    pub y: PathBuf,
+    /// B is discrete: read it as labels (integers); every estimator then measures I(A;B) as it measures I(T;Y).
+    #[arg(long)]
+    pub discrete_y: bool,
+    /// Columns of A to use (as `estimate --columns`).
+    #[arg(long, value_name = "COLS")]
+    pub x_columns: Option<Columns>,
+    /// Columns of B to use (as `estimate --columns`); with `--discrete-y`, the one column's header name.
+    #[arg(long, value_name = "COLS")]
+    pub y_columns: Option<String>,
+    /// Estimator (repeatable). Two continuous variables: `ksg`, `binning`, `binning-size`, `binning-equal-mass`; with `--discrete-y` every estimator.
+    #[arg(long = "estimator", required = true, value_parser = estimators())]
+    pub estimators: Vec<String>,
+    /// Estimator settings (as for `estimate`).
+    #[command(flatten)]
+    pub settings: EstimatorArgs,
+    /// Threads for estimators that split their work (results do not depend on it); 0 = all cores.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub threads: usize,
+    /// Also print the f64 bit pattern of the result.
     #[arg(long)]
     pub bits: bool,
 }

@@ -1,4 +1,5 @@
-//! CSV in (validated, with file/line/column errors) and CSV out.
+//! Numeric text tables in (comma-, tab- or whitespace-separated, validated, with
+//! file/line/column errors) and CSV out.
 
 use crate::error::CliError;
 use std::fs::File;
@@ -18,8 +19,57 @@ pub struct Table {
     pub header: Option<Vec<String>>,
 }
 
-fn reader<R: Read>(r: R) -> csv::Reader<R> {
+/// How the cells of a text table are separated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sep {
+    /// Commas (CSV, pandas' `to_csv`).
+    Comma,
+    /// Tabs (TSV, `np.savetxt(..., delimiter="\t")`).
+    Tab,
+    /// Runs of spaces and tabs (`np.savetxt`'s default, `%.18e` with one space).
+    Whitespace,
+}
+
+impl Sep {
+    /// The separator of a table: on its first line that is neither blank nor a `#` comment,
+    /// a comma if it has one, else a tab if it has one, else runs of whitespace if the line
+    /// has spaces between its characters; a single cell is read as CSV.
+    #[must_use]
+    pub fn detect(bytes: &[u8]) -> Self {
+        let first = bytes
+            .split(|&b| b == b'\n')
+            .find(|l| {
+                let t = l.trim_ascii();
+                !t.is_empty() && !t.starts_with(b"#")
+            })
+            .unwrap_or(&[]);
+        if first.contains(&b',') {
+            Self::Comma
+        } else if first.contains(&b'\t') {
+            Self::Tab
+        } else if first.trim_ascii().iter().any(u8::is_ascii_whitespace) {
+            Self::Whitespace
+        } else {
+            Self::Comma
+        }
+    }
+
+    /// The separator's byte for the CSV reader (whitespace tables never go there).
+    const fn byte(self) -> u8 {
+        match self {
+            Self::Comma => b',',
+            Self::Tab => b'\t',
+            Self::Whitespace => WS,
+        }
+    }
+}
+
+/// [`Cells`]'s marker for "runs of ASCII whitespace".
+const WS: u8 = b' ';
+
+fn reader<R: Read>(r: R, sep: Sep) -> csv::Reader<R> {
     csv::ReaderBuilder::new()
+        .delimiter(sep.byte())
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
@@ -36,8 +86,10 @@ fn is_numeric(rec: &csv::StringRecord) -> bool {
     rec.iter().all(|c| c.parse::<f64>().is_ok())
 }
 
-/// Reads a numeric CSV (optional header row) from `path`. Every row must have as many cells
-/// as the first; every cell must be a finite number.
+/// Reads a numeric table (optional header row) from `path`: cells separated by commas, tabs
+/// or whitespace ([`Sep::detect`]); with tabs or whitespace, lines starting with `#` are
+/// comments (NumPy's `savetxt` writes its header so). Every row must have as many cells as
+/// the first; every cell must be a finite number.
 ///
 /// # Errors
 /// A [`CliError`] naming the file, line and column of the first problem, or the I/O error.
@@ -54,9 +106,10 @@ pub fn read_table(path: &Path) -> Result<Table, CliError> {
 pub fn read_table_threads(path: &Path, threads: usize) -> Result<Table, CliError> {
     // One read into a buffer sized from the file's length.
     let bytes = std::fs::read(path).map_err(|e| CliError::io(path, e))?;
-    match read_table_plain(&bytes, path, parts_for(bytes.len(), threads)) {
+    let sep = Sep::detect(&bytes);
+    match read_table_plain(&bytes, path, parts_for(bytes.len(), threads), sep) {
         Some(table) => table,
-        None => read_table_csv(bytes.as_slice(), path),
+        None => read_table_csv(bytes.as_slice(), path, sep),
     }
 }
 
@@ -69,9 +122,10 @@ pub fn read_table_from<R: Read>(mut input: R, path: &Path) -> Result<Table, CliE
     input
         .read_to_end(&mut bytes)
         .map_err(|e| CliError::io(path, e))?;
-    match read_table_plain(&bytes, path, 1) {
+    let sep = Sep::detect(&bytes);
+    match read_table_plain(&bytes, path, 1, sep) {
         Some(table) => table,
-        None => read_table_csv(bytes.as_slice(), path),
+        None => read_table_csv(bytes.as_slice(), path, sep),
     }
 }
 
@@ -90,12 +144,34 @@ fn parts_for(len: usize, threads: usize) -> usize {
 /// (tested on both); `None` for any other input, which goes to the CSV reader. About 3×
 /// faster on a 4096 × 10 table of 17-digit values. The rows after the first data row are
 /// parsed in `parts` pieces of whole lines, each on its own thread when `parts > 1`.
-fn read_table_plain(bytes: &[u8], path: &Path, parts: usize) -> Option<Result<Table, CliError>> {
+/// Whitespace-separated tables always come here (a byte-order mark skipped, `\r` is
+/// whitespace, a quote is not a number); `None` then only for bytes that are not UTF-8.
+fn read_table_plain(
+    bytes: &[u8],
+    path: &Path,
+    parts: usize,
+    sep: Sep,
+) -> Option<Result<Table, CliError>> {
+    if sep == Sep::Whitespace {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Some(Err(CliError::data(
+                path,
+                None,
+                None,
+                "not UTF-8 text (a NumPy array? name it .npy or .npz)",
+            )));
+        };
+        return Some(parse_plain::<WS>(text, path, parts));
+    }
     if bytes.starts_with(b"\xEF\xBB\xBF") || has_quote_or_cr(bytes) {
         return None;
     }
     let text = std::str::from_utf8(bytes).ok()?;
-    Some(parse_plain(text, path, parts))
+    Some(match sep {
+        Sep::Tab => parse_plain::<b'\t'>(text, path, parts),
+        _ => parse_plain::<b','>(text, path, parts),
+    })
 }
 
 /// Whether `bytes` holds a `"` or a `\r` (SIMD search: a byte loop with an early exit does
@@ -104,12 +180,20 @@ fn has_quote_or_cr(bytes: &[u8]) -> bool {
     memchr::memchr2(b'"', b'\r', bytes).is_some()
 }
 
-/// Whether a line is blank (skipped): only whitespace, no comma.
-fn is_blank(raw: &str) -> bool {
-    raw.trim().is_empty() && !raw.contains(',')
+/// Whether a line is skipped: blank (only whitespace, no separator), or with tabs or
+/// whitespace between cells, a `#` comment.
+fn is_blank<const SEP: u8>(raw: &str) -> bool {
+    let t = raw.trim();
+    if SEP == b',' {
+        t.is_empty() && !raw.contains(',')
+    } else if SEP == WS {
+        t.is_empty() || t.starts_with('#')
+    } else {
+        (t.is_empty() && !raw.contains(char::from(SEP))) || t.starts_with('#')
+    }
 }
 
-fn parse_plain(text: &str, path: &Path, parts: usize) -> Result<Table, CliError> {
+fn parse_plain<const SEP: u8>(text: &str, path: &Path, parts: usize) -> Result<Table, CliError> {
     let mut data = Vec::with_capacity(text.len() / 8);
     let mut header = None;
     let mut cols = None;
@@ -125,27 +209,27 @@ fn parse_plain(text: &str, path: &Path, parts: usize) -> Result<Table, CliError>
         };
         rest = next;
         line += 1;
-        if is_blank(raw) {
+        if is_blank::<SEP>(raw) {
             continue;
         }
-        if !raw.split(',').all(|c| c.trim().parse::<f64>().is_ok()) {
+        if !Cells::<SEP>(Some(raw)).all(|c| c.trim().parse::<f64>().is_ok()) {
             header = Some(
-                raw.split(',')
+                Cells::<SEP>(Some(raw))
                     .map(|c| c.trim().to_owned())
                     .collect::<Vec<_>>(),
             );
             cols = header.as_ref().map(Vec::len);
             continue;
         }
-        let width = raw.bytes().filter(|&b| b == b',').count() + 1;
+        let width = Cells::<SEP>(Some(raw)).count();
         cols = Some(width);
-        plain_row(raw, path, line, width, &mut data)?;
+        plain_row::<SEP>(raw, path, line, width, &mut data)?;
         rows += 1;
     }
     if let (Some(rest), Some(width)) = (rest, cols) {
         let pieces = split_lines(rest, parts);
         if pieces.len() <= 1 {
-            rows += plain_rows(rest, path, line + 1, width, &mut data)?;
+            rows += plain_rows::<SEP>(rest, path, line + 1, width, &mut data)?;
         } else {
             // Each piece's first line number: the lines before it.
             let mut firsts = Vec::with_capacity(pieces.len());
@@ -156,7 +240,7 @@ fn parse_plain(text: &str, path: &Path, parts: usize) -> Result<Table, CliError>
             }
             let parse = |piece: &str, first: u64| {
                 let mut out = Vec::with_capacity(piece.len() / 8);
-                plain_rows(piece, path, first, width, &mut out).map(|n| (out, n))
+                plain_rows::<SEP>(piece, path, first, width, &mut out).map(|n| (out, n))
             };
             // The first piece on this thread, the others on their own.
             let results: Vec<Result<(Vec<f32>, usize), CliError>> = std::thread::scope(|scope| {
@@ -226,7 +310,7 @@ fn split_lines(text: &str, parts: usize) -> Vec<&str> {
 
 /// Parses the data rows of `text` (its first line is line `first` of the file), each of
 /// `width` cells, onto `data`; returns how many rows it read.
-fn plain_rows(
+fn plain_rows<const SEP: u8>(
     text: &str,
     path: &Path,
     first: u64,
@@ -235,10 +319,10 @@ fn plain_rows(
 ) -> Result<usize, CliError> {
     let mut rows = 0usize;
     for (raw, line) in text.split('\n').zip(first..) {
-        if is_blank(raw) {
+        if is_blank::<SEP>(raw) {
             continue;
         }
-        plain_row(raw, path, line, width, data)?;
+        plain_row::<SEP>(raw, path, line, width, data)?;
         rows += 1;
     }
     Ok(rows)
@@ -247,7 +331,7 @@ fn plain_rows(
 /// One data row of `width` cells onto `data`, or the ragged-row or cell error (the ragged
 /// row first, as the CSV reader reports it). The cells are counted as they are parsed, in
 /// one pass over the line.
-fn plain_row(
+fn plain_row<const SEP: u8>(
     raw: &str,
     path: &Path,
     line: u64,
@@ -257,7 +341,7 @@ fn plain_row(
     let start = data.len();
     let mut got = 0usize;
     let mut bad = None;
-    for (c, cell) in Cells(Some(raw)).enumerate() {
+    for (c, cell) in Cells::<SEP>(Some(raw)).enumerate() {
         got += 1;
         if bad.is_none() {
             match parse_cell(cell.trim(), path, Some(line), c) {
@@ -301,16 +385,29 @@ fn parse_cell(cell: &str, path: &Path, line: Option<u64>, c: usize) -> Result<f3
     }
 }
 
-/// The comma-separated cells of a line, found by a plain byte loop (`str::split` calls
-/// `memchr` per cell, which costs more than the short cells it finds). `None` once the last
-/// cell is out.
-struct Cells<'a>(Option<&'a str>);
+/// The cells of a line separated by the byte `SEP` ([`WS`]: by runs of ASCII whitespace),
+/// found by a plain byte loop (`str::split` calls `memchr` per cell, which costs more than the
+/// short cells it finds). `None` once the last cell is out.
+struct Cells<'a, const SEP: u8>(Option<&'a str>);
 
-impl<'a> Iterator for Cells<'a> {
+impl<'a, const SEP: u8> Iterator for Cells<'a, SEP> {
     type Item = &'a str;
     fn next(&mut self) -> Option<&'a str> {
         let rest = self.0?;
-        match rest.bytes().position(|b| b == b',') {
+        if SEP == WS {
+            let rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
+            if rest.is_empty() {
+                self.0 = None;
+                return None;
+            }
+            let end = rest
+                .bytes()
+                .position(|b| b.is_ascii_whitespace())
+                .unwrap_or(rest.len());
+            self.0 = rest.get(end..);
+            return rest.get(..end);
+        }
+        match rest.bytes().position(|b| b == SEP) {
             Some(i) => {
                 self.0 = rest.get(i + 1..);
                 rest.get(..i)
@@ -323,9 +420,10 @@ impl<'a> Iterator for Cells<'a> {
     }
 }
 
-/// [`read_table_from`] through the CSV reader (quotes, `\r` line ends, byte errors).
-fn read_table_csv<R: Read>(input: R, path: &Path) -> Result<Table, CliError> {
-    let mut rdr = reader(input);
+/// [`read_table_from`] through the CSV reader (quotes, `\r` line ends, byte errors), for
+/// commas or tabs.
+fn read_table_csv<R: Read>(input: R, path: &Path, sep: Sep) -> Result<Table, CliError> {
+    let mut rdr = reader(input, sep);
     let mut data = Vec::new();
     let mut header = None;
     let mut cols = None;
@@ -414,18 +512,43 @@ fn labels_from_bytes(
         col: None,
         width: None,
     };
-    let plain = (allow_plain && !bytes.starts_with(b"\xEF\xBB\xBF") && !has_quote_or_cr(bytes))
-        .then(|| std::str::from_utf8(bytes).ok())
-        .flatten();
+    let sep = Sep::detect(bytes);
+    let whitespace = sep == Sep::Whitespace;
+    let bytes = if whitespace {
+        bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+    } else {
+        bytes
+    };
+    let plain = ((allow_plain || whitespace)
+        && !bytes.starts_with(b"\xEF\xBB\xBF")
+        && (whitespace || !has_quote_or_cr(bytes)))
+    .then(|| std::str::from_utf8(bytes).ok())
+    .flatten();
+    if whitespace && plain.is_none() {
+        return Err(CliError::data(
+            path,
+            None,
+            None,
+            "not UTF-8 text (a NumPy array? name it .npy or .npz)",
+        ));
+    }
     if let Some(text) = plain {
         let mut cells: Vec<&str> = Vec::new();
         for (raw, line) in text.split('\n').zip(1u64..) {
             cells.clear();
-            cells.extend(Cells(Some(raw)).map(str::trim));
+            match sep {
+                Sep::Comma => cells.extend(Cells::<b','>(Some(raw)).map(str::trim)),
+                Sep::Tab if !is_blank::<b'\t'>(raw) => {
+                    cells.extend(Cells::<b'\t'>(Some(raw)).map(str::trim));
+                }
+                Sep::Whitespace if !is_blank::<WS>(raw) => cells.extend(Cells::<WS>(Some(raw))),
+                // Comments and blank lines: one empty cell, skipped as a blank line.
+                Sep::Tab | Sep::Whitespace => cells.push(""),
+            }
             labels.record(&cells, Some(line))?;
         }
     } else {
-        let mut rdr = reader(bytes);
+        let mut rdr = reader(bytes, sep);
         let mut rec = csv::StringRecord::new();
         loop {
             match rdr.read_record(&mut rec) {
@@ -624,8 +747,8 @@ mod tests {
         ];
         for case in cases {
             let p = Path::new("a.csv");
-            let plain = read_table_plain(case.as_bytes(), p, 1).expect("plain input");
-            let csv = read_table_csv(case.as_bytes(), p);
+            let plain = read_table_plain(case.as_bytes(), p, 1, Sep::Comma).expect("plain input");
+            let csv = read_table_csv(case.as_bytes(), p, Sep::Comma);
             match (plain, csv) {
                 (Ok(a), Ok(b)) => {
                     assert_eq!(a.rows, b.rows, "{case:?}");
@@ -640,9 +763,9 @@ mod tests {
         }
         // What the plain reader leaves to the CSV reader.
         for case in ["\"a\",b\n1,2\n", "1,2\r\n3,4\r\n", "\u{feff}a,b\n1,2\n"] {
-            assert!(read_table_plain(case.as_bytes(), Path::new("a.csv"), 1).is_none());
+            assert!(read_table_plain(case.as_bytes(), Path::new("a.csv"), 1, Sep::Comma).is_none());
         }
-        assert!(read_table_plain(b"1,\xff\n", Path::new("a.csv"), 1).is_none());
+        assert!(read_table_plain(b"1,\xff\n", Path::new("a.csv"), 1, Sep::Comma).is_none());
         // And the CSV reader still reads them.
         let t = table("\"a\",b\r\n1,2\r\n").unwrap();
         assert_eq!(
@@ -680,9 +803,9 @@ mod tests {
         lines.insert(20, "1\n");
         cases.push(lines.concat());
         for case in &cases {
-            let one = parse_plain(case, p, 1);
+            let one = parse_plain::<b','>(case, p, 1);
             for parts in 2..=6 {
-                let many = parse_plain(case, p, parts);
+                let many = parse_plain::<b','>(case, p, parts);
                 match (&one, &many) {
                     (Ok(a), Ok(b)) => {
                         assert_eq!((a.rows, a.cols, &a.header), (b.rows, b.cols, &b.header));
@@ -695,15 +818,19 @@ mod tests {
                 }
             }
         }
-        let whole = parse_plain(&base, p, 4).unwrap();
+        let whole = parse_plain::<b','>(&base, p, 4).unwrap();
         assert_eq!((whole.rows, whole.cols), (200, 3));
         assert_eq!(whole.data[3 * 199..], [199.25, -0.199, 1393.0]);
         // The messages name the right lines: the header is line 2, row i on line 3 + i plus
         // the blank lines before it.
         let mut lines: Vec<&str> = base.split_inclusive('\n').collect();
         lines.insert(150, "1,z,2\n");
-        let e = parse_plain(&lines.concat(), p, 5).unwrap_err().to_string();
-        let want = parse_plain(&lines.concat(), p, 1).unwrap_err().to_string();
+        let e = parse_plain::<b','>(&lines.concat(), p, 5)
+            .unwrap_err()
+            .to_string();
+        let want = parse_plain::<b','>(&lines.concat(), p, 1)
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, want);
         assert!(e.contains("line 151"), "{e}");
         // Pieces are whole lines and cover the text.

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod args;
+pub mod arrays;
 pub mod cmd;
 pub mod error;
 pub mod figures;

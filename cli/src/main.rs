@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(a) => cmd::run::run(a),
         Command::Estimate(a) => cmd::estimate::estimate(a, &mut std::io::stdout().lock()),
+        Command::Mi(a) => cmd::mi::mi(a, &mut std::io::stdout().lock()),
         Command::Dataset(a) => cmd::dataset::dataset(a),
         Command::Summarize(a) => cmd::summarize::summarize(a),
         Command::Plot(a) => cmd::summarize::plot(a),

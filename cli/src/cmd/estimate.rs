@@ -1,34 +1,177 @@
-//! `infoplane estimate`: MI of activations brought as CSV.
+//! `infoplane estimate`: MI of activations brought as files, one layer or a whole recorded
+//! training history.
 
 use super::{estimate_parallel, threads};
 use crate::args::EstimateArgs;
+use crate::arrays::{Source, npz_names, read_labels_from_source, read_matrix};
 use crate::error::CliError;
-use crate::io::{read_labels, read_table_threads};
+use crate::figures::FigureInput;
+use crate::io::Table;
 use infoplane_core::dataset::group_rows;
 use infoplane_core::estimator::{Estimator, Layer, Param, Settings, group};
-use infoplane_core::{MatRef, Workspace};
+use infoplane_core::experiment::{PLANE_HEADER, Summary};
+use infoplane_core::{MatRef, PlanePoint, Workspace};
+use std::fmt::Write as _;
 use std::io::Write;
+use std::path::Path;
 
-/// Warns when a table without a header begins with the row 0, 1, …, d − 1 (d ≥ 3): pandas
-/// writes that header for unnamed columns, and it reads as a row of data.
-fn warn_numbered_header(path: &std::path::Path, t: &crate::io::Table) {
-    if t.header.is_some() || t.cols < 3 {
-        return;
+/// Inputs X: the matrix and its rows' group ids (equal rows, one id).
+#[derive(Debug)]
+pub struct Inputs {
+    /// The values, one row per sample.
+    pub table: Table,
+    /// Equal rows share an id.
+    pub ids: Vec<u32>,
+}
+
+/// Reads inputs and groups their equal rows.
+///
+/// # Errors
+/// File errors, and a row count other than `rows`.
+pub fn read_inputs(
+    src: &Source,
+    columns: Option<&crate::arrays::Columns>,
+    option: &str,
+    rows: usize,
+    threads: usize,
+) -> Result<Inputs, CliError> {
+    let x = read_matrix(src, columns, option, threads)?;
+    if x.rows != rows {
+        return Err(CliError::data(
+            &src.shown(),
+            None,
+            None,
+            format!("{} input rows for {rows} rows of activations", x.rows),
+        ));
     }
-    let first = t.data.get(..t.cols).unwrap_or(&[]);
-    #[allow(clippy::cast_precision_loss, clippy::float_cmp)] // small integers, exact
-    let numbered = first.iter().enumerate().all(|(k, &v)| v == k as f32);
-    if numbered && t.rows > 1 {
-        eprintln!(
-            "warning: {}: line 1 is 0, 1, …, {} and is read as data; if it is a header of column numbers (pandas writes one for unnamed columns), remove it",
-            path.display(),
-            t.cols - 1
-        );
+    let xm = MatRef::new(&x.data, x.rows, x.cols).map_err(|e| CliError::core("inputs", e))?;
+    let mut ids = vec![0u32; x.rows];
+    let mut scratch = vec![0u64; x.rows];
+    group_rows(xm, &mut ids, &mut scratch).map_err(|e| CliError::core("grouping inputs", e))?;
+    Ok(Inputs { table: x, ids })
+}
+
+/// Checks what each estimator needs of the data: inputs for `ksg`, more rows than `k`.
+///
+/// # Errors
+/// An option error naming `--inputs` or `--k`.
+pub fn check_needs(
+    estimators: &[Estimator],
+    settings: Settings,
+    has_inputs: bool,
+    rows: usize,
+    what: &Path,
+) -> Result<(), CliError> {
+    for est in estimators {
+        if est.kind().needs_inputs() && !has_inputs {
+            return Err(CliError::option(
+                "--inputs",
+                format!(
+                    "{} measures I(X;T) from the inputs: give them with one row per sample (as many rows as {})",
+                    est.name(),
+                    what.display()
+                ),
+            ));
+        }
+        if est.kind().params().contains(&Param::K) && u64::from(settings.k) >= rows as u64 {
+            return Err(CliError::option(
+                "--k",
+                format!(
+                    "k = {} needs more than {} samples; {} has {rows}",
+                    settings.k,
+                    settings.k,
+                    what.display(),
+                ),
+            ));
+        }
     }
+    Ok(())
+}
+
+/// Every estimator on one layer `t` (with its labels, and inputs if given), in the order of
+/// `estimators`; estimates that share work (the two KDE bounds) are computed together.
+///
+/// # Errors
+/// Core errors with the estimator's name.
+pub fn estimate_layer(
+    estimators: &[Estimator],
+    t: &Table,
+    labels: &[u32],
+    inputs: Option<&Inputs>,
+    threads: usize,
+    work: &mut Workspace,
+) -> Result<Vec<PlanePoint>, CliError> {
+    let ids = inputs.map(|x| x.ids.as_slice());
+    estimate_layer_with(
+        estimators,
+        t,
+        labels,
+        ids,
+        inputs.map(|x| &x.table),
+        threads,
+        work,
+    )
+}
+
+/// As [`estimate_layer`] with input groups `ids` and no input values.
+///
+/// # Errors
+/// As [`estimate_layer`].
+pub fn estimate_layer_groups(
+    estimators: &[Estimator],
+    t: &Table,
+    labels: &[u32],
+    ids: &[u32],
+    threads: usize,
+    work: &mut Workspace,
+) -> Result<Vec<PlanePoint>, CliError> {
+    estimate_layer_with(estimators, t, labels, Some(ids), None, threads, work)
+}
+
+fn estimate_layer_with(
+    estimators: &[Estimator],
+    t: &Table,
+    labels: &[u32],
+    ids: Option<&[u32]>,
+    x: Option<&Table>,
+    threads: usize,
+    work: &mut Workspace,
+) -> Result<Vec<PlanePoint>, CliError> {
+    let tm = MatRef::new(&t.data, t.rows, t.cols).map_err(|e| CliError::core("activations", e))?;
+    let mut layer = Layer::new(tm, labels, ids).map_err(|e| CliError::core("activations", e))?;
+    let dx = x.map_or(0, |x| x.cols);
+    if let Some(x) = x {
+        let xm = MatRef::new(&x.data, x.rows, x.cols).map_err(|e| CliError::core("inputs", e))?;
+        layer = layer
+            .with_x(xm.into())
+            .map_err(|e| CliError::core("inputs", e))?;
+    }
+    let plans = estimators
+        .iter()
+        .map(|est| {
+            est.plan(t.rows, t.cols)
+                .and_then(|p| p.with_inputs(dx))
+                .map_err(|e| CliError::core(est.name(), e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut points = vec![None; plans.len()];
+    for g in group(&plans) {
+        for (i, p) in estimate_parallel(&g, &layer, threads, work)? {
+            if let Some(slot) = points.get_mut(i) {
+                *slot = Some(p);
+            }
+        }
+    }
+    estimators
+        .iter()
+        .zip(points)
+        .map(|(est, p)| p.ok_or_else(|| CliError::Other(format!("{}: not computed", est.name()))))
+        .collect()
 }
 
 /// Reads the files, runs every requested estimator and writes
-/// `estimator,i_xt_bits,i_ty_bits` rows to `out`.
+/// `estimator,i_xt_bits,i_ty_bits` rows to `out`; with `--history`, writes a plane into
+/// `--out` instead.
 ///
 /// # Errors
 /// File, option and size errors as [`CliError`]s.
@@ -44,13 +187,25 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
         })
         .collect::<Result<Vec<_>, _>>()?;
     let threads = threads(args.threads)?;
-    let read_y = || read_labels(&args.labels, args.label_column.as_deref());
+    if let Some(history) = &args.history {
+        return estimate_history(args, history, &estimators, settings, threads, out);
+    }
+    let Some(activations) = &args.activations else {
+        return Err(CliError::option(
+            "--activations",
+            "give --activations or --history",
+        ));
+    };
+    let act = Source::parse(activations);
+    let labels_src = Source::parse(&args.labels);
+    let read_y = || read_labels_from_source(&labels_src, args.label_column.as_deref());
+    let read_t = || read_matrix(&act, args.columns.as_ref(), "--columns", threads);
     // With threads to spare, the labels are read while the activations are; the activations'
     // error, if any, still comes first.
     let (t, labels) = if threads > 1 {
         std::thread::scope(|scope| {
             let labels = scope.spawn(read_y);
-            let t = read_table_threads(&args.activations, threads);
+            let t = read_t();
             let labels = labels.join().unwrap_or_else(|_| {
                 Err(CliError::Other(
                     "reading the labels: a thread panicked".to_string(),
@@ -59,108 +214,56 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
             (t, labels)
         })
     } else {
-        (read_table_threads(&args.activations, threads), read_y())
+        (read_t(), read_y())
     };
     let (t, labels) = (t?, labels?);
-    warn_numbered_header(&args.activations, &t);
     if labels.len() != t.rows {
         return Err(CliError::data(
-            &args.labels,
+            &labels_src.shown(),
             None,
             None,
             format!(
-                "{} labels for {} rows of activations in {}",
+                "{} labels for {} rows of activations in {act}",
                 labels.len(),
                 t.rows,
-                args.activations.display()
             ),
         ));
     }
-    let (x_table, x_ids) = match &args.inputs {
-        None => (None, None),
-        Some(path) => {
-            let x = read_table_threads(path, threads)?;
-            warn_numbered_header(path, &x);
-            if x.rows != t.rows {
-                return Err(CliError::data(
-                    path,
-                    None,
-                    None,
-                    format!("{} input rows for {} rows of activations", x.rows, t.rows),
-                ));
-            }
-            let xm =
-                MatRef::new(&x.data, x.rows, x.cols).map_err(|e| CliError::core("inputs", e))?;
-            let mut ids = vec![0u32; x.rows];
-            let mut scratch = vec![0u64; x.rows];
-            group_rows(xm, &mut ids, &mut scratch)
-                .map_err(|e| CliError::core("grouping inputs", e))?;
-            (Some(x), Some(ids))
-        }
+    let inputs = match &args.inputs {
+        None => None,
+        Some(path) => Some(read_inputs(
+            &Source::parse(path),
+            args.input_columns.as_ref(),
+            "--input-columns",
+            t.rows,
+            threads,
+        )?),
     };
-    for est in &estimators {
-        if est.kind().needs_inputs() && x_table.is_none() {
-            return Err(CliError::option(
-                "--inputs",
-                format!(
-                    "{} measures I(X;T) from the inputs: give them as a CSV with one row per sample (as many rows as {})",
-                    est.name(),
-                    args.activations.display()
-                ),
-            ));
-        }
-        if est.kind().params().contains(&Param::K) && u64::from(settings.k) >= t.rows as u64 {
-            return Err(CliError::option(
-                "--k",
-                format!(
-                    "k = {} needs more than {} samples; {} has {}",
-                    settings.k,
-                    settings.k,
-                    args.activations.display(),
-                    t.rows
-                ),
-            ));
-        }
-    }
-    let tm = MatRef::new(&t.data, t.rows, t.cols).map_err(|e| CliError::core("activations", e))?;
-    let mut layer =
-        Layer::new(tm, &labels, x_ids.as_deref()).map_err(|e| CliError::core("activations", e))?;
-    let dx = x_table.as_ref().map_or(0, |x| x.cols);
-    if let Some(x) = &x_table {
-        let xm = MatRef::new(&x.data, x.rows, x.cols).map_err(|e| CliError::core("inputs", e))?;
-        layer = layer
-            .with_x(xm.into())
-            .map_err(|e| CliError::core("inputs", e))?;
-    }
-    let stdout = |e| CliError::io(std::path::Path::new("<stdout>"), e);
+    check_needs(
+        &estimators,
+        settings,
+        inputs.is_some(),
+        t.rows,
+        &act.shown(),
+    )?;
+    let mut work = Workspace::new();
+    let points = estimate_layer(
+        &estimators,
+        &t,
+        &labels,
+        inputs.as_ref(),
+        threads,
+        &mut work,
+    )?;
+    let stdout = |e| CliError::io(Path::new("<stdout>"), e);
     let header = if args.bits {
         "estimator,i_xt_bits,i_ty_bits,i_xt_hex,i_ty_hex"
     } else {
         "estimator,i_xt_bits,i_ty_bits"
     };
-    let mut work = Workspace::new();
-    let plans = estimators
-        .iter()
-        .map(|est| {
-            est.plan(t.rows, t.cols)
-                .and_then(|p| p.with_inputs(dx))
-                .map_err(|e| CliError::core(est.name(), e))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    // Estimates that share work (the two KDE bounds) are computed together; rows still come
-    // in the order the estimators were given.
-    let mut points = vec![None; plans.len()];
-    for g in group(&plans) {
-        for (i, p) in estimate_parallel(&g, &layer, threads, &mut work)? {
-            if let Some(slot) = points.get_mut(i) {
-                *slot = Some(p);
-            }
-        }
-    }
     // Printed once every estimate is in: an error leaves stdout empty.
     writeln!(out, "{header}").map_err(stdout)?;
     for (est, p) in estimators.iter().zip(points) {
-        let p = p.ok_or_else(|| CliError::Other(format!("{}: not computed", est.name())))?;
         let (ix, iy) = (p.i_xt.in_bits(), p.i_ty.in_bits());
         if args.bits {
             writeln!(
@@ -176,4 +279,264 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
         }
     }
     out.flush().map_err(stdout)
+}
+
+/// One recorded layer of a history: its epoch, its layer number and where its array is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The epoch.
+    pub epoch: u32,
+    /// The layer, as numbered in the name.
+    pub layer: u32,
+    /// The array.
+    pub source: Source,
+}
+
+/// `epoch{E}_layer{L}` → `(E, L)`.
+#[must_use]
+pub fn parse_entry_name(name: &str) -> Option<(u32, u32)> {
+    let rest = name.strip_prefix("epoch")?;
+    let (e, l) = rest.split_once("_layer")?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(e) || !digits(l) {
+        return None;
+    }
+    Some((e.parse().ok()?, l.parse().ok()?))
+}
+
+/// The layers a history holds, by epoch then layer, and the names it holds that are not
+/// layers.
+///
+/// # Errors
+/// I/O and archive errors; a history without one `epoch{E}_layer{L}`; a layer twice.
+pub fn history_entries(path: &Path) -> Result<(Vec<Entry>, Vec<String>), CliError> {
+    let mut entries = Vec::new();
+    let mut other = Vec::new();
+    if path.is_dir() {
+        let mut names = Vec::new();
+        for e in std::fs::read_dir(path).map_err(|e| CliError::io(path, e))? {
+            let e = e.map_err(|e| CliError::io(path, e))?;
+            if let Some(n) = e.file_name().to_str() {
+                names.push(n.to_owned());
+            }
+        }
+        names.sort();
+        for n in names {
+            let (stem, ext) = n.rsplit_once('.').unwrap_or((n.as_str(), ""));
+            let known = matches!(ext, "npy" | "csv" | "tsv" | "txt");
+            match parse_entry_name(stem) {
+                Some((epoch, layer)) if known => entries.push(Entry {
+                    epoch,
+                    layer,
+                    source: Source {
+                        path: path.join(&n),
+                        member: None,
+                    },
+                }),
+                _ => other.push(n),
+            }
+        }
+    } else {
+        for n in npz_names(path)? {
+            match parse_entry_name(&n) {
+                Some((epoch, layer)) => entries.push(Entry {
+                    epoch,
+                    layer,
+                    source: Source {
+                        path: path.to_path_buf(),
+                        member: Some(n),
+                    },
+                }),
+                None => other.push(n),
+            }
+        }
+    }
+    if entries.is_empty() {
+        return Err(CliError::data(
+            path,
+            None,
+            None,
+            format!(
+                "no arrays named epoch{{E}}_layer{{L}} (it holds: {})",
+                if other.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    other.join(", ")
+                }
+            ),
+        ));
+    }
+    entries.sort_by_key(|e| (e.epoch, e.layer));
+    if let Some(w) = entries
+        .windows(2)
+        .find(|w| matches!(w, [a, b] if (a.epoch, a.layer) == (b.epoch, b.layer)))
+    {
+        let names: Vec<String> = w.iter().map(|e| e.source.to_string()).collect();
+        return Err(CliError::data(
+            path,
+            None,
+            None,
+            format!("epoch and layer given twice: {}", names.join(" and ")),
+        ));
+    }
+    Ok((entries, other))
+}
+
+/// `estimate --history`: every recorded layer of every epoch through every estimator, into
+/// `plane.csv`, `summary.csv`, `manifest.json` and the figures `run` draws.
+fn estimate_history(
+    args: &EstimateArgs,
+    history: &Path,
+    estimators: &[Estimator],
+    settings: Settings,
+    threads: usize,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let Some(dir) = &args.out else {
+        return Err(CliError::option(
+            "--out",
+            "--history writes plane.csv and figures: give the directory with --out",
+        ));
+    };
+    if args.columns.is_some() {
+        return Err(CliError::option(
+            "--columns",
+            "--history measures every unit of each layer; choose units when recording",
+        ));
+    }
+    let (entries, other) = history_entries(history)?;
+    let labels_src = Source::parse(&args.labels);
+    let labels = read_labels_from_source(&labels_src, args.label_column.as_deref())?;
+    let inputs_src = args.inputs.as_deref().map(Source::parse);
+    let used = |name: &String| {
+        [Some(&labels_src), inputs_src.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|s| s.member.as_ref() == Some(name) || s.path.file_name() == Some(name.as_ref()))
+    };
+    let ignored: Vec<&String> = other.iter().filter(|n| !used(n)).collect();
+    if !ignored.is_empty() {
+        eprintln!(
+            "note: {}: not named epoch{{E}}_layer{{L}}, ignored: {}",
+            history.display(),
+            ignored
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let inputs = match &inputs_src {
+        None => None,
+        Some(src) => Some(read_inputs(
+            src,
+            args.input_columns.as_ref(),
+            "--input-columns",
+            labels.len(),
+            threads,
+        )?),
+    };
+    check_needs(
+        estimators,
+        settings,
+        inputs.is_some(),
+        labels.len(),
+        history,
+    )?;
+    super::run::prepare_out(dir, args.force, "a plane")?;
+    let names: Vec<&str> = estimators.iter().map(Estimator::name).collect();
+    let mut plane = String::from(PLANE_HEADER);
+    let mut summary = Summary::new();
+    let mut work = Workspace::new();
+    for e in &entries {
+        let t = read_matrix(&e.source, None, "--columns", threads)?;
+        if t.rows != labels.len() {
+            return Err(CliError::data(
+                &e.source.shown(),
+                None,
+                None,
+                format!(
+                    "{} rows, but {} has {} labels",
+                    t.rows,
+                    labels_src,
+                    labels.len()
+                ),
+            ));
+        }
+        let points = estimate_layer(estimators, &t, &labels, inputs.as_ref(), threads, &mut work)?;
+        for (name, p) in names.iter().zip(points) {
+            let (ix, iy) = (p.i_xt.in_bits(), p.i_ty.in_bits());
+            let _ = writeln!(plane, "0,{},{},{name},{ix},{iy}", e.epoch, e.layer);
+            summary.add_plane(0, e.epoch, e.layer, name, ix, iy);
+        }
+    }
+    crate::io::write_whole(&dir.join("plane.csv"), plane.as_bytes())?;
+    super::run::write_summary(&summary, dir)?;
+    let epochs = (
+        entries.first().map_or(0, |e| e.epoch),
+        entries.last().map_or(0, |e| e.epoch),
+    );
+    let layers = entries.iter().map(|e| e.layer).max().unwrap_or(0);
+    let manifest = serde_json::json!({
+        "command": "estimate --history",
+        "version": env!("CARGO_PKG_VERSION"),
+        "history": history.display().to_string(),
+        "history_sha256": if history.is_file() { Some(super::run::sha256_file(history)?) } else { None },
+        "labels": labels_src.to_string(),
+        "inputs": inputs_src.as_ref().map(ToString::to_string),
+        "samples": labels.len(),
+        "epochs": entries.iter().map(|e| e.epoch).collect::<std::collections::BTreeSet<_>>(),
+        "layers": layers,
+        "estimators": estimators,
+    });
+    let text = serde_json::to_string_pretty(&manifest)
+        .map_err(|e| CliError::Other(format!("manifest.json: {e}")))?;
+    crate::io::write_whole(&dir.join("manifest.json"), format!("{text}\n").as_bytes())?;
+    let caption = vec![
+        format!(
+            "{} · {} samples · {} recorded layers · epochs {}–{}",
+            file_name(history),
+            labels.len(),
+            layers,
+            epochs.0,
+            epochs.1
+        ),
+        format!("estimators: {}", names.join(", ")),
+    ];
+    super::run::write_figures(
+        &FigureInput {
+            summary: &summary,
+            layers: &[],
+            caption,
+            last_epoch: epochs.1,
+            overlay: args.overlay,
+        },
+        dir,
+    )?;
+    let stdout = |e| CliError::io(Path::new("<stdout>"), e);
+    writeln!(
+        out,
+        "{} layers × {} epochs × {} estimators → {}",
+        layers,
+        summary_epochs(&entries),
+        names.len(),
+        dir.join("plane.csv").display()
+    )
+    .map_err(stdout)?;
+    out.flush().map_err(stdout)
+}
+
+fn summary_epochs(entries: &[Entry]) -> usize {
+    entries
+        .iter()
+        .map(|e| e.epoch)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }

@@ -3,6 +3,7 @@
 
 pub mod dataset;
 pub mod estimate;
+pub mod mi;
 pub mod run;
 pub mod staging;
 pub mod summarize;
