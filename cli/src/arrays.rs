@@ -602,7 +602,25 @@ pub fn read_labels_from_source(src: &Source, column: Option<&str>) -> Result<Vec
             format!("{} is an array, without named columns", shown.display()),
         ));
     }
-    let a = npy_array(&bytes, &shown)?;
+    npy_labels(&bytes, &shown)
+}
+
+/// A `.npy` file's bytes as a table, as [`read_matrix`] reads a `.npy` file; `shown` names
+/// it in messages.
+///
+/// # Errors
+/// Format and value errors naming `shown`.
+pub fn npy_table_from_bytes(bytes: &[u8], shown: &Path) -> Result<Table, CliError> {
+    npy_table(bytes, shown)
+}
+
+/// A `.npy` file's bytes as labels, as [`read_labels_from_source`] reads a `.npy` file.
+///
+/// # Errors
+/// Format, shape and value errors naming `shown`.
+pub fn npy_labels(bytes: &[u8], shown: &Path) -> Result<Vec<u32>, CliError> {
+    let shown = shown.to_path_buf();
+    let a = npy_array(bytes, &shown)?;
     match a.shape.as_slice() {
         [_] | [_, 1] => {}
         s => {

@@ -845,6 +845,44 @@ mod tests {
     }
 
     #[test]
+    fn separators_are_found_and_give_the_csv_table() {
+        let p = Path::new("t.txt");
+        let csv = table("a,b\n1,2.5\n-3,4e-2\n").unwrap();
+        for text in [
+            "a\tb\n1\t2.5\n-3\t4e-2\n",
+            "# a b\n  1   2.5 \r\n-3 4e-2\r\n\n",
+            "\u{feff}1 2.5\n-3\t 4e-2\n",
+        ] {
+            let got = read_table_from(text.as_bytes(), p).unwrap();
+            assert_eq!(
+                (got.rows, got.cols, got.data.clone()),
+                (2, 2, csv.data.clone()),
+                "{text:?}"
+            );
+        }
+        assert_eq!(Sep::detect(b"# c,d\n1 2\n"), Sep::Whitespace);
+        assert_eq!(Sep::detect(b"\n1\t2,3\n"), Sep::Comma);
+        assert_eq!(Sep::detect(b"7\n8\n"), Sep::Comma);
+        // Ragged whitespace rows and bad cells name the line and column.
+        let e = read_table_from("1 2\n3\n".as_bytes(), p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2") && e.contains("1 cells, expected 2"),
+            "{e}"
+        );
+        let e = read_table_from("1\t2\n3\tx\n".as_bytes(), p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("column 2"), "{e}");
+        // Labels: whitespace columns with a header, and a lone column with CRLF ends.
+        let l = read_labels_from("id y\n0 1\n1 0\n".as_bytes(), p, Some("y")).unwrap();
+        assert_eq!(l, [1, 0]);
+        let l = read_labels_from("1\r\n0\r\n2\r\n".as_bytes(), p, None).unwrap();
+        assert_eq!(l, [1, 0, 2]);
+    }
+
+    #[test]
     fn tables_parse_with_and_without_header() {
         let t = table("u1,u2\n0.5,-1\n1e-3,2\n").unwrap();
         assert_eq!(

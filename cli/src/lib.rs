@@ -8,6 +8,7 @@ pub mod arrays;
 pub mod cmd;
 pub mod error;
 pub mod figures;
+pub mod honest;
 pub mod io;
 pub mod mnist;
 pub mod par;

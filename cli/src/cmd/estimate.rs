@@ -6,6 +6,7 @@ use crate::args::EstimateArgs;
 use crate::arrays::{Source, npz_names, read_labels_from_source, read_matrix};
 use crate::error::CliError;
 use crate::figures::FigureInput;
+use crate::honest;
 use crate::io::Table;
 use infoplane_core::dataset::group_rows;
 use infoplane_core::estimator::{Estimator, Layer, Param, Settings, group};
@@ -255,6 +256,10 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
         threads,
         &mut work,
     )?;
+    let hx = honest::input_entropy(inputs.as_ref().map(|x| x.ids.as_slice()), t.rows);
+    for (est, p) in estimators.iter().zip(&points) {
+        honest::warn_one(est, settings, hx, &honest::issues(est, settings, &t, hx, p));
+    }
     let stdout = |e| CliError::io(Path::new("<stdout>"), e);
     let header = if args.bits {
         "estimator,i_xt_bits,i_ty_bits,i_xt_hex,i_ty_hex"
@@ -414,18 +419,6 @@ fn estimate_history(
             .flatten()
             .any(|s| s.member.as_ref() == Some(name) || s.path.file_name() == Some(name.as_ref()))
     };
-    let ignored: Vec<&String> = other.iter().filter(|n| !used(n)).collect();
-    if !ignored.is_empty() {
-        eprintln!(
-            "note: {}: not named epoch{{E}}_layer{{L}}, ignored: {}",
-            history.display(),
-            ignored
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
     let inputs = match &inputs_src {
         None => None,
         Some(src) => Some(read_inputs(
@@ -444,10 +437,24 @@ fn estimate_history(
         history,
     )?;
     super::run::prepare_out(dir, args.force, "a plane")?;
+    let ignored: Vec<&String> = other.iter().filter(|n| !used(n)).collect();
+    if !ignored.is_empty() {
+        eprintln!(
+            "note: {}: not named epoch{{E}}_layer{{L}}, ignored: {}",
+            history.display(),
+            ignored
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let names: Vec<&str> = estimators.iter().map(Estimator::name).collect();
     let mut plane = String::from(PLANE_HEADER);
     let mut summary = Summary::new();
     let mut work = Workspace::new();
+    let hx = honest::input_entropy(inputs.as_ref().map(|x| x.ids.as_slice()), labels.len());
+    let mut tally = honest::Tally::default();
     for e in &entries {
         let t = read_matrix(&e.source, None, "--columns", threads)?;
         if t.rows != labels.len() {
@@ -464,12 +471,17 @@ fn estimate_history(
             ));
         }
         let points = estimate_layer(estimators, &t, &labels, inputs.as_ref(), threads, &mut work)?;
+        tally.measured();
+        for (k, (est, p)) in estimators.iter().zip(&points).enumerate() {
+            tally.count(k, e.layer, &honest::issues(est, settings, &t, hx, p));
+        }
         for (name, p) in names.iter().zip(points) {
             let (ix, iy) = (p.i_xt.in_bits(), p.i_ty.in_bits());
             let _ = writeln!(plane, "0,{},{},{name},{ix},{iy}", e.epoch, e.layer);
             summary.add_plane(0, e.epoch, e.layer, name, ix, iy);
         }
     }
+    tally.report(estimators, settings, hx);
     crate::io::write_whole(&dir.join("plane.csv"), plane.as_bytes())?;
     super::run::write_summary(&summary, dir)?;
     let epochs = (

@@ -5,9 +5,10 @@ use super::threads;
 use crate::args::MiArgs;
 use crate::arrays::{Columns, Source, read_labels_from_source, read_matrix};
 use crate::error::CliError;
+use crate::honest;
 use crate::io::Table;
 use infoplane_core::Workspace;
-use infoplane_core::estimator::{Estimator, Settings};
+use infoplane_core::estimator::{Estimator, Param, Settings};
 use std::io::Write;
 use std::path::Path;
 
@@ -101,6 +102,18 @@ pub fn mi(args: &MiArgs, out: &mut dyn Write) -> Result<(), CliError> {
             .contains(&Pair::Entropies)
             .then(|| side_by_side(&a, &b));
         for (est, rule) in estimators.iter().zip(&rules) {
+            if est.kind().params().contains(&Param::Range) {
+                let share = honest::clipped_share(&a, settings.lo, settings.hi)
+                    .max(honest::clipped_share(&b, settings.lo, settings.hi));
+                if share > 0.0 {
+                    honest::warn_one(
+                        est,
+                        settings,
+                        f64::INFINITY,
+                        &[(honest::Issue::Clipped, share)],
+                    );
+                }
+            }
             let one = std::slice::from_ref(est);
             let v = match rule {
                 Pair::Direct => {
