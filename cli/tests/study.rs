@@ -457,7 +457,33 @@ fn a_dead_hidden_layer_is_reported() {
         "--out",
         d2.to_str().unwrap(),
     ]);
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("is dead"), "{stderr}");
+    // Layer-epochs whose I(X;T) is at log2 4096 = 12 bits are counted in one warning.
+    let plane = read(&d2.join("plane.csv"));
+    let rows: Vec<Vec<&str>> = plane
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let at: Vec<&Vec<&str>> = rows
+        .iter()
+        .filter(|r| r[4].parse::<f64>().unwrap() >= 12.0 - 1e-3)
+        .collect();
+    assert!(!at.is_empty(), "{plane}");
+    let mut layers: Vec<u32> = at.iter().map(|r| r[2].parse().unwrap()).collect();
+    layers.sort_unstable();
+    layers.dedup();
+    let layers: Vec<String> = layers.iter().map(ToString::to_string).collect();
+    assert!(
+        stderr.contains(&format!(
+            "warning: binning-size: I(X;T) is at its ceiling log2 N = 12.0000 bits at {} of {} layer-epochs (layers {})",
+            at.len(),
+            rows.len(),
+            layers.join(", ")
+        )),
+        "{stderr}"
+    );
     // Captured after the update: epoch 0 has the SNR of its own 13 mini-batches.
     let alive = read(&d2.join("layers.csv"));
     let snr: f64 = row(&alive, "0,0,1,")[6].parse().unwrap();

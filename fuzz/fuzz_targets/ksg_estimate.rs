@@ -153,7 +153,11 @@ fn scaled(x: Option<Inputs<'_>>, t: MatRef<'_>, standardize: bool) -> (Vec<f32>,
         for r in 0..n {
             let v = raw(r, c);
             #[allow(clippy::cast_possible_truncation, clippy::float_cmp)]
-            let v = if s == 1.0 { v } else { (f64::from(v) / s) as f32 };
+            let v = if s == 1.0 {
+                v
+            } else {
+                (f64::from(v) / s) as f32
+            };
             if let Some(o) = out.get_mut(r * cols + c) {
                 *o = v;
             }
@@ -225,7 +229,11 @@ fn ross(
 /// The rows of each id, for every row.
 fn members(ids: &[u32]) -> Vec<Vec<usize>> {
     ids.iter()
-        .map(|&id| (0..ids.len()).filter(|&j| ids.get(j) == Some(&id)).collect())
+        .map(|&id| {
+            (0..ids.len())
+                .filter(|&j| ids.get(j) == Some(&id))
+                .collect()
+        })
         .collect()
 }
 

@@ -79,7 +79,10 @@ fuzz_target!(|data: &[u8]| -> Corpus {
         }
         Err(e) => {
             let msg = e.to_string();
-            assert!(msg.contains("f.npy"), "labels error without the file: {msg}");
+            assert!(
+                msg.contains("f.npy"),
+                "labels error without the file: {msg}"
+            );
         }
     }
     let again = npy_labels(data, path);

@@ -484,6 +484,50 @@ struct Sink {
     hidden_layers: u32,
 }
 
+/// One warning per estimator whose I(X;T) reached its ceiling log2 N (N measured rows: every
+/// input alone in its bin pattern, or a kernel narrower than the distances between samples)
+/// in some run at some layer and epoch: there the plane cannot show compression. `ksg` is not
+/// bounded by the plug-in ceiling and is not checked. Counted from the summary, so a resumed
+/// run counts its earlier part too.
+fn ceiling_warnings(summary: &Summary, ceiling: f64) -> Vec<String> {
+    let mut hit: BTreeMap<&str, (usize, usize, Vec<u32>)> = BTreeMap::new();
+    for r in summary.plane_rows() {
+        if r.estimator == "ksg" {
+            continue;
+        }
+        let e = hit.entry(r.estimator).or_default();
+        e.1 += 1;
+        if r.i_xt.max >= ceiling - crate::honest::CEILING_BITS {
+            e.0 += 1;
+            if !e.2.contains(&r.layer) {
+                e.2.push(r.layer);
+            }
+        }
+    }
+    summary
+        .estimators()
+        .iter()
+        .filter_map(|name| {
+            let (count, total, layers) = hit.get(name.as_str()).filter(|h| h.0 > 0)?;
+            let mut layers = layers.clone();
+            layers.sort_unstable();
+            let list = layers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            let why = if name.starts_with("kde") {
+                "a kernel narrower than the distances between the samples (a larger noise variance sees more)"
+            } else {
+                "bins so fine that every input has a bin pattern of its own (fewer or wider bins see more)"
+            };
+            Some(format!(
+                "{name}: I(X;T) is at its ceiling log2 N = {ceiling:.4} bits at {count} of {total} layer-epochs (layers {list}): {why}; there the plane cannot show compression"
+            ))
+        })
+        .collect()
+}
+
 /// One CSV file being written.
 struct Csv {
     file: BufWriter<File>,
@@ -647,7 +691,8 @@ impl Sink {
         Ok(())
     }
 
-    /// The dead-layer warnings, one per seed and layer.
+    /// The dead-layer warnings, one per seed and layer (the ceiling's are
+    /// [`ceiling_warnings`]).
     fn warnings(&self) -> Vec<String> {
         self.dead
             .iter()
@@ -1254,6 +1299,11 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
         .map_err(|e| CliError::from_core("setting up the run", e, |n| given(args, n)))?;
     let widths = exp.shape().widths().to_vec();
     let dataset_name = exp.dataset().name().to_owned();
+    // I(X;T) cannot exceed log2 of the number of measured rows (distinct inputs at most).
+    #[allow(clippy::cast_precision_loss)] // row counts, exact below 2^53
+    let ceiling = infoplane_core::math::log2_f64(
+        exp.mi_dataset().unwrap_or_else(|| exp.dataset()).rows() as f64,
+    );
     drop(exp);
     let every = args.checkpoint_every;
     if !(every.is_finite() && every >= 0.0) {
@@ -1487,7 +1537,8 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
         }
     };
 
-    let warnings = sink.warnings();
+    let mut warnings = sink.warnings();
+    warnings.extend(ceiling_warnings(&sink.summary, ceiling));
     // A failed run's warnings go to its manifest only: the error is what to read.
     if failed.is_none() {
         for w in &warnings {
