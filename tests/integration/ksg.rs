@@ -107,7 +107,16 @@ fn ksg_equals_the_all_pairs_reference() {
         (0..n).map(|_| r.below(classes)).collect()
     };
     let mut cases = 0;
-    for (n, d, rho, seed) in [(300, 1, 0.6, 1), (400, 3, 0.5, 2), (250, 5, 0.8, 3)] {
+    // d = 8 and 10: 16 and 20 joint columns, the all-pairs scan (ALL_PAIRS_DIMS); the others
+    // query the trees.
+    assert_eq!(infoplane_core::estimator::ksg::ALL_PAIRS_DIMS, 16);
+    for (n, d, rho, seed) in [
+        (300, 1, 0.6, 1),
+        (400, 3, 0.5, 2),
+        (250, 5, 0.8, 3),
+        (203, 8, 0.6, 4),
+        (150, 10, 0.7, 5),
+    ] {
         let (x, t) = gaussians(n, d, rho, seed);
         for (name, x, t) in [
             ("continuous", x.clone(), t.clone()),
@@ -157,7 +166,7 @@ fn ksg_equals_the_all_pairs_reference() {
             }
         }
     }
-    assert_eq!(cases, 54);
+    assert_eq!(cases, 90);
 }
 
 #[test]

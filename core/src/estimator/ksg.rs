@@ -34,15 +34,20 @@
 //! distance, as Kraskov et al. advise and scikit-learn does: the max-norm then weighs every
 //! coordinate alike, and the estimate does not depend on the units of either variable.
 //!
-//! Results are clamped at 0 (a negative estimate is bias). `ψ` is the digamma function.
+//! Results are clamped at 0 (a negative estimate is bias). With a single class (every label
+//! equal) I(T;Y) is 0 exactly, H(Y) being 0, and is not estimated. `ψ` is the digamma
+//! function.
 //!
 //! # Cost
 //! k-d trees (median splits on the widest coordinate, leaves of up to 32 rows, bounding boxes)
 //! over `(x, t)`, `x`, `t` and each class's `t`, built once per estimate
 //! ([`Kind::prepare`]); each sample's queries are independent, so the rows
 //! split into parts on any threads with the bits of one call (per-row terms summed in fixed
-//! point, [`RowSums`]). O(N log N) queries in low dimensions; in high dimensions the trees
-//! degrade towards the O(N²) pairwise scan, as every tree does.
+//! point, [`RowSums`]). O(N log N) queries in low dimensions. From [`ALL_PAIRS_DIMS`] joint
+//! dimensions, where a tree's boxes no longer prune, algorithm 1 scans all pairs instead:
+//! blocks of 4 rows against 16 samples at a time, over the columns stored column by column,
+//! at the CPU's vector width (O(N²·(dx + d)), two passes: the k-th distances, then the
+//! counts). Both paths count exactly and give the same bits.
 //!
 //! # Registered as
 //! `ksg` in the estimator [`REGISTRY`](super::REGISTRY).
@@ -68,6 +73,17 @@ const NO_BOX: u32 = u32::MAX;
 
 /// Explicit stack depth for queries (two entries per level; the tree depth is at most 32).
 const STACK: usize = 128;
+
+/// Joint dimensions `dx + d` from which algorithm 1 scans all pairs instead of querying
+/// trees: there a k-d tree's boxes no longer prune (a query visits nearly every leaf), and a
+/// flat scan of the columns runs at full vector width without the tree's bookkeeping.
+pub const ALL_PAIRS_DIMS: usize = 16;
+
+/// Rows of a block of the all-pairs scan (each column chunk is loaded once for all of them).
+const BLOCK_ROWS: usize = 4;
+
+/// Samples compared at once in the all-pairs scan.
+const LANES: usize = 16;
 
 /// The digamma function at a positive integer: `ψ(n) = −γ + Σ_{j<n} 1/j`, by its
 /// asymptotic series from `n = 10` (error below 1e-15) and exactly below.
@@ -667,6 +683,11 @@ pub struct KsgIndex<'s, 'a> {
     ts: Forest<'s>,
     classes: Forest<'s>,
     groups: Option<Forest<'s>>,
+    /// With [`ALL_PAIRS_DIMS`] joint columns or more: `(x, t)` column by column (value of
+    /// column `c`, row `r` at `c·n + r`), scanned instead of `joint` and `xs`.
+    columns: Option<&'s [f32]>,
+    /// Every sample has the same label: I(T;Y) is 0 (H(Y) = 0) and is not estimated.
+    one_class: bool,
 }
 
 impl KsgIndex<'_, '_> {
@@ -702,7 +723,10 @@ fn shared_req(n: usize, d: usize, dx: usize) -> Result<ScratchReq, Error> {
 }
 
 fn part_req(d: usize, dx: usize) -> Result<ScratchReq, Error> {
-    Ok(ScratchReq::f32(d.checked_add(dx).ok_or(Error::TooLarge)?))
+    let dims = d.checked_add(dx).ok_or(Error::TooLarge)?;
+    Ok(ScratchReq::f32(
+        dims.checked_mul(BLOCK_ROWS).ok_or(Error::TooLarge)?,
+    ))
 }
 
 /// Checks the layer and the settings: `k` below the number of rows, some inputs for I(X;T).
@@ -742,7 +766,17 @@ impl KsgKind {
         };
         let ts = Forest::build(&src, dx, d, Segments::Whole, keys, &mut sc)?;
         let classes = Forest::build(&src, dx, d, Segments::By(layer.labels()), keys, &mut sc)?;
-        let (joint, xs, groups) = if dx > 0 {
+        let one_class = layer.labels().windows(2).all(|w| w.first() == w.last());
+        let (joint, xs, groups, columns) = if dx > 0 && dx + d >= ALL_PAIRS_DIMS {
+            let v = sc.f32(n.checked_mul(dx + d).ok_or(Error::TooLarge)?)?;
+            for (c, col) in v.chunks_exact_mut(n).enumerate() {
+                for (r, o) in col.iter_mut().enumerate() {
+                    *o = src.value(r, c);
+                }
+            }
+            let v: &'s [f32] = v;
+            (None, None, None, Some(v))
+        } else if dx > 0 {
             (
                 Some(Forest::build(
                     &src,
@@ -753,6 +787,7 @@ impl KsgKind {
                     &mut sc,
                 )?),
                 Some(Forest::build(&src, 0, dx, Segments::Whole, keys, &mut sc)?),
+                None,
                 None,
             )
         } else {
@@ -770,6 +805,7 @@ impl KsgKind {
                     keys,
                     &mut sc,
                 )?),
+                None,
             )
         };
         Ok(KsgIndex {
@@ -782,6 +818,8 @@ impl KsgKind {
             ts,
             classes,
             groups,
+            columns,
+            one_class,
         })
     }
 
@@ -811,7 +849,7 @@ impl KsgKind {
     ) -> Result<RowSums, Error> {
         let (n, d, dx) = (ix.t.rows(), ix.t.cols(), ix.dx);
         let mut sc = Scratch::new(scratch, part_req(d, dx)?)?;
-        let q = sc.f32(dx + d)?;
+        let block = sc.f32(BLOCK_ROWS * (dx + d))?;
         let src = ix.source();
         let k = s.k as usize;
         let (r0, r1) = (
@@ -819,6 +857,30 @@ impl KsgKind {
             n * (part.index + 1) / part.count,
         );
         let mut sums = RowSums::default();
+        if let Some(cols) = ix.columns {
+            let mut i = r0;
+            while i < r1 {
+                let rows = core::array::from_fn(|b| (i + b).min(r1 - 1));
+                let counts = all_pairs_block(cols, n, dx, rows, block, k);
+                for (b, &(kk, nx, nt)) in counts.iter().enumerate().take(r1 - i) {
+                    let row = rows.get(b).copied().unwrap_or(i);
+                    let me = u32::try_from(row).map_err(|_| Error::TooLarge)?;
+                    let tx = digamma(kk) - digamma(nx) - digamma(nt);
+                    let qt = block.get_mut(..d).unwrap_or_default();
+                    src.row_into(row, dx, qt);
+                    let qt: &[f32] = qt;
+                    let ty = if ix.one_class {
+                        None
+                    } else {
+                        ross_term(&ix.classes, &ix.ts, row, me, qt, k)
+                    };
+                    sums.push([tx, ty.unwrap_or(0.0), 0.0]);
+                }
+                i += BLOCK_ROWS;
+            }
+            return Ok(sums);
+        }
+        let q = block.get_mut(..dx + d).unwrap_or_default();
         for i in r0..r1 {
             src.row_into(i, 0, q);
             let me = u32::try_from(i).map_err(|_| Error::TooLarge)?;
@@ -845,7 +907,11 @@ impl KsgKind {
                 (_, _, Some(groups)) => ross_term(groups, &ix.ts, i, me, qt, k),
                 _ => return Err(Error::InvalidParameter { name: "inputs" }),
             };
-            let ty = ross_term(&ix.classes, &ix.ts, i, me, qt, k);
+            let ty = if ix.one_class {
+                None
+            } else {
+                ross_term(&ix.classes, &ix.ts, i, me, qt, k)
+            };
             sums.push([tx.unwrap_or(0.0), ty.unwrap_or(0.0), 0.0]);
         }
         Ok(sums)
@@ -866,6 +932,192 @@ impl crate::simd::Kernel for RowsKernel<'_, '_, '_> {
     fn call(self) -> Self::Output {
         KsgKind::rows_body(self.s, self.ix, self.part, self.scratch)
     }
+}
+
+/// Distances from the block's rows (`q`, coordinate-major) to samples `j0..j0 + LANES`
+/// over columns `c0..c1`.
+#[inline(always)]
+fn block_dists(
+    cols: &[f32],
+    n: usize,
+    q: &[f32],
+    j0: usize,
+    c0: usize,
+    c1: usize,
+) -> [[f32; LANES]; BLOCK_ROWS] {
+    let (mut a0, mut a1, mut a2, mut a3) = (
+        [0.0f32; LANES],
+        [0.0f32; LANES],
+        [0.0f32; LANES],
+        [0.0f32; LANES],
+    );
+    for c in c0..c1 {
+        let col: Option<&[f32; LANES]> = cols
+            .get(c * n + j0..c * n + j0 + LANES)
+            .and_then(|s| s.try_into().ok());
+        let qc: Option<&[f32; BLOCK_ROWS]> = q
+            .get(c * BLOCK_ROWS..(c + 1) * BLOCK_ROWS)
+            .and_then(|s| s.try_into().ok());
+        let (Some(col), Some(&[q0, q1, q2, q3])) = (col, qc) else {
+            continue;
+        };
+        lane_max(&mut a0, col, q0);
+        lane_max(&mut a1, col, q1);
+        lane_max(&mut a2, col, q2);
+        lane_max(&mut a3, col, q3);
+    }
+    [a0, a1, a2, a3]
+}
+
+/// `acc[l] = max(acc[l], |col[l] − q|)` for every lane.
+#[inline(always)]
+fn lane_max(acc: &mut [f32; LANES], col: &[f32; LANES], q: f32) {
+    for l in 0..LANES {
+        if let (Some(a), Some(&p)) = (acc.get_mut(l), col.get(l)) {
+            *a = max2(*a, math::abs(p - q));
+        }
+    }
+}
+
+/// The distance from block row `b` to sample `j` over columns `c0..c1`.
+#[inline(always)]
+fn one_dist(cols: &[f32], n: usize, q: &[f32], j: usize, b: usize, c0: usize, c1: usize) -> f32 {
+    let mut m = 0.0f32;
+    for c in c0..c1 {
+        let p = cols.get(c * n + j).copied().unwrap_or(0.0);
+        let qv = q.get(c * BLOCK_ROWS + b).copied().unwrap_or(0.0);
+        m = max2(m, math::abs(p - qv));
+    }
+    m
+}
+
+/// Inserts `d` into the ascending `k` smallest distances so far, if it is smaller than the
+/// largest of them.
+#[inline(always)]
+fn insert_kth(best: &mut [f32; MAX_K as usize], k: usize, d: f32) {
+    let kept = best.get_mut(..k).unwrap_or_default();
+    if kept.last().is_some_and(|&w| d < w) {
+        let pos = kept.partition_point(|&b| b <= d);
+        kept.copy_within(pos..k - 1, pos + 1);
+        if let Some(b) = kept.get_mut(pos) {
+            *b = d;
+        }
+    }
+}
+
+/// Algorithm 1 for the rows `rows` (a block; repeats allowed) by scanning every sample:
+/// for each row, `(k̃, n_x + 1, n_t + 1)` as the tree path computes them (`k` and the strict
+/// counts, or at a `k`-th distance of 0 the counts at distance 0, itself included). `cols`
+/// holds `(x, t)` column by column (`dx` input columns, `n` rows); `q` is scratch for
+/// [`BLOCK_ROWS`] rows. Every operation is a max, a subtraction, an absolute value or a
+/// comparison, all exact: the counts do not depend on the order of the scan or the vector
+/// width.
+#[inline(always)]
+fn all_pairs_block(
+    cols: &[f32],
+    n: usize,
+    dx: usize,
+    rows: [usize; BLOCK_ROWS],
+    q: &mut [f32],
+    k: usize,
+) -> [(u64, u64, u64); BLOCK_ROWS] {
+    let dims = cols.len() / n.max(1);
+    let k = k.clamp(1, MAX_K as usize);
+    // The block's rows, coordinate-major: `q[c·BLOCK_ROWS + b]`.
+    for (c, qc) in q.chunks_exact_mut(BLOCK_ROWS).take(dims).enumerate() {
+        for (o, &r) in qc.iter_mut().zip(&rows) {
+            *o = cols.get(c * n + r).copied().unwrap_or(0.0);
+        }
+    }
+    let q: &[f32] = q;
+    let full = n - n % LANES;
+    // Pass 1: the k-th smallest joint distance to the other samples.
+    let mut best = [[f32::INFINITY; MAX_K as usize]; BLOCK_ROWS];
+    for j0 in (0..full).step_by(LANES) {
+        let acc = block_dists(cols, n, q, j0, 0, dims);
+        for ((a, bst), &row) in acc.iter().zip(best.iter_mut()).zip(&rows) {
+            let worst = bst.get(k - 1).copied().unwrap_or(f32::INFINITY);
+            let below: u32 = a.iter().map(|&d| u32::from(d < worst)).sum();
+            if below == 0 {
+                continue;
+            }
+            for (l, &d) in a.iter().enumerate() {
+                if j0 + l != row {
+                    insert_kth(bst, k, d);
+                }
+            }
+        }
+    }
+    for j in full..n {
+        for (b, (bst, &row)) in best.iter_mut().zip(&rows).enumerate() {
+            if j != row {
+                insert_kth(bst, k, one_dist(cols, n, q, j, b, 0, dims));
+            }
+        }
+    }
+    // Pass 2: the samples strictly closer than ρ in x, in t and jointly; at ρ = 0, those at
+    // distance 0 (below the smallest positive f32, which is the same test).
+    let theta: [f32; BLOCK_ROWS] = core::array::from_fn(|b| {
+        let rho = best
+            .get(b)
+            .and_then(|r| r.get(k - 1))
+            .copied()
+            .unwrap_or(0.0);
+        if rho > 0.0 { rho } else { f32::from_bits(1) }
+    });
+    let mut cx = [[0u32; LANES]; BLOCK_ROWS];
+    let mut ct = [[0u32; LANES]; BLOCK_ROWS];
+    let mut cj = [[0u32; LANES]; BLOCK_ROWS];
+    for j0 in (0..full).step_by(LANES) {
+        let ax = block_dists(cols, n, q, j0, 0, dx);
+        let at = block_dists(cols, n, q, j0, dx, dims);
+        for b in 0..BLOCK_ROWS {
+            let th = theta.get(b).copied().unwrap_or(0.0);
+            if let (Some(ax), Some(at), Some(cx), Some(ct), Some(cj)) = (
+                ax.get(b),
+                at.get(b),
+                cx.get_mut(b),
+                ct.get_mut(b),
+                cj.get_mut(b),
+            ) {
+                for l in 0..LANES {
+                    let (Some(&x), Some(&t)) = (ax.get(l), at.get(l)) else {
+                        continue;
+                    };
+                    if let (Some(a), Some(c), Some(e)) =
+                        (cx.get_mut(l), ct.get_mut(l), cj.get_mut(l))
+                    {
+                        *a += u32::from(x < th);
+                        *c += u32::from(t < th);
+                        *e += u32::from(max2(x, t) < th);
+                    }
+                }
+            }
+        }
+    }
+    core::array::from_fn(|b| {
+        let th = theta.get(b).copied().unwrap_or(0.0);
+        let lanes = |c: &[[u32; LANES]; BLOCK_ROWS]| -> u64 {
+            c.get(b)
+                .map_or(0, |v| v.iter().map(|&x| u64::from(x)).sum())
+        };
+        let (mut nx, mut nt, mut nj) = (lanes(&cx), lanes(&ct), lanes(&cj));
+        for j in full..n {
+            let (x, t) = (
+                one_dist(cols, n, q, j, b, 0, dx),
+                one_dist(cols, n, q, j, b, dx, dims),
+            );
+            nx += u64::from(x < th);
+            nt += u64::from(t < th);
+            nj += u64::from(max2(x, t) < th);
+        }
+        let rho_zero = best
+            .get(b)
+            .and_then(|r| r.get(k - 1))
+            .is_some_and(|&r| r <= 0.0);
+        // Self is among the counted (distance 0 < θ): `nx`, `nt` are n_x + 1 and n_t + 1.
+        (if rho_zero { nj } else { k as u64 }, nx, nt)
+    })
 }
 
 /// Row `i`'s term `ψ(k_y) − ψ(N_y) − ψ(m_i)` of Ross's form, its class the segment of
@@ -1063,7 +1315,12 @@ impl Kind for KsgKind {
                 .ok_or(Error::InvalidParameter { name: "inputs" })?;
             nats(n, sums.get(0), kept(ids, keys))
         };
-        let i_ty = nats(n, sums.get(1), kept(layer.labels(), keys));
+        let one_class = layer.labels().windows(2).all(|w| w.first() == w.last());
+        let i_ty = if one_class {
+            0.0
+        } else {
+            nats(n, sums.get(1), kept(layer.labels(), keys))
+        };
         Ok(PlanePoint {
             i_xt: Info::from_nats(i_xt),
             i_ty: Info::from_nats(i_ty),
