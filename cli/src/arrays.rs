@@ -423,7 +423,33 @@ fn bad(shown: &Path, msg: impl Into<String>) -> CliError {
 
 /// Parses `.npy` bytes (any byte order, C or Fortran order).
 fn npy_array(bytes: &[u8], shown: &Path) -> Result<Array, CliError> {
-    let npy = NpyFile::new(bytes).map_err(|e| bad(shown, format!("not a .npy array: {e}")))?;
+    // npyz multiplies the header's shape out unchecked: an absurd shape is refused here first.
+    if let Some(shape) = header_shape(bytes) {
+        let fits = shape
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .and_then(|c| c.checked_mul(16))
+            .is_some_and(|b| b <= bytes.len() as u64 + 16);
+        if !fits {
+            return Err(bad(
+                shown,
+                format!(
+                    "the header's shape {shape:?} needs more data than the file's {} bytes",
+                    bytes.len()
+                ),
+            ));
+        }
+    } else if bytes.starts_with(b"\x93NUMPY") {
+        return Err(bad(
+            shown,
+            "not a .npy array: its header's shape cannot be read",
+        ));
+    }
+    let mut rest: &[u8] = bytes;
+    let header = npyz::NpyHeader::from_reader(&mut rest)
+        .map_err(|e| bad(shown, format!("not a .npy array: {e}")))?;
+    let avail = rest.len();
+    let npy = NpyFile::with_header(header, rest);
     let shape = npy
         .shape()
         .iter()
@@ -438,6 +464,25 @@ fn npy_array(bytes: &[u8], shown: &Path) -> Result<Array, CliError> {
         ));
     };
     let size = ts.size_field();
+    let known = matches!(
+        (ts.type_char(), size),
+        (TypeChar::Float, 4 | 8)
+            | (TypeChar::Int | TypeChar::Uint, 1 | 2 | 4 | 8)
+            | (TypeChar::Bool, 1)
+    );
+    // The header's shape must fit the bytes that follow it before anything is allocated.
+    let need = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .and_then(|c| c.checked_mul(usize::try_from(size).ok()?));
+    if known && need.is_none_or(|b| b > avail) {
+        return Err(bad(
+            shown,
+            format!(
+                "the header's shape {shape:?} of {ts} needs more data than the {avail} bytes after it"
+            ),
+        ));
+    }
     let values = match (ts.type_char(), size) {
         (TypeChar::Float, 4) => Values::F32(npy.into_vec::<f32>().map_err(io)?),
         (TypeChar::Float, 8) => Values::F64(npy.into_vec::<f64>().map_err(io)?),
@@ -449,7 +494,7 @@ fn npy_array(bytes: &[u8], shown: &Path) -> Result<Array, CliError> {
         (TypeChar::Uint, 2) => Values::Uint(widen(npy.into_vec::<u16>().map_err(io)?)),
         (TypeChar::Uint, 4) => Values::Uint(widen(npy.into_vec::<u32>().map_err(io)?)),
         (TypeChar::Uint, 8) => Values::Uint(npy.into_vec::<u64>().map_err(io)?),
-        (TypeChar::Bool, _) => Values::Bool(npy.into_vec::<bool>().map_err(io)?),
+        (TypeChar::Bool, 1) => Values::Bool(npy.into_vec::<bool>().map_err(io)?),
         _ => {
             return Err(bad(
                 shown,
@@ -465,6 +510,36 @@ fn npy_array(bytes: &[u8], shown: &Path) -> Result<Array, CliError> {
         values
     };
     Ok(Array { shape, values })
+}
+
+/// The shape in a `.npy` header (`'shape': (a, b, ...)`), or `None` if the bytes do not hold
+/// one that reads as a tuple of integers.
+fn header_shape(bytes: &[u8]) -> Option<Vec<u64>> {
+    let major = *bytes.get(6)?;
+    let (start, len): (usize, usize) = if major == 1 {
+        (
+            10,
+            usize::from(u16::from_le_bytes(bytes.get(8..10)?.try_into().ok()?)),
+        )
+    } else {
+        let len = u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?);
+        (12, usize::try_from(len).ok()?)
+    };
+    let text = std::str::from_utf8(bytes.get(start..start.checked_add(len)?)?).ok()?;
+    let at = text.find("'shape'").or_else(|| text.find("\"shape\""))?;
+    let rest = text
+        .get(at + 7..)?
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start();
+    let inner = rest.strip_prefix('(')?;
+    let inner = inner.get(..inner.find(')')?)?;
+    inner
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| t.trim_end_matches('L').parse::<u64>().ok())
+        .collect()
 }
 
 fn widen<T: Copy, U: From<T>>(v: Vec<T>) -> Vec<U> {
@@ -787,6 +862,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("empty"), "{e}");
+        // A header promising more than the file holds (or an absurd shape) allocates nothing.
+        for shape in [&[3usize, 2][..], &[1 << 40, 1 << 30]] {
+            let e = npy_table(&npy_bytes("<f4", false, shape, &[0; 20]), p)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("needs more data than the"), "{e}");
+        }
     }
 
     #[test]
