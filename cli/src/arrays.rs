@@ -423,13 +423,19 @@ fn bad(shown: &Path, msg: impl Into<String>) -> CliError {
 
 /// Parses `.npy` bytes (any byte order, C or Fortran order).
 fn npy_array(bytes: &[u8], shown: &Path) -> Result<Array, CliError> {
-    // npyz multiplies the header's shape out unchecked: an absurd shape is refused here first.
-    if let Some(shape) = header_shape(bytes) {
+    // npyz allocates the header's length, parses it with a backtracking grammar and multiplies
+    // the shape out unchecked: the header is checked here first.
+    if bytes.starts_with(b"\x93NUMPY") {
+        let shape =
+            check_header(bytes).map_err(|m| bad(shown, format!("not a .npy array: {m}")))?;
+        if shape.contains(&0) {
+            return Err(bad(shown, format!("an empty array (shape {shape:?})")));
+        }
+        // Every element takes at least one byte (the exact size is checked below).
         let fits = shape
             .iter()
             .try_fold(1u64, |a, &d| a.checked_mul(d))
-            .and_then(|c| c.checked_mul(16))
-            .is_some_and(|b| b <= bytes.len() as u64 + 16);
+            .is_some_and(|c| c <= bytes.len() as u64);
         if !fits {
             return Err(bad(
                 shown,
@@ -439,11 +445,6 @@ fn npy_array(bytes: &[u8], shown: &Path) -> Result<Array, CliError> {
                 ),
             ));
         }
-    } else if bytes.starts_with(b"\x93NUMPY") {
-        return Err(bad(
-            shown,
-            "not a .npy array: its header's shape cannot be read",
-        ));
     }
     let mut rest: &[u8] = bytes;
     let header = npyz::NpyHeader::from_reader(&mut rest)
@@ -512,33 +513,99 @@ fn npy_array(bytes: &[u8], shown: &Path) -> Result<Array, CliError> {
     Ok(Array { shape, values })
 }
 
-/// The shape in a `.npy` header (`'shape': (a, b, ...)`), or `None` if the bytes do not hold
-/// one that reads as a tuple of integers.
-fn header_shape(bytes: &[u8]) -> Option<Vec<u64>> {
-    let major = *bytes.get(6)?;
+/// NumPy's own limit on a header's length (`numpy.lib.format`'s `max_header_size`).
+const MAX_HEADER: usize = 10_000;
+
+/// The shape in a `.npy` header, checked before the header goes to npyz: no longer than
+/// NumPy's limit, brackets nested at most 4 deep (a plain array's header nests 2), and
+/// exactly one key `'shape'` (outside any string) holding a tuple of integers.
+fn check_header(bytes: &[u8]) -> Result<Vec<u64>, String> {
+    let major = *bytes.get(6).ok_or("a truncated header")?;
     let (start, len): (usize, usize) = if major == 1 {
-        (
-            10,
-            usize::from(u16::from_le_bytes(bytes.get(8..10)?.try_into().ok()?)),
-        )
+        let len: [u8; 2] = bytes
+            .get(8..10)
+            .and_then(|b| b.try_into().ok())
+            .ok_or("a truncated header")?;
+        (10, usize::from(u16::from_le_bytes(len)))
     } else {
-        let len = u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?);
-        (12, usize::try_from(len).ok()?)
+        let len: [u8; 4] = bytes
+            .get(8..12)
+            .and_then(|b| b.try_into().ok())
+            .ok_or("a truncated header")?;
+        let len = u32::from_le_bytes(len);
+        (12, usize::try_from(len).map_err(|_| "a header too long")?)
     };
-    let text = std::str::from_utf8(bytes.get(start..start.checked_add(len)?)?).ok()?;
-    let at = text.find("'shape'").or_else(|| text.find("\"shape\""))?;
+    if len > MAX_HEADER {
+        return Err(format!(
+            "a header of {len} bytes (NumPy writes at most {MAX_HEADER})"
+        ));
+    }
+    let text = bytes.get(start..start + len).ok_or("a truncated header")?;
+    let text = std::str::from_utf8(text).map_err(|_| "a header that is not text")?;
+    // Strings (with their escapes) and nesting, in one pass.
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut token = String::new();
+    let mut strings: Vec<(String, usize)> = Vec::new(); // (content, index just past it)
+    for (i, ch) in text.char_indices() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+                token.push(ch);
+            } else if ch == '\\' {
+                escaped = true;
+            } else if ch == q {
+                quote = None;
+                strings.push((core::mem::take(&mut token), i + 1));
+            } else {
+                token.push(ch);
+            }
+            continue;
+        }
+        match ch {
+            '\'' | '"' => quote = Some(ch),
+            '{' | '[' | '(' => {
+                depth += 1;
+                if depth > 4 {
+                    return Err("brackets nested more than 4 deep".to_owned());
+                }
+            }
+            '}' | ']' | ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    let keys: Vec<usize> = strings
+        .iter()
+        .filter(|(s, end)| {
+            s == "shape"
+                && text
+                    .get(*end..)
+                    .is_some_and(|r| r.trim_start().starts_with(':'))
+        })
+        .map(|&(_, end)| end)
+        .collect();
+    let [end] = keys.as_slice() else {
+        return Err(format!("{} keys 'shape' in the header", keys.len()));
+    };
     let rest = text
-        .get(at + 7..)?
-        .trim_start()
-        .strip_prefix(':')?
-        .trim_start();
-    let inner = rest.strip_prefix('(')?;
-    let inner = inner.get(..inner.find(')')?)?;
+        .get(*end..)
+        .and_then(|r| r.trim_start().strip_prefix(':'))
+        .map(str::trim_start)
+        .and_then(|r| r.strip_prefix('('))
+        .ok_or("a shape that is not a tuple")?;
+    let inner = rest
+        .get(..rest.find(')').ok_or("an unclosed shape")?)
+        .unwrap_or("");
     inner
         .split(',')
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .map(|t| t.trim_end_matches('L').parse::<u64>().ok())
+        .map(|t| {
+            t.trim_end_matches('L')
+                .parse::<u64>()
+                .map_err(|_| format!("a shape entry {t:?} that is not a size"))
+        })
         .collect()
 }
 
@@ -756,7 +823,7 @@ mod tests {
             "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {dims}, }}",
             if fortran { "True" } else { "False" }
         );
-        while (10 + header.len() + 1) % 64 != 0 {
+        while !(10 + header.len() + 1).is_multiple_of(64) {
             header.push(' ');
         }
         header.push('\n');
@@ -869,6 +936,45 @@ mod tests {
                 .to_string();
             assert!(e.contains("needs more data than the"), "{e}");
         }
+    }
+
+    #[test]
+    fn hostile_npy_headers_are_refused_quickly() {
+        // Inputs the fuzzer found: a 4 GiB header length, shapes that overflow (also hidden in
+        // a string, given twice, or behind a zero), and deeply nested brackets that made the
+        // header grammar backtrack for minutes.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/fuzz/npy_ingest");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let table = npy_table(&bytes, Path::new("f.npy"));
+            let labels = npy_labels(&bytes, Path::new("f.npy"));
+            assert!(table.is_err() && labels.is_err(), "{}", path.display());
+            seen += 1;
+        }
+        assert!(seen >= 8, "{seen} inputs in {}", dir.display());
+        let e = npy_table(
+            &npy_bytes("<f4", false, &[2, 1], &[0; 8]),
+            Path::new("f.npy"),
+        );
+        assert!(e.is_ok());
+        let mut nested = npy_bytes("<f4", false, &[1], &[0; 4]);
+        // Replace the padding after the dict with nested brackets inside a new key.
+        let text = "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': [[[[[1]]]]]}";
+        let mut header = text.to_owned();
+        while !(10 + header.len() + 1).is_multiple_of(64) {
+            header.push(' ');
+        }
+        header.push('\n');
+        nested.truncate(8);
+        nested.extend_from_slice(&u16::try_from(header.len()).unwrap().to_le_bytes());
+        nested.extend_from_slice(header.as_bytes());
+        nested.extend_from_slice(&[0; 4]);
+        let e = npy_table(&nested, Path::new("f.npy"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nested more than 4 deep"), "{e}");
     }
 
     #[test]

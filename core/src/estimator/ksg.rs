@@ -35,7 +35,8 @@
 //! coordinate alike, and the estimate does not depend on the units of either variable.
 //!
 //! Results are clamped at 0 (a negative estimate is bias). With a single class (every label
-//! equal) I(T;Y) is 0 exactly, H(Y) being 0, and is not estimated. `ψ` is the digamma
+//! equal) I(T;Y) is 0 exactly, H(Y) being 0, and is not estimated; likewise I(X;T) from
+//! input groups when every sample has the same input. `ψ` is the digamma
 //! function.
 //!
 //! # Cost
@@ -1313,7 +1314,12 @@ impl Kind for KsgKind {
             let ids = layer
                 .inputs()
                 .ok_or(Error::InvalidParameter { name: "inputs" })?;
-            nats(n, sums.get(0), kept(ids, keys))
+            // One input for every sample: H(X) = 0, so I(X;T) is 0 exactly.
+            if ids.windows(2).all(|w| w.first() == w.last()) {
+                0.0
+            } else {
+                nats(n, sums.get(0), kept(ids, keys))
+            }
         };
         let one_class = layer.labels().windows(2).all(|w| w.first() == w.last());
         let i_ty = if one_class {
