@@ -134,13 +134,7 @@ impl Tally {
             let Some(est) = estimators.get(k) else {
                 continue;
             };
-            let mut layers = layers.clone();
-            layers.sort_unstable();
-            let list = layers
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = layer_list(layers);
             let worst = match issue {
                 Issue::Clipped => format!("; at worst {:.2}% of a layer's values", worst * 100.0),
                 Issue::Ceiling => String::new(),
@@ -153,6 +147,19 @@ impl Tally {
             );
         }
     }
+}
+
+/// Layer numbers in ascending order, comma-separated.
+#[must_use]
+pub fn layer_list(layers: &[u32]) -> String {
+    let mut layers = layers.to_vec();
+    layers.sort_unstable();
+    layers.dedup();
+    layers
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Prints the warnings of one estimate.

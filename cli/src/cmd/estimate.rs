@@ -179,14 +179,7 @@ fn estimate_layer_with(
 pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let settings = args.settings.apply(Settings::DEFAULT)?;
     // Every estimator's settings are checked before any file is read.
-    let estimators = args
-        .estimators
-        .iter()
-        .map(|name| {
-            Estimator::new(name, settings)
-                .map_err(|e| CliError::from_core(name.as_str(), e, |p| args.settings.given(p)))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let estimators = super::estimators_of(&args.estimators, settings, &args.settings)?;
     let threads = threads(args.threads)?;
     if let Some(history) = &args.history {
         return estimate_history(args, history, &estimators, settings, threads, out);

@@ -44,14 +44,7 @@ fn pair_rule(est: &Estimator) -> Result<Pair, String> {
 /// continuous variables.
 pub fn mi(args: &MiArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let settings = args.settings.apply(Settings::DEFAULT)?;
-    let estimators = args
-        .estimators
-        .iter()
-        .map(|name| {
-            Estimator::new(name, settings)
-                .map_err(|e| CliError::from_core(name.as_str(), e, |p| args.settings.given(p)))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let estimators = super::estimators_of(&args.estimators, settings, &args.settings)?;
     let rules = if args.discrete_y {
         Vec::new()
     } else {

@@ -77,6 +77,25 @@ impl EstimatorArgs {
 /// Most threads `--threads` takes.
 pub const MAX_THREADS: usize = 1024;
 
+/// The estimators `names` with `settings`, each checked (an error names the estimator and
+/// the option of the setting it rejects).
+///
+/// # Errors
+/// The first estimator's error.
+pub fn estimators_of(
+    names: &[String],
+    settings: Settings,
+    args: &EstimatorArgs,
+) -> Result<Vec<infoplane_core::estimator::Estimator>, CliError> {
+    names
+        .iter()
+        .map(|name| {
+            infoplane_core::estimator::Estimator::new(name, settings)
+                .map_err(|e| CliError::from_core(name.as_str(), e, |p| args.given(p)))
+        })
+        .collect()
+}
+
 /// Worker threads for `requested` (0: every core).
 ///
 /// # Errors

@@ -509,13 +509,7 @@ fn ceiling_warnings(summary: &Summary, ceiling: f64) -> Vec<String> {
         .iter()
         .filter_map(|name| {
             let (count, total, layers) = hit.get(name.as_str()).filter(|h| h.0 > 0)?;
-            let mut layers = layers.clone();
-            layers.sort_unstable();
-            let list = layers
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = crate::honest::layer_list(layers);
             let why = if name.starts_with("kde") {
                 "a kernel narrower than the distances between the samples (a larger noise variance sees more)"
             } else {
