@@ -45,6 +45,14 @@ pub fn read_inputs(
             format!("{} input rows for {rows} rows of activations", x.rows),
         ));
     }
+    inputs_of(x)
+}
+
+/// A table as inputs: its equal rows grouped.
+///
+/// # Errors
+/// A core error for a table the core refuses.
+pub fn inputs_of(x: Table) -> Result<Inputs, CliError> {
     let xm = MatRef::new(&x.data, x.rows, x.cols).map_err(|e| CliError::core("inputs", e))?;
     let mut ids = vec![0u32; x.rows];
     let mut scratch = vec![0u64; x.rows];

@@ -1,6 +1,6 @@
 //! `infoplane mi`: the mutual information of two variables brought as files, in bits.
 
-use super::estimate::{check_needs, estimate_layer, estimate_layer_groups, read_inputs};
+use super::estimate::{check_needs, estimate_layer, estimate_layer_groups, inputs_of};
 use super::threads;
 use crate::args::MiArgs;
 use crate::arrays::{Columns, Source, read_labels_from_source, read_matrix};
@@ -81,13 +81,7 @@ pub fn mi(args: &MiArgs, out: &mut dyn Write) -> Result<(), CliError> {
         let one_class = vec![0u32; a.rows];
         let need_direct = rules.contains(&Pair::Direct);
         let x = if need_direct {
-            Some(read_inputs(
-                &a_src,
-                args.x_columns.as_ref(),
-                "--x-columns",
-                a.rows,
-                threads,
-            )?)
+            Some(inputs_of(a.clone())?)
         } else {
             None
         };
