@@ -2,7 +2,6 @@
 //! pattern, or a kernel narrower than the distances between samples), and fixed bins that
 //! clipped activations outside `--range`. Said on stderr, never silently.
 
-use crate::io::Table;
 use infoplane_core::PlanePoint;
 use infoplane_core::estimator::{Estimator, Param, Settings};
 use std::collections::{BTreeMap, HashMap};
@@ -36,12 +35,12 @@ pub fn input_entropy(ids: Option<&[u32]>, rows: usize) -> f64 {
     }
 }
 
-/// The share of `t`'s values outside `[lo, hi]`.
+/// The share of the values `t` outside `[lo, hi]`.
 #[must_use]
-pub fn clipped_share(t: &Table, lo: f32, hi: f32) -> f64 {
-    let out = t.data.iter().filter(|&&v| v < lo || v > hi).count();
+pub fn clipped_share(t: &[f32], lo: f32, hi: f32) -> f64 {
+    let out = t.iter().filter(|&&v| v < lo || v > hi).count();
     #[allow(clippy::cast_precision_loss)]
-    let share = out as f64 / t.data.len().max(1) as f64;
+    let share = out as f64 / t.len().max(1) as f64;
     share
 }
 
@@ -54,12 +53,12 @@ pub enum Issue {
     Clipped,
 }
 
-/// The issues of one estimate of layer `t`, with H(X) `hx`, and for clipping the share.
+/// The issues of one estimate of layer `t` (its values), with H(X) `hx`, and for clipping the share.
 #[must_use]
 pub fn issues(
     est: &Estimator,
     settings: Settings,
-    t: &Table,
+    t: &[f32],
     hx: f64,
     p: &PlanePoint,
 ) -> Vec<(Issue, f64)> {
@@ -162,17 +161,33 @@ pub fn layer_list(layers: &[u32]) -> String {
         .join(", ")
 }
 
+/// The warnings of one estimate, each `estimator: [share: ]advice`.
+#[must_use]
+pub fn warnings_of(
+    est: &Estimator,
+    settings: Settings,
+    hx: f64,
+    issues: &[(Issue, f64)],
+) -> Vec<String> {
+    issues
+        .iter()
+        .map(|&(issue, v)| {
+            let share = match issue {
+                Issue::Clipped => format!("{:.2}% of the values: ", v * 100.0),
+                Issue::Ceiling => String::new(),
+            };
+            format!(
+                "{}: {share}{}",
+                est.name(),
+                message(est, settings, issue, hx)
+            )
+        })
+        .collect()
+}
+
 /// Prints the warnings of one estimate.
 pub fn warn_one(est: &Estimator, settings: Settings, hx: f64, issues: &[(Issue, f64)]) {
-    for &(issue, v) in issues {
-        let share = match issue {
-            Issue::Clipped => format!("{:.2}% of the values: ", v * 100.0),
-            Issue::Ceiling => String::new(),
-        };
-        eprintln!(
-            "warning: {}: {share}{}",
-            est.name(),
-            message(est, settings, issue, hx)
-        );
+    for w in warnings_of(est, settings, hx, issues) {
+        eprintln!("warning: {w}");
     }
 }

@@ -147,10 +147,32 @@ fn estimate_layer_with(
     work: &mut Workspace,
 ) -> Result<Vec<PlanePoint>, CliError> {
     let tm = MatRef::new(&t.data, t.rows, t.cols).map_err(|e| CliError::core("activations", e))?;
-    let mut layer = Layer::new(tm, labels, ids).map_err(|e| CliError::core("activations", e))?;
-    let dx = x.map_or(0, |x| x.cols);
-    if let Some(x) = x {
-        let xm = MatRef::new(&x.data, x.rows, x.cols).map_err(|e| CliError::core("inputs", e))?;
+    let xm = x
+        .map(|x| MatRef::new(&x.data, x.rows, x.cols))
+        .transpose()
+        .map_err(|e| CliError::core("inputs", e))?;
+    estimate_mats(estimators, tm, labels, ids, xm, threads, work)
+}
+
+/// Every estimator on the layer `t` with its `labels`, the inputs' groups `ids` (`None`: every
+/// row its own input) and input values `x` if given, borrowed as they are: what
+/// [`estimate_layer`] does after reading files, for callers that hold the matrices already.
+///
+/// # Errors
+/// Core errors with the estimator's name (`"activations"` or `"inputs"` for a matrix the
+/// core refuses, e.g. a non-finite value).
+pub fn estimate_mats(
+    estimators: &[Estimator],
+    t: MatRef<'_>,
+    labels: &[u32],
+    ids: Option<&[u32]>,
+    x: Option<MatRef<'_>>,
+    threads: usize,
+    work: &mut Workspace,
+) -> Result<Vec<PlanePoint>, CliError> {
+    let mut layer = Layer::new(t, labels, ids).map_err(|e| CliError::core("activations", e))?;
+    let dx = x.map_or(0, |x| x.cols());
+    if let Some(xm) = x {
         layer = layer
             .with_x(xm.into())
             .map_err(|e| CliError::core("inputs", e))?;
@@ -158,7 +180,7 @@ fn estimate_layer_with(
     let plans = estimators
         .iter()
         .map(|est| {
-            est.plan(t.rows, t.cols)
+            est.plan(t.rows(), t.cols())
                 .and_then(|p| p.with_inputs(dx))
                 .map_err(|e| CliError::core(est.name(), e))
         })
@@ -259,7 +281,12 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
     )?;
     let hx = honest::input_entropy(inputs.as_ref().map(|x| x.ids.as_slice()), t.rows);
     for (est, p) in estimators.iter().zip(&points) {
-        honest::warn_one(est, settings, hx, &honest::issues(est, settings, &t, hx, p));
+        honest::warn_one(
+            est,
+            settings,
+            hx,
+            &honest::issues(est, settings, &t.data, hx, p),
+        );
     }
     let stdout = |e| CliError::io(Path::new("<stdout>"), e);
     let header = if args.bits {
@@ -474,7 +501,7 @@ fn estimate_history(
         let points = estimate_layer(estimators, &t, &labels, inputs.as_ref(), threads, &mut work)?;
         tally.measured();
         for (k, (est, p)) in estimators.iter().zip(&points).enumerate() {
-            tally.count(k, e.layer, &honest::issues(est, settings, &t, hx, p));
+            tally.count(k, e.layer, &honest::issues(est, settings, &t.data, hx, p));
         }
         for (name, p) in names.iter().zip(points) {
             let (ix, iy) = (p.i_xt.in_bits(), p.i_ty.in_bits());

@@ -37,6 +37,100 @@ fn pair_rule(est: &Estimator) -> Result<Pair, String> {
     }
 }
 
+/// The second variable of [`mi_values`].
+#[derive(Debug, Clone, Copy)]
+pub enum Second<'a> {
+    /// Class labels: every estimator's I(T;Y) with T the first variable.
+    Labels(&'a [u32]),
+    /// A continuous variable with the first's rows.
+    Values(&'a Table),
+}
+
+/// Checks that every estimator can measure the pair (`discrete`: the second variable is
+/// class labels) and returns how each would.
+fn rules_of(estimators: &[Estimator], discrete: bool) -> Result<Vec<Pair>, CliError> {
+    if discrete {
+        return Ok(Vec::new());
+    }
+    estimators
+        .iter()
+        .map(|e| pair_rule(e).map_err(|m| CliError::option("--estimator", m)))
+        .collect()
+}
+
+/// I(A;B) in bits by every estimator, with the warnings (each `estimator: advice`) the
+/// values need; `a` and `b` have the same rows, and messages call `a` `a_name`.
+///
+/// # Errors
+/// An estimator that cannot measure two continuous variables (`--estimator`), more
+/// neighbours than samples (`--k`), core errors.
+pub fn mi_values(
+    estimators: &[Estimator],
+    settings: Settings,
+    a: &Table,
+    b: Second<'_>,
+    threads: usize,
+    a_name: &Path,
+) -> Result<(Vec<f64>, Vec<String>), CliError> {
+    let rules = rules_of(estimators, matches!(b, Second::Labels(_)))?;
+    let shown = a_name;
+    let mut work = Workspace::new();
+    let mut bits = Vec::with_capacity(estimators.len());
+    let mut warnings = Vec::new();
+    match b {
+        Second::Labels(y) => {
+            // The classes are the inputs too: every estimator's I(T;Y), and for `ksg` its
+            // mixed form, never needs input values here.
+            check_needs(estimators, settings, true, a.rows, shown)?;
+            for p in estimate_layer_groups(estimators, a, y, y, threads, &mut work)? {
+                bits.push(p.i_ty.in_bits());
+            }
+        }
+        Second::Values(b) => {
+            check_needs(estimators, settings, true, a.rows, shown)?;
+            let one_class = vec![0u32; a.rows];
+            let x = if rules.contains(&Pair::Direct) {
+                Some(inputs_of(a.clone())?)
+            } else {
+                None
+            };
+            let joint = rules.contains(&Pair::Entropies).then(|| side_by_side(a, b));
+            for (est, rule) in estimators.iter().zip(&rules) {
+                if est.kind().params().contains(&Param::Range) {
+                    let share = honest::clipped_share(&a.data, settings.lo, settings.hi)
+                        .max(honest::clipped_share(&b.data, settings.lo, settings.hi));
+                    if share > 0.0 {
+                        warnings.extend(honest::warnings_of(
+                            est,
+                            settings,
+                            f64::INFINITY,
+                            &[(honest::Issue::Clipped, share)],
+                        ));
+                    }
+                }
+                let one = std::slice::from_ref(est);
+                let v = match rule {
+                    Pair::Direct => {
+                        let p = estimate_layer(one, b, &one_class, x.as_ref(), threads, &mut work)?;
+                        p.first().map_or(0.0, |p| p.i_xt.in_bits())
+                    }
+                    Pair::Entropies => {
+                        // With every sample its own input, I(X;T) is the entropy of T's bins.
+                        let mut h = |t: &Table| -> Result<f64, CliError> {
+                            let p = estimate_layer(one, t, &one_class, None, threads, &mut work)?;
+                            Ok(p.first().map_or(0.0, |p| p.i_xt.in_bits()))
+                        };
+                        let ab = joint.as_ref().map_or(Ok(0.0), &mut h)?;
+                        (h(a)? + h(b)? - ab).max(0.0)
+                    }
+                };
+                bits.push(v);
+            }
+        }
+    }
+    Ok((bits, warnings))
+}
+
 /// Reads the two variables, runs every estimator and writes `estimator,mi_bits` rows.
 ///
 /// # Errors
@@ -45,29 +139,23 @@ fn pair_rule(est: &Estimator) -> Result<Pair, String> {
 pub fn mi(args: &MiArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let settings = args.settings.apply(Settings::DEFAULT)?;
     let estimators = super::estimators_of(&args.estimators, settings, &args.settings)?;
-    let rules = if args.discrete_y {
-        Vec::new()
-    } else {
-        estimators
-            .iter()
-            .map(|e| pair_rule(e).map_err(|m| CliError::option("--estimator", m)))
-            .collect::<Result<Vec<_>, _>>()?
-    };
+    // Every estimator is checked before a file is read.
+    rules_of(&estimators, args.discrete_y)?;
     let threads = threads(args.threads)?;
     let a_src = Source::parse(&args.x);
     let b_src = Source::parse(&args.y);
     let a = read_matrix(&a_src, args.x_columns.as_ref(), "--x-columns", threads)?;
-    let mut work = Workspace::new();
-    let mut bits = Vec::with_capacity(estimators.len());
-    if args.discrete_y {
+    let (bits, warnings) = if args.discrete_y {
         let y = read_labels_from_source(&b_src, args.y_columns.as_deref())?;
         same_rows(&b_src, y.len(), &a_src, a.rows)?;
-        // The classes are the inputs too: every estimator's I(T;Y), and for `ksg` its mixed
-        // form, never needs input values here.
-        check_needs(&estimators, settings, true, a.rows, &a_src.shown())?;
-        for p in estimate_layer_groups(&estimators, &a, &y, &y, threads, &mut work)? {
-            bits.push(p.i_ty.in_bits());
-        }
+        mi_values(
+            &estimators,
+            settings,
+            &a,
+            Second::Labels(&y),
+            threads,
+            &a_src.shown(),
+        )
     } else {
         let b_cols = args
             .y_columns
@@ -77,48 +165,17 @@ pub fn mi(args: &MiArgs, out: &mut dyn Write) -> Result<(), CliError> {
             .map_err(|m| CliError::option("--y-columns", m))?;
         let b = read_matrix(&b_src, b_cols.as_ref(), "--y-columns", threads)?;
         same_rows(&b_src, b.rows, &a_src, a.rows)?;
-        check_needs(&estimators, settings, true, a.rows, &a_src.shown())?;
-        let one_class = vec![0u32; a.rows];
-        let need_direct = rules.contains(&Pair::Direct);
-        let x = if need_direct {
-            Some(inputs_of(a.clone())?)
-        } else {
-            None
-        };
-        let joint = rules
-            .contains(&Pair::Entropies)
-            .then(|| side_by_side(&a, &b));
-        for (est, rule) in estimators.iter().zip(&rules) {
-            if est.kind().params().contains(&Param::Range) {
-                let share = honest::clipped_share(&a, settings.lo, settings.hi)
-                    .max(honest::clipped_share(&b, settings.lo, settings.hi));
-                if share > 0.0 {
-                    honest::warn_one(
-                        est,
-                        settings,
-                        f64::INFINITY,
-                        &[(honest::Issue::Clipped, share)],
-                    );
-                }
-            }
-            let one = std::slice::from_ref(est);
-            let v = match rule {
-                Pair::Direct => {
-                    let p = estimate_layer(one, &b, &one_class, x.as_ref(), threads, &mut work)?;
-                    p.first().map_or(0.0, |p| p.i_xt.in_bits())
-                }
-                Pair::Entropies => {
-                    // With every sample its own input, I(X;T) is the entropy of T's bins.
-                    let mut h = |t: &Table| -> Result<f64, CliError> {
-                        let p = estimate_layer(one, t, &one_class, None, threads, &mut work)?;
-                        Ok(p.first().map_or(0.0, |p| p.i_xt.in_bits()))
-                    };
-                    let ab = joint.as_ref().map_or(Ok(0.0), &mut h)?;
-                    (h(&a)? + h(&b)? - ab).max(0.0)
-                }
-            };
-            bits.push(v);
-        }
+        mi_values(
+            &estimators,
+            settings,
+            &a,
+            Second::Values(&b),
+            threads,
+            &a_src.shown(),
+        )
+    }?;
+    for w in warnings {
+        eprintln!("warning: {w}");
     }
     let stdout = |e| CliError::io(Path::new("<stdout>"), e);
     let header = if args.bits {
