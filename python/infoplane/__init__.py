@@ -247,7 +247,8 @@ def mi(
 
 
 def _catalog() -> Dict[str, Any]:
-    return json.loads(_native.catalog())
+    data: Dict[str, Any] = json.loads(_native.catalog())
+    return data
 
 
 def estimators() -> Dict[str, Dict[str, Any]]:
@@ -346,14 +347,23 @@ def run(
     Returns:
         :class:`RunResult` with the plane, metrics, layer statistics, summaries and manifest.
 
+    Ctrl-C (or a Jupyter interrupt) stops the run as a killed run stops: ``KeyboardInterrupt``
+    says where it is staged, and ``run(resume=out)`` goes on from its last checkpoint, ending
+    with the bytes of a run that never stopped.
+
     Raises:
         ValueError: an option the CLI refuses (named, with what it accepts), a run that
             diverges (the files written up to then stay in ``out``).
         TypeError: a keyword that is not an option.
+        KeyboardInterrupt: the run was interrupted.
     """
     as_pandas = _has_pandas() if pandas is None else bool(pandas)
     opts: Dict[str, Any] = dict(options)
-    opts["preset"] = preset
+    resume = opts.get("resume")
+    if resume is None:
+        opts["preset"] = preset
+    elif out is not None:
+        raise ValueError("out: a resumed run goes on in its own directory (resume=…)")
     if not progress:
         opts["quiet"] = True
 
@@ -377,6 +387,11 @@ def run(
             out=None if out is None else os.fspath(out),
         )
 
+    if resume is not None:
+        opts["resume"] = os.fspath(resume)
+        _native.run(opts, simd)
+        out = opts["resume"]
+        return read(out)
     if out is not None:
         opts["out"] = os.fspath(out)
         _native.run(opts, simd)

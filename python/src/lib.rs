@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// The estimator settings a keyword may give, in the CLI's order.
 const SETTINGS: [&str; 8] = [
@@ -517,10 +518,11 @@ fn run_argv(options: &Bound<'_, PyDict>) -> PyResult<Vec<String>> {
 #[pyo3(signature = (options, simd))]
 fn run(py: Python<'_>, options: &Bound<'_, PyDict>, simd: Option<String>) -> PyResult<Vec<String>> {
     let argv = run_argv(options)?;
-    let full = ["infoplane".to_owned(), "run".to_owned()]
+    let full: Vec<String> = ["infoplane".to_owned(), "run".to_owned()]
         .into_iter()
-        .chain(argv.iter().cloned());
-    let cli = Cli::try_parse_from(full).map_err(|e| {
+        .chain(argv.iter().cloned())
+        .collect();
+    let cli = Cli::try_parse_from(&full).map_err(|e| {
         let arg = e
             .get(clap::error::ContextKind::InvalidArg)
             .map(|a| a.to_string())
@@ -543,8 +545,54 @@ fn run(py: Python<'_>, options: &Bound<'_, PyDict>, simd: Option<String>) -> PyR
     let Command::Run(args) = &cli.command else {
         return Err(PyRuntimeError::new_err("not a run"));
     };
-    py.detach(|| infoplane_cli::cmd::run::run(args))
-        .map_err(py_err)?;
+    // The run goes on a thread of its own while this one waits without the GIL, taking it
+    // back every 100 ms to see whether Python has a signal to handle (Ctrl-C, a Jupyter
+    // interrupt): then the run is stopped as a killed run stops, staged for `resume`.
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("infoplane-run".into())
+            .spawn_scoped(scope, move || {
+                let _ = tx.send(infoplane_cli::cmd::run::run_as(args, full));
+            })
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the run's thread: {e}")))?;
+        let rx = Mutex::new(rx);
+        let wait = |timeout| {
+            py.detach(|| {
+                rx.lock()
+                    .map_or(Err(mpsc::RecvTimeoutError::Disconnected), |r| {
+                        r.recv_timeout(timeout)
+                    })
+            })
+        };
+        let result = loop {
+            match wait(Duration::from_millis(100)) {
+                Ok(r) => break r,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(PyRuntimeError::new_err("the run's thread stopped"));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if let Err(signal) = py.check_signals() {
+                infoplane_cli::cmd::run::INTERRUPT.store(true, Ordering::SeqCst);
+                let stopped = wait(Duration::from_secs(3600));
+                infoplane_cli::cmd::run::INTERRUPT.store(false, Ordering::SeqCst);
+                let _ = worker.join();
+                return Err(match stopped {
+                    Ok(Err(e)) => {
+                        let note = e.note().map(pythonize).unwrap_or_default();
+                        pyo3::exceptions::PyKeyboardInterrupt::new_err(format!(
+                            "the run was interrupted; {note}"
+                        ))
+                    }
+                    // It ended before it saw the flag, or failed on its own: the signal's error.
+                    _ => signal,
+                });
+            }
+        };
+        let _ = worker.join();
+        result.map_err(py_err)
+    })?;
     Ok(argv)
 }
 

@@ -106,3 +106,28 @@ def test_an_existing_run_is_not_overwritten(both):
         infoplane.run("tishby", out=d / "py", epochs=50)
     assert (d / "py" / "plane.csv").read_bytes() == before
     assert json.loads((d / "py" / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_ctrl_c_stops_the_run_and_resume_ends_it_as_if_it_never_stopped(cli, tmp_path):
+    import os
+    import signal
+    import threading
+    import time
+
+    opts = dict(epochs=12000, schedule="every:500", estimator="binning", checkpoint_every=0)
+    out = tmp_path / "stopped"
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt, match=r"interrupted.*resume"):
+        infoplane.run("tishby", out=out, **opts)
+    stopped_after = time.perf_counter() - t0
+    timer.join()
+    assert stopped_after < 10, stopped_after
+    assert not (out / "plane.csv").exists() and (out / ".infoplane-run").is_dir()
+    r = infoplane.run(resume=out)
+    cli("run", "--preset", "tishby", "--epochs", "12000", "--schedule", "every:500",
+        "--estimator", "binning", "--out", tmp_path / "whole", "--quiet")
+    assert (out / "plane.csv").read_bytes() == (tmp_path / "whole" / "plane.csv").read_bytes()
+    assert len(r.plane) == 24 * 6
+    assert r.manifest["status"] == "complete"

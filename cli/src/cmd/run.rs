@@ -713,6 +713,15 @@ enum Msg {
     Stopped,
 }
 
+/// Set by a program that embeds `run` (the Python module, on Ctrl-C) to stop the run in
+/// progress as one whose output cannot be written: it stays staged, to be resumed with
+/// `--resume`. The command line never sets it (Ctrl-C ends the process, with the same
+/// result).
+pub static INTERRUPT: AtomicBool = AtomicBool::new(false);
+
+/// The message of a run stopped by [`INTERRUPT`].
+pub const INTERRUPTED: &str = "interrupted";
+
 /// Work done so far over all drivers, for progress.
 #[derive(Default)]
 struct Counters {
@@ -918,15 +927,25 @@ fn drive(
 /// # Errors
 /// Any option, core or I/O error, with context.
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
+    let command = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    run_as(args, command)
+}
+
+/// [`run`] for a program that embeds it (the Python module): `command` is the `infoplane`
+/// command line that `args` came from, kept in `manifest.json` so that `--resume` can parse it.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_as(args: &RunArgs, command: Vec<String>) -> Result<(), CliError> {
     if let Some(dir) = &args.resume {
         return resume(dir, args);
     }
     let cfg = RunConfig::from_args(args)?;
     let begin = Begin {
         resumed: false,
-        command: std::env::args_os()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect(),
+        command,
         resumes: 0,
         from: None,
         data_files: None,
@@ -1451,6 +1470,9 @@ fn execute(args: &RunArgs, cfg: &RunConfig, begin: Begin) -> Result<(), CliError
             }
         };
         loop {
+            if INTERRUPT.load(Ordering::Relaxed) && write_error.is_none() {
+                stop(CliError::Other(INTERRUPTED.to_owned()), &mut write_error);
+            }
             let first_failed = failure.as_ref().map_or(usize::MAX, |f| f.0);
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(Msg::Row(slot, m, ck)) => {
