@@ -174,6 +174,11 @@ def median(timings, key):
     return statistics.median(t[key] for t in timings)
 
 
+def each(timings):
+    """Every repeat's total time, in the order run."""
+    return ", ".join(f"{t['total']:.2f}" for t in timings)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True,
@@ -242,8 +247,9 @@ def main():
     print(f"recorded {len(epochs)} epochs x {n_layers} layers x {len(args.estimator)} estimators "
           f"({len(plane)} rows) -> {args.out}/: {', '.join(files)}")
     print(f"median of {args.repeats} runs each (wall time, one torch thread):")
-    print(f"  training without recording: {without:7.2f} s")
-    print(f"  training with recording:    {with_rec:7.2f} s  (up to the DataFrame in hand)")
+    print(f"  training without recording: {without:7.2f} s  (runs: {each(plain_t)})")
+    print(f"  training with recording:    {with_rec:7.2f} s  (runs: {each(rec_t)}; "
+          f"up to the DataFrame in hand)")
     print(f"    of which inside record(): {median(rec_t, 'record'):7.2f} s")
     print(f"    of which plane() waiting: {median(rec_t, 'wait'):7.2f} s  "
           f"(estimates pending after the last epoch)")

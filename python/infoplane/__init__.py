@@ -400,7 +400,11 @@ def run(
         directory = os.path.join(tmp, "run")
         opts["out"] = directory
         opts.setdefault("no_plots", True)
-        _native.run(opts, simd)
+        try:
+            _native.run(opts, simd)
+        except KeyboardInterrupt:
+            # The staged run goes with the temporary directory: nothing to resume.
+            raise KeyboardInterrupt("the run was interrupted (give out= to keep a run that can be resumed)") from None
         return read(directory)
 
 

@@ -579,10 +579,11 @@ fn run(py: Python<'_>, options: &Bound<'_, PyDict>, simd: Option<String>) -> PyR
                 infoplane_cli::cmd::run::INTERRUPT.store(false, Ordering::SeqCst);
                 let _ = worker.join();
                 return Err(match stopped {
-                    Ok(Err(e)) => {
-                        let note = e.note().map(pythonize).unwrap_or_default();
+                    Ok(Err(_)) => {
+                        let dir = args.resume.as_ref().or(args.out.as_ref());
+                        let dir = dir.map(|d| d.display().to_string()).unwrap_or_default();
                         pyo3::exceptions::PyKeyboardInterrupt::new_err(format!(
-                            "the run was interrupted; {note}"
+                            "the run was interrupted; it is staged in {dir}/.infoplane-run, and infoplane.run(resume={dir:?}) goes on from its last checkpoint"
                         ))
                     }
                     // It ended before it saw the flag, or failed on its own: the signal's error.

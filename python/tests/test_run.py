@@ -116,13 +116,19 @@ def test_ctrl_c_stops_the_run_and_resume_ends_it_as_if_it_never_stopped(cli, tmp
 
     opts = dict(epochs=12000, schedule="every:500", estimator="binning", checkpoint_every=0)
     out = tmp_path / "stopped"
+    # Python's own Ctrl-C handler, even where the shell started this process with SIGINT
+    # ignored (a background job).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
-    t0 = time.perf_counter()
-    with pytest.raises(KeyboardInterrupt, match=r"interrupted.*resume"):
-        infoplane.run("tishby", out=out, **opts)
-    stopped_after = time.perf_counter() - t0
-    timer.join()
+    try:
+        timer.start()
+        t0 = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt, match=r"interrupted.*resume"):
+            infoplane.run("tishby", out=out, **opts)
+        stopped_after = time.perf_counter() - t0
+        timer.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert stopped_after < 10, stopped_after
     assert not (out / "plane.csv").exists() and (out / ".infoplane-run").is_dir()
     r = infoplane.run(resume=out)
