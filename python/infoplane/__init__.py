@@ -367,7 +367,7 @@ def run(
     if not progress:
         opts["quiet"] = True
 
-    def read(directory: str) -> RunResult:
+    def read(directory: str, keep: bool = True) -> RunResult:
         def table(name: str) -> Any:
             path = os.path.join(directory, name)
             if not os.path.exists(path):
@@ -384,14 +384,14 @@ def run(
             metrics_summary=table("metrics-summary.csv"),
             layers_summary=table("layers-summary.csv"),
             manifest=manifest,
-            out=None if out is None else os.fspath(out),
+            out=directory if keep else None,
         )
 
     if resume is not None:
-        opts["resume"] = os.fspath(resume)
+        directory = os.fspath(resume)
+        opts["resume"] = directory
         _native.run(opts, simd)
-        out = opts["resume"]
-        return read(out)
+        return read(directory)
     if out is not None:
         opts["out"] = os.fspath(out)
         _native.run(opts, simd)
@@ -404,8 +404,10 @@ def run(
             _native.run(opts, simd)
         except KeyboardInterrupt:
             # The staged run goes with the temporary directory: nothing to resume.
-            raise KeyboardInterrupt("the run was interrupted (give out= to keep a run that can be resumed)") from None
-        return read(directory)
+            raise KeyboardInterrupt(
+                "the run was interrupted (give out= to keep a run that can be resumed)"
+            ) from None
+        return read(directory, keep=False)
 
 
 def run_options() -> List[str]:

@@ -26,7 +26,7 @@ def test_files_are_the_clis_byte_for_byte(both):
     for name in ["plane.csv", "metrics.csv", "layers.csv", "summary.csv", "plane.svg", "layers-binning.svg"]:
         assert (d / "py" / name).read_bytes() == (d / "cli" / name).read_bytes(), name
     assert r.out == str(d / "py")
-    assert r.manifest["status"] == "complete"
+    assert r.manifest["status"] == "complete" and r.out == str(out)
 
 
 def test_tables_hold_the_clis_numbers(both):
@@ -136,4 +136,4 @@ def test_ctrl_c_stops_the_run_and_resume_ends_it_as_if_it_never_stopped(cli, tmp
         "--estimator", "binning", "--out", tmp_path / "whole", "--quiet")
     assert (out / "plane.csv").read_bytes() == (tmp_path / "whole" / "plane.csv").read_bytes()
     assert len(r.plane) == 24 * 6
-    assert r.manifest["status"] == "complete"
+    assert r.manifest["status"] == "complete" and r.out == str(out)
