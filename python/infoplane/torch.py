@@ -23,6 +23,7 @@ Torch is imported only by this module: ``import infoplane`` works without it.
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
@@ -33,6 +34,9 @@ from . import PLANE_COLUMNS, InfoplaneWarning, _frame, _has_pandas, _labels, _ma
 from . import _native, schedule_epochs
 
 __all__ = ["Recorder"]
+
+#: A clipping warning: `estimator: S% of the values: advice`.
+_SHARE = re.compile(r"^([^:]+): ([0-9.]+)% of the values: (.*)$", re.S)
 
 
 def _output_tensor(output: Any) -> torch.Tensor:
@@ -298,13 +302,24 @@ class Recorder:
         return _frame(columns, as_pandas)
 
     def _warn(self) -> None:
-        seen: Dict[str, int] = {}
+        """One warning per estimator and kind, with how many layer-epochs it concerns (and
+        for clipping, the largest share of values clipped)."""
+        seen: Dict[str, Tuple[int, float]] = {}
         for n in self._notes:
             text = n.split(": ", 1)[1] if n.startswith("epoch ") else n
-            seen[text] = seen.get(text, 0) + 1
+            share = 0.0
+            m = _SHARE.match(text)
+            if m:
+                share = float(m.group(2))
+                text = f"{m.group(1)}: {m.group(3)}"
+            count, worst = seen.get(text, (0, 0.0))
+            seen[text] = (count + 1, max(worst, share))
         self._notes.clear()
-        for text, count in seen.items():
-            warnings.warn(f"{text} (at {count} layer-epochs)", InfoplaneWarning, stacklevel=3)
+        for text, (count, worst) in seen.items():
+            most = f", up to {worst:.2f}% of a layer's values" if worst > 0 else ""
+            warnings.warn(
+                f"{text} (at {count} layer-epochs{most})", InfoplaneWarning, stacklevel=3
+            )
 
     @property
     def measured(self) -> List[int]:

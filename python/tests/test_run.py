@@ -26,7 +26,7 @@ def test_files_are_the_clis_byte_for_byte(both):
     for name in ["plane.csv", "metrics.csv", "layers.csv", "summary.csv", "plane.svg", "layers-binning.svg"]:
         assert (d / "py" / name).read_bytes() == (d / "cli" / name).read_bytes(), name
     assert r.out == str(d / "py")
-    assert r.manifest["status"] == "complete" and r.out == str(out)
+    assert r.manifest["status"] == "complete"
 
 
 def test_tables_hold_the_clis_numbers(both):

@@ -140,3 +140,23 @@ def test_bad_recorder_arguments(data):
     rec.close()
     with pytest.raises(RuntimeError, match="closed"):
         rec.record(4)
+
+
+def test_clipping_warnings_come_once_per_estimator():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU())
+    x = torch.randn(512, 4) * 3
+    y = torch.arange(512) % 2
+    rec = ipt.Recorder(net, x, y, layers=[net[1]], schedule="every:1", estimator=["binning", "kde-upper"])
+    for epoch in range(5):
+        rec.record(epoch)
+        with torch.no_grad():
+            net[0].weight.mul_(1.3)  # a different share clipped at every epoch
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        rec.plane()
+    clipped = [str(m.message) for m in w if "outside range" in str(m.message)]
+    assert len(clipped) == 1, clipped
+    assert clipped[0].startswith("binning: activations outside range -1,1")
+    assert "(at 5 layer-epochs, up to " in clipped[0]
+    rec.close()
