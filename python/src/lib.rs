@@ -11,7 +11,7 @@
 
 use clap::Parser;
 use infoplane_cli::args::{Cli, Command};
-use infoplane_cli::cmd::estimate::{estimate_mats, inputs_of};
+use infoplane_cli::cmd::estimate::{check_needs, estimate_mats, inputs_of};
 use infoplane_cli::cmd::mi::{Second, mi_values};
 use infoplane_cli::error::CliError;
 use infoplane_cli::figures::FigureInput;
@@ -263,26 +263,7 @@ fn estimate(
     let rows = tm.rows();
     let names = [("t", tm.cols()), ("inputs", xm.map_or(1, |x| x.cols()))];
     let result = py.detach(move || -> Result<_, CliError> {
-        for est in &ests {
-            if est.kind().needs_inputs() && xm.is_none() {
-                return Err(CliError::option(
-                    "--inputs",
-                    format!(
-                        "{} measures I(X;T) from the inputs: give them, one row per row of t",
-                        est.name()
-                    ),
-                ));
-            }
-            if est.kind().params().contains(&Param::K) && u64::from(settings.k) >= rows as u64 {
-                return Err(CliError::option(
-                    "--k",
-                    format!(
-                        "k = {} needs more than {} samples; t has {rows}",
-                        settings.k, settings.k
-                    ),
-                ));
-            }
-        }
+        check_needs(&ests, settings, xm.is_some(), rows, Path::new("t"))?;
         let ids = match xm {
             Some(x) => {
                 let mut ids = vec![0u32; x.rows()];
@@ -850,24 +831,14 @@ impl Worker {
             }
             None => None,
         };
-        for est in &ests {
-            if est.kind().needs_inputs() && inputs.is_none() {
-                return Err(PyValueError::new_err(format!(
-                    "{}: measures I(X;T) from the inputs: give x",
-                    est.name()
-                )));
-            }
-            if est.kind().params().contains(&Param::K)
-                && u64::from(settings.k) >= labels.len() as u64
-            {
-                return Err(PyValueError::new_err(format!(
-                    "k: k = {} needs more than {} samples; there are {}",
-                    settings.k,
-                    settings.k,
-                    labels.len()
-                )));
-            }
-        }
+        check_needs(
+            &ests,
+            settings,
+            inputs.is_some(),
+            labels.len(),
+            Path::new("x"),
+        )
+        .map_err(py_err)?;
         let threads = infoplane_cli::cmd::threads(threads).map_err(py_err)?;
         let h_x = honest::input_entropy(inputs.as_ref().map(|x| x.ids.as_slice()), labels.len());
         let h_y = honest::input_entropy(Some(&labels), labels.len());
