@@ -515,11 +515,18 @@ fn run(py: Python<'_>, options: &Bound<'_, PyDict>, simd: Option<String>) -> PyR
             .unwrap_or_default();
         let text = e.render().to_string();
         let text = text.trim().trim_start_matches("error: ");
-        let first = text.lines().next().unwrap_or(text);
+        // clap's message with its possible values and tips, without the usage lines.
+        let said: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+            .filter(|l| !l.is_empty())
+            .collect();
+        let said = pythonize(&said.join(" "));
         if name.is_empty() {
-            PyValueError::new_err(pythonize(first))
+            PyValueError::new_err(said)
         } else {
-            PyValueError::new_err(format!("{name}: {}", pythonize(first)))
+            PyValueError::new_err(format!("{name}: {said}"))
         }
     })?;
     infoplane_cli::choose_simd(simd.as_deref()).map_err(py_err)?;
