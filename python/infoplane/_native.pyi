@@ -1,9 +1,25 @@
 """Types of the extension module under ``infoplane`` (use the package's functions)."""
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, final
 
 import numpy as np
 import numpy.typing as npt
+
+__all__ = [
+    "__version__",
+    "Worker",
+    "catalog",
+    "delta_distance",
+    "entropy_bits",
+    "estimate",
+    "figures",
+    "mi",
+    "read_csv",
+    "run",
+    "run_caption",
+    "run_option_names",
+    "schedule_epochs",
+]
 
 __version__: str
 
@@ -49,16 +65,17 @@ def figures(
 def run_caption(manifest: str, seeds: Sequence[int]) -> List[str]: ...
 def catalog() -> str: ...
 
+@final
 class Worker:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         labels: npt.NDArray[np.uint32],
         inputs: Optional[npt.NDArray[np.float32]],
         estimators: Sequence[str],
         settings: Optional[Dict[str, Any]],
         threads: int,
         max_pending: int,
-    ) -> None: ...
+    ) -> "Worker": ...
     def submit(self, epoch: int, layer: int, t: npt.NDArray[np.float32]) -> None: ...
     def collect(self, block: bool) -> List[Tuple[int, int, _Bits, List[str]]]: ...
     def pending(self) -> int: ...
