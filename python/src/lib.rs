@@ -409,13 +409,6 @@ fn delta_distance(a: Vec<(f64, f64)>, b: Vec<(f64, f64)>, h_x: f64, h_y: f64) ->
     delta::distance(&a, &b, h_x, h_y)
 }
 
-/// H in bits of the groups `ids` (`None`: `rows` distinct samples).
-#[pyfunction]
-#[pyo3(signature = (ids, rows))]
-fn entropy_bits(ids: Option<Vec<u32>>, rows: usize) -> f64 {
-    honest::input_entropy(ids.as_deref(), rows)
-}
-
 /// The `infoplane run` options as keyword names (`--noise-var` → `noise_var`), each with
 /// whether it is a switch (given or not) and whether it repeats.
 fn run_options() -> Vec<(String, bool, bool)> {
@@ -976,7 +969,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mi, m)?)?;
     m.add_function(wrap_pyfunction!(schedule_epochs, m)?)?;
     m.add_function(wrap_pyfunction!(delta_distance, m)?)?;
-    m.add_function(wrap_pyfunction!(entropy_bits, m)?)?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(run_option_names, m)?)?;
     m.add_function(wrap_pyfunction!(read_csv, m)?)?;
