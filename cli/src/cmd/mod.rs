@@ -1,6 +1,7 @@
 //! One module per subcommand, and what `run` and `estimate` share: estimator settings from
 //! the options, and an estimate split across threads.
 
+pub mod assemble;
 pub mod dataset;
 pub mod estimate;
 pub mod mi;

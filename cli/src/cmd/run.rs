@@ -325,7 +325,7 @@ fn default_out(
     Ok(Path::new("runs").join(name))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().fold(String::new(), |mut s, b| {
         let _ = write!(s, "{b:02x}");
         s
@@ -333,7 +333,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The value given on the command line for the core parameter `name`, for messages.
-fn given(a: &RunArgs, name: &str) -> Option<String> {
+pub(crate) fn given(a: &RunArgs, name: &str) -> Option<String> {
     match name {
         "layers" => a.layers.clone(),
         "lr" => a.lr.map(|v| format!("{v:?}")),
@@ -351,7 +351,7 @@ fn given(a: &RunArgs, name: &str) -> Option<String> {
 }
 
 /// The data set a run trains on, and the files it was read from with their SHA-256.
-fn load(cfg: &RunConfig, args: &RunArgs) -> Result<(Dataset, Vec<DataFile>), CliError> {
+pub(crate) fn load(cfg: &RunConfig, args: &RunArgs) -> Result<(Dataset, Vec<DataFile>), CliError> {
     if let (DatasetName::Mnist, Some(dir)) = (cfg.dataset, &cfg.mnist) {
         let (data, files) = crate::mnist::load(dir)?;
         let mut hashed = Vec::new();
@@ -403,7 +403,7 @@ fn load(cfg: &RunConfig, args: &RunArgs) -> Result<(Dataset, Vec<DataFile>), Cli
 
 /// A data file a run read.
 #[derive(Debug, Clone, Serialize)]
-struct DataFile {
+pub(crate) struct DataFile {
     file: String,
     sha256: String,
 }
@@ -489,7 +489,7 @@ struct Sink {
 /// in some run at some layer and epoch: there the plane cannot show compression. `ksg` is not
 /// bounded by the plug-in ceiling and is not checked. Counted from the summary, so a resumed
 /// run counts its earlier part too.
-fn ceiling_warnings(summary: &Summary, ceiling: f64) -> Vec<String> {
+pub(crate) fn ceiling_warnings(summary: &Summary, ceiling: f64) -> Vec<String> {
     let mut hit: BTreeMap<&str, (usize, usize, Vec<u32>)> = BTreeMap::new();
     for r in summary.plane_rows() {
         if r.estimator == "ksg" {
@@ -644,7 +644,7 @@ impl Sink {
     }
 
     fn note_layer(&mut self, row: LayerRow) {
-        if row.layer <= self.hidden_layers && row.width > 0 && row.dead_units == row.width {
+        if is_dead(&row, self.hidden_layers) {
             *self.dead.entry((row.run, row.layer)).or_default() += 1;
         }
         self.layer_rows.push(row);
@@ -688,16 +688,29 @@ impl Sink {
     /// The dead-layer warnings, one per seed and layer (the ceiling's are
     /// [`ceiling_warnings`]).
     fn warnings(&self) -> Vec<String> {
-        self.dead
-            .iter()
-            .map(|(&(seed, layer), &k)| {
-                let of = self.measured.iter().find(|m| m.0 == seed).map_or(0, |m| m.1);
-                format!(
-                    "seed {seed}: hidden layer {layer} is dead (every unit constant over all inputs) at {k} of {of} measured epochs; there its I(X;T) and I(T;Y) are 0 whatever happens in training, so its plane shows neither fitting nor compression"
-                )
-            })
-            .collect()
+        dead_layer_warnings(&self.dead, &self.measured)
     }
+}
+
+/// Whether `row` is a hidden layer (of `hidden_layers`) whose every unit was constant.
+pub(crate) fn is_dead(row: &LayerRow, hidden_layers: u32) -> bool {
+    row.layer <= hidden_layers && row.width > 0 && row.dead_units == row.width
+}
+
+/// One warning per seed and hidden layer that was dead at some measured epoch: `dead` counts
+/// those epochs by (seed, layer), `measured` the measured epochs of each seed.
+pub(crate) fn dead_layer_warnings(
+    dead: &BTreeMap<(u64, u32), usize>,
+    measured: &[(u64, usize)],
+) -> Vec<String> {
+    dead.iter()
+        .map(|(&(seed, layer), &k)| {
+            let of = measured.iter().find(|m| m.0 == seed).map_or(0, |m| m.1);
+            format!(
+                "seed {seed}: hidden layer {layer} is dead (every unit constant over all inputs) at {k} of {of} measured epochs; there its I(X;T) and I(T;Y) are 0 whatever happens in training, so its plane shows neither fitting nor compression"
+            )
+        })
+        .collect()
 }
 
 /// What a seed's driver thread tells the writer.
@@ -1767,54 +1780,55 @@ pub fn seed_list(seeds: &[u64]) -> String {
 
 /// `manifest.json`: how the run was made, whether it ended, and what it wrote.
 #[derive(Debug, Serialize)]
-struct Manifest<'a> {
-    infoplane_version: &'static str,
-    git_hash: Option<&'static str>,
-    /// `running` (in the staging directory only), `complete` or `failed`.
-    status: &'static str,
+pub(crate) struct Manifest<'a> {
+    pub(crate) infoplane_version: &'static str,
+    pub(crate) git_hash: Option<&'static str>,
+    /// `running` (in the staging directory only), `complete` or `failed`; `stopped` for a
+    /// run assembled from the seeds that ended before it was stopped ([`super::assemble`]).
+    pub(crate) status: &'static str,
     /// Why a failed run failed, naming the seed and epoch.
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
+    pub(crate) error: Option<String>,
     /// The command that started the run (a resumed run keeps it).
-    command: Vec<String>,
+    pub(crate) command: Vec<String>,
     /// How many times the run was resumed.
-    resumes: u64,
-    dataset: &'a str,
+    pub(crate) resumes: u64,
+    pub(crate) dataset: &'a str,
     /// The files the data set was read from, with their SHA-256 (none for generated data).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    data_files: Vec<DataFile>,
+    pub(crate) data_files: Vec<DataFile>,
     /// All widths, input and output included.
-    widths: Vec<u32>,
+    pub(crate) widths: Vec<u32>,
     /// Every setting (preset, hidden widths, activation, …, estimators with their settings).
     #[serde(flatten)]
-    config: &'a ExperimentConfig,
+    pub(crate) config: &'a ExperimentConfig,
     /// The seeds run here (`seed` is the first seed of the whole sweep).
-    seeds: &'a [u64],
-    repeats: u64,
-    shard: String,
+    pub(crate) seeds: &'a [u64],
+    pub(crate) repeats: u64,
+    pub(crate) shard: String,
     /// Measured epochs over all seeds.
-    measured_epochs: usize,
+    pub(crate) measured_epochs: usize,
     /// The epochs an `every:1` run of the same seeds would measure (epochs × seeds), to
     /// set `measured_epochs` against under delta skip.
-    every_epoch_measures: u64,
-    threads: usize,
+    pub(crate) every_epoch_measures: u64,
+    pub(crate) threads: usize,
     /// The kernels' instruction-set level (speed only: every level gives the same bytes).
-    simd: &'static str,
+    pub(crate) simd: &'static str,
     /// Seconds this invocation took (the last one, for a resumed run).
-    wall_seconds: f64,
-    warnings: Vec<String>,
+    pub(crate) wall_seconds: f64,
+    pub(crate) warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    plane_csv_sha256: Option<String>,
+    pub(crate) plane_csv_sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    metrics_csv_sha256: Option<String>,
+    pub(crate) metrics_csv_sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    layers_csv_sha256: Option<String>,
+    pub(crate) layers_csv_sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    summary_csv_sha256: Option<String>,
+    pub(crate) summary_csv_sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    metrics_summary_csv_sha256: Option<String>,
+    pub(crate) metrics_summary_csv_sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    layers_summary_csv_sha256: Option<String>,
+    pub(crate) layers_summary_csv_sha256: Option<String>,
 }
 
 /// The SHA-256 of a file, in hex.

@@ -168,14 +168,14 @@ pub(crate) fn read_manifest(path: &Path) -> Result<Value, CliError> {
         .map_err(|e| CliError::data(path, Some(e.line() as u64), Some(e.column()), e.to_string()))
 }
 
-/// The fields of each data line of `path` after checking its header; calls `row` with the
-/// 1-based line number and the fields.
+/// The fields of each data line of `text` (read from `path`, named in errors) after checking
+/// its header; calls `row` with the 1-based line number and the fields.
 fn each_row(
+    text: &str,
     path: &Path,
     header: &str,
     mut row: impl FnMut(u64, &[&str]) -> Result<(), String>,
 ) -> Result<(), CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
     let mut lines = text.lines();
     if lines.next() != Some(header.trim_end()) {
         return Err(CliError::data(
@@ -206,7 +206,13 @@ fn opt(fields: &[&str], k: usize, what: &str) -> Result<Option<f64>, String> {
 }
 
 pub(crate) fn read_plane(path: &Path, s: &mut Summary) -> Result<(), CliError> {
-    each_row(path, PLANE_HEADER, |_, f| {
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
+    plane_rows(&text, path, s)
+}
+
+/// Adds the rows of `plane.csv` text (read from `path`) to `s`.
+pub(crate) fn plane_rows(text: &str, path: &Path, s: &mut Summary) -> Result<(), CliError> {
+    each_row(text, path, PLANE_HEADER, |_, f| {
         if f.len() != 6 {
             return Err(format!("{} fields, expected 6", f.len()));
         }
@@ -228,7 +234,13 @@ pub(crate) fn read_plane(path: &Path, s: &mut Summary) -> Result<(), CliError> {
 }
 
 pub(crate) fn read_metrics(path: &Path, s: &mut Summary) -> Result<(), CliError> {
-    each_row(path, METRICS_HEADER, |_, f| {
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
+    metrics_rows(&text, path, s)
+}
+
+/// Adds the rows of `metrics.csv` text (read from `path`) to `s`.
+pub(crate) fn metrics_rows(text: &str, path: &Path, s: &mut Summary) -> Result<(), CliError> {
+    each_row(text, path, METRICS_HEADER, |_, f| {
         if f.len() != 6 {
             return Err(format!("{} fields, expected 6", f.len()));
         }
@@ -251,7 +263,18 @@ pub(crate) fn read_layers(
     out: &mut Vec<LayerRow>,
     s: &mut Summary,
 ) -> Result<(), CliError> {
-    each_row(path, LAYERS_HEADER, |_, f| {
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
+    layers_rows(&text, path, out, s)
+}
+
+/// Adds the rows of `layers.csv` text (read from `path`) to `out` and `s`.
+pub(crate) fn layers_rows(
+    text: &str,
+    path: &Path,
+    out: &mut Vec<LayerRow>,
+    s: &mut Summary,
+) -> Result<(), CliError> {
+    each_row(text, path, LAYERS_HEADER, |_, f| {
         if f.len() != 7 {
             return Err(format!("{} fields, expected 7", f.len()));
         }
