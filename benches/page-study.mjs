@@ -177,8 +177,8 @@ try {
     }
     if (now - t0 >= runTimeoutMs) { why = `the run did not end within ${seconds(runTimeoutMs)}`; break; }
     if (now - lastProgress >= progressMs) {
-      const line = `${seconds(now - t0)}: data-state=${r.state ?? "(none)"} status: ${(r.status ?? "").trim() || "(empty)"}`;
-      log(line === lastLine ? `${line} (unchanged)` : line);
+      const line = `data-state=${r.state ?? "(none)"} status: ${(r.status ?? "").trim() || "(empty)"}`;
+      log(`${seconds(now - t0)}: ${line}${line === lastLine ? " (unchanged)" : ""}`);
       lastLine = line;
       lastProgress = now;
     }

@@ -40,6 +40,7 @@ use crate::plot::{
     BAR_BLOCK, BAR_GAP, FONT, MARKER_RADIUS, PlotError, axis_range, draw_colour_bar, epoch_colour,
     epoch_fraction, err, tick_label,
 };
+use crate::svg::Svg;
 
 /// One row of `layers.csv`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -165,7 +166,7 @@ const SHAPES: [Shape; 5] = [
     Shape::Cross,
 ];
 
-type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+type Area<'a> = DrawingArea<Svg<'a>, Shift>;
 
 /// Every figure: (file name, SVG text), in the order of the table in the module docs.
 /// No rows at all gives an empty list; a figure without data (no metrics rows, no layer
@@ -470,7 +471,7 @@ impl Page {
         title: &str,
         note: &str,
     ) -> Result<(Area<'a>, Area<'a>), PlotError> {
-        let root = SVGBackend::with_string(svg, (self.width, self.height)).into_drawing_area();
+        let root = Svg::with_string(svg, (self.width, self.height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let centre = to_i32(self.width) / 2;
         let top = TextStyle::from((FONT, TITLE_SIZE).into_font())
@@ -900,7 +901,7 @@ fn chart<'a, 'b, X, Y>(
     x_fmt: &dyn Fn(&f64) -> String,
     y_fmt: &dyn Fn(&f64) -> String,
     light: (usize, usize),
-) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, Y>>, PlotError>
+) -> Result<ChartContext<'a, Svg<'b>, Cartesian2d<X, Y>>, PlotError>
 where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
     Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
@@ -939,7 +940,7 @@ where
 
 /// Draws every trace's ±1 sd band (cut below at `floor`), then every line on top.
 fn draw_traces<X, Y>(
-    area: &DrawingArea<SVGBackend<'_>, Cartesian2d<X, Y>>,
+    area: &DrawingArea<Svg<'_>, Cartesian2d<X, Y>>,
     traces: &[Trace],
     floor: f64,
 ) -> Result<(), PlotError>
@@ -1174,9 +1175,7 @@ fn draw_labels(root: &Area<'_>, labels: &[Label], bounds: Boxed) -> Result<(), P
 }
 
 /// The plotting area of a chart as a [`Boxed`].
-fn plot_box<X: Ranged, Y: Ranged>(
-    c: &ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, Y>>,
-) -> Boxed {
+fn plot_box<X: Ranged, Y: Ranged>(c: &ChartContext<'_, Svg<'_>, Cartesian2d<X, Y>>) -> Boxed {
     let (xs, ys) = c.plotting_area().get_pixel_range();
     Boxed {
         x0: xs.start,

@@ -14,6 +14,7 @@ pub mod mnist;
 pub mod par;
 pub mod plot;
 pub mod progress;
+pub mod svg;
 
 use infoplane_core::Isa;
 

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::svg::Svg;
 use infoplane_core::math::ln_f64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -102,7 +103,7 @@ pub fn plane_svg(title: &str, points: &[PlotPoint], max_epoch: u32) -> Result<St
 
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = Svg::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let frame = root.margin(8, 8, 8, 8);
         let (left, _) = frame.split_horizontally(WIDTH.saturating_sub(16 + BAR_BLOCK));
@@ -287,7 +288,7 @@ fn colour_bar_ticks(max_epoch: u32, pixel: impl Fn(u32) -> i32) -> Vec<u32> {
 /// `rows` (those of the plotting area), with epoch ticks and the label "epoch". `root` is the
 /// whole picture: `left` and `rows` are backend pixels.
 pub(crate) fn draw_colour_bar(
-    root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    root: &DrawingArea<Svg<'_>, plotters::coord::Shift>,
     left: i32,
     rows: std::ops::Range<i32>,
     max_epoch: u32,

@@ -1,18 +1,20 @@
 //! infoplane in the browser: the core's [`Run`](infoplane_core::experiment::Run) driver behind
-//! one exported [`Session`], and the core's catalogue ([`catalog`]) so the page lists exactly
-//! the presets, estimators and activations the core implements. A session steps training,
-//! measures the snapshots the schedule asks for, and hands back plane points, metrics and
-//! the same `plane.csv` bytes the native CLI writes. This crate only converts types (R23):
-//! the presets, training, estimators and CSV formatting are the core's.
+//! one exported [`Session`] (one seed of a run), the core's catalogue ([`catalog`]) so the
+//! page lists exactly the presets, estimators and activations the core implements, and the
+//! CLI's own option parser and file assembly ([`plan`], [`assemble`]): the page takes every
+//! option of `infoplane run` with the CLI's messages, and from the seeds its Web Workers ran
+//! makes the files `run --repeats` writes, byte for byte. A session steps training, measures
+//! the snapshots the schedule asks for, and hands back plane points, metrics and the same
+//! CSV rows the native CLI writes. This crate only converts types (R23).
 #![forbid(unsafe_code)]
 
+use infoplane_cli::cmd::assemble::{self, SeedRows};
+use infoplane_cli::error::CliError;
+use infoplane_core::Error;
 use infoplane_core::experiment::{
-    Action, Experiment, ExperimentConfig, METRICS_HEADER, Measurer, PLANE_HEADER, Run, estimators,
+    Action, LAYERS_HEADER, METRICS_HEADER, Measurer, PLANE_HEADER, Run,
 };
-use infoplane_core::preset::preset;
-use infoplane_core::schedule::ScheduleSpec;
-use infoplane_core::{Activation, Error};
-use std::sync::Arc;
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 /// A training run in the browser.
@@ -24,6 +26,7 @@ pub struct Session {
     names: Vec<String>,
     plane_csv: String,
     metrics_csv: String,
+    layers_csv: String,
     points: Vec<f64>,
     metrics: Vec<f64>,
     train_ms: f64,
@@ -40,6 +43,94 @@ fn err(what: &str, e: Error) -> JsError {
         }
         other => JsError::new(&format!("{what}: {other}")),
     }
+}
+
+/// A CLI error as a `JsError`: the message `infoplane run` prints, with its hint.
+fn cli_err(e: &CliError) -> JsError {
+    match e.hint() {
+        Some(h) => JsError::new(&format!("{e} ({h})")),
+        None => JsError::new(&e.to_string()),
+    }
+}
+
+/// A run's options, checked: what the page needs to start its seeds.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PlanInfo {
+    /// The seeds, as decimal text (they may pass 2^53).
+    seeds: Vec<String>,
+    /// Epochs per seed.
+    epochs: u32,
+    /// Measured epochs per seed, when the schedule fixes them.
+    measures_per_seed: Option<usize>,
+    /// The plane's estimator columns, in output order.
+    estimators: Vec<String>,
+    /// Layers on the plane (hidden layers and the softmax output).
+    n_layers: usize,
+    /// `infoplane run` and the options: the command that writes the same files.
+    command: Vec<String>,
+    /// The settings as `manifest.json` records them.
+    config: serde_json::Value,
+}
+
+/// Checks the options of `infoplane run` (`options`: what follows `run`, one argument per
+/// entry) exactly as the CLI does and returns, as JSON, `{seeds, epochs, measuresPerSeed,
+/// estimators, nLayers, command, config}`.
+///
+/// # Errors
+/// The CLI's message naming the option and what it accepts.
+#[wasm_bindgen]
+pub fn plan(options: Vec<String>) -> Result<String, JsError> {
+    let p = assemble::plan(&options).map_err(|e| cli_err(&e))?;
+    let exp = &p.config.experiment;
+    let info = PlanInfo {
+        seeds: p.config.seeds.iter().map(ToString::to_string).collect(),
+        epochs: exp.epochs,
+        measures_per_seed: p.measures_per_seed,
+        estimators: exp.column_names(),
+        n_layers: p.widths.len().saturating_sub(1),
+        command: p.command.clone(),
+        config: serde_json::to_value(exp).map_err(|e| JsError::new(&format!("settings: {e}")))?,
+    };
+    serde_json::to_string(&info).map_err(|e| JsError::new(&format!("plan: {e}")))
+}
+
+/// Every file `infoplane run` writes in its directory, as JSON `[[name, text], ...]`, from
+/// the rows of the run's seeds in seed order (`planes`, `metrics`, `layers`: each seed's
+/// `planeCsv()`, `metricsCsv()`, `layersCsv()`): all seeds when `complete`, else the first
+/// ones (a stopped run). `wall_seconds` and `workers` go to `manifest.json`.
+///
+/// # Errors
+/// The CLI's message for bad options or rows that are not a seed's.
+#[wasm_bindgen]
+pub fn assemble(
+    options: Vec<String>,
+    planes: Vec<String>,
+    metrics: Vec<String>,
+    layers: Vec<String>,
+    complete: bool,
+    wall_seconds: f64,
+    workers: u32,
+) -> Result<String, JsError> {
+    let p = assemble::plan(&options).map_err(|e| cli_err(&e))?;
+    if planes.len() != metrics.len() || planes.len() != layers.len() {
+        return Err(JsError::new(
+            "assemble: as many metrics and layers texts as plane texts",
+        ));
+    }
+    let seeds: Vec<SeedRows<'_>> = planes
+        .iter()
+        .zip(&metrics)
+        .zip(&layers)
+        .map(|((plane, metrics), layers)| SeedRows {
+            plane,
+            metrics,
+            layers,
+        })
+        .collect();
+    let files = assemble::assemble(&p, &seeds, complete, wall_seconds, workers as usize)
+        .map_err(|e| cli_err(&e))?;
+    serde_json::to_string(&files).map_err(|e| JsError::new(&format!("assemble: {e}")))
 }
 
 /// Milliseconds from a monotonic clock: `performance.now()` where there is one (pages,
@@ -72,8 +163,9 @@ pub fn catalog() -> Result<String, JsError> {
 #[wasm_bindgen]
 impl Session {
     /// A run of `preset` with the given hidden activation, comma-separated estimators ("":
-    /// the preset's), seed, epochs (0: the preset's) and schedule ("": the preset's). The
-    /// estimators' settings are the preset's.
+    /// the preset's), seed, epochs (0: the preset's) and schedule ("": the preset's): the
+    /// options `--preset`, `--activation`, `--estimator`, `--seed`, `--epochs`, `--schedule`
+    /// of [`Session::from_args`].
     ///
     /// # Errors
     /// A `JsError` naming the bad argument and what it accepts.
@@ -86,36 +178,39 @@ impl Session {
         epochs: u32,
         schedule: &str,
     ) -> Result<Session, JsError> {
-        #[cfg(feature = "console_error_panic_hook")]
-        console_error_panic_hook::set_once();
-        let p = preset_named(preset)?;
-        let mut cfg = ExperimentConfig::from_preset(p).map_err(|e| err("preset", e))?;
-        cfg.activation = Activation::from_name(activation)
-            .ok_or_else(|| JsError::new(&format!("unknown activation {activation:?}")))?;
-        if !estimators.trim().is_empty() {
-            let names: Vec<&str> = estimators.split(',').map(str::trim).collect();
-            cfg.estimators = self::estimators(&names, p.settings).map_err(|e| match e {
-                Error::InvalidParameter { name: "estimator" } => {
-                    JsError::new(&format!("unknown estimator in {estimators:?}"))
-                }
-                other => err("estimators", other),
-            })?;
+        let mut args: Vec<String> = ["--preset", preset, "--activation", activation]
+            .map(str::to_owned)
+            .into();
+        for e in estimators
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            args.extend(["--estimator".to_owned(), e.to_owned()]);
         }
-        cfg.seed = u64::from(seed);
+        args.extend(["--seed".to_owned(), seed.to_string()]);
         if epochs > 0 {
-            cfg.epochs = epochs;
+            args.extend(["--epochs".to_owned(), epochs.to_string()]);
         }
         if !schedule.trim().is_empty() {
-            cfg.schedule = ScheduleSpec::parse(schedule).map_err(|e| err("schedule", e))?;
+            args.extend(["--schedule".to_owned(), schedule.trim().to_owned()]);
         }
-        let names = cfg.column_names();
-        let data = p.dataset.generate().ok_or_else(|| {
-            JsError::new(&format!(
-                "data set {} is not available here",
-                p.dataset.name()
-            ))
-        })?;
-        let exp = Experiment::new(cfg, Arc::new(data)).map_err(|e| err("settings", e))?;
+        Self::from_args(args, 0)
+    }
+
+    /// Seed number `index` (from 0) of the run `infoplane run` makes with `options` (what
+    /// follows `run`, one argument per entry): seed `--seed` + `index` when `--repeats` asks
+    /// for several.
+    ///
+    /// # Errors
+    /// The CLI's message naming the option and what it accepts; an index past the seeds.
+    #[wasm_bindgen(js_name = fromArgs)]
+    pub fn from_args(options: Vec<String>, index: u32) -> Result<Session, JsError> {
+        #[cfg(feature = "console_error_panic_hook")]
+        console_error_panic_hook::set_once();
+        let p = assemble::plan(&options).map_err(|e| cli_err(&e))?;
+        let exp = p.experiment(index as usize).map_err(|e| cli_err(&e))?;
+        let names = exp.config().column_names();
         let measurer = exp.measurer().map_err(|e| err("estimators", e))?;
         Ok(Session {
             run: Run::new(exp, 1),
@@ -123,6 +218,7 @@ impl Session {
             names,
             plane_csv: PLANE_HEADER.into(),
             metrics_csv: METRICS_HEADER.into(),
+            layers_csv: LAYERS_HEADER.into(),
             points: Vec::new(),
             metrics: Vec::new(),
             train_ms: 0.0,
@@ -236,6 +332,17 @@ impl Session {
     pub fn metrics_csv(&self) -> String {
         self.metrics_csv.clone()
     }
+
+    /// `layers.csv` so far.
+    #[wasm_bindgen(js_name = layersCsv)]
+    pub fn layers_csv(&self) -> String {
+        self.layers_csv.clone()
+    }
+
+    /// The seed this session trains, as decimal text.
+    pub fn seed(&self) -> String {
+        self.run.experiment().config().seed.to_string()
+    }
 }
 
 impl Session {
@@ -247,6 +354,8 @@ impl Session {
         m.write_plane_rows(seed, &self.names, &mut self.plane_csv)
             .map_err(fmt_err)?;
         m.write_metrics_row(seed, &mut self.metrics_csv)
+            .map_err(fmt_err)?;
+        m.write_layer_rows(seed, &mut self.layers_csv)
             .map_err(fmt_err)?;
         for p in &m.points {
             self.points.extend_from_slice(&[
@@ -270,18 +379,4 @@ impl Session {
         ]);
         Ok(())
     }
-}
-
-/// The preset called `name`, or an error listing the presets.
-fn preset_named(name: &str) -> Result<&'static infoplane_core::preset::Preset, JsError> {
-    preset(name).ok_or_else(|| {
-        let names: Vec<&str> = infoplane_core::preset::PRESETS
-            .iter()
-            .map(|p| p.name)
-            .collect();
-        JsError::new(&format!(
-            "unknown preset {name:?} (expected one of {})",
-            names.join(", ")
-        ))
-    })
 }

@@ -97,3 +97,95 @@ fn bad_settings_are_errors() {
     assert!(Session::new("tishby", "tanh", "binning", 0, 10, "every:0").is_err());
     assert!(Session::new("tishby", "tanh", "binning", 0, 10, "list:3,2").is_err());
 }
+
+/// Runs a session to its end.
+fn finish(s: &mut Session) {
+    while !s.done() {
+        s.step(50).map_err(|_| ()).unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+fn seeds_of_a_study_assemble_into_the_files_of_repeats() {
+    let opts: Vec<String> = [
+        "--epochs",
+        "30",
+        "--schedule",
+        "every:10",
+        "--repeats",
+        "2",
+        "--seed",
+        "3",
+        "--estimator",
+        "binning",
+        "--estimator",
+        "kde-upper",
+    ]
+    .map(str::to_owned)
+    .into();
+    let plan: serde_json::Value =
+        serde_json::from_str(&infoplane_wasm::plan(opts.clone()).map_err(|_| ()).unwrap()).unwrap();
+    assert_eq!(plan["seeds"], serde_json::json!(["3", "4"]));
+    assert_eq!(plan["measuresPerSeed"], 3);
+    assert_eq!(plan["nLayers"], 6);
+    assert_eq!(
+        plan["estimators"],
+        serde_json::json!(["binning", "kde-upper"])
+    );
+    let mut texts: [Vec<String>; 3] = Default::default();
+    for index in 0..2 {
+        let mut s = Session::from_args(opts.clone(), index)
+            .map_err(|_| ())
+            .unwrap();
+        assert_eq!(s.seed(), (3 + index).to_string());
+        finish(&mut s);
+        // Seed 4 of the study is the run of seed 4 alone.
+        let mut alone = Session::new(
+            "tishby",
+            "tanh",
+            "binning,kde-upper",
+            3 + index,
+            30,
+            "every:10",
+        )
+        .map_err(|_| ())
+        .unwrap();
+        finish(&mut alone);
+        assert_eq!(s.plane_csv(), alone.plane_csv());
+        texts[0].push(s.plane_csv());
+        texts[1].push(s.metrics_csv());
+        texts[2].push(s.layers_csv());
+    }
+    let [planes, metrics, layers] = texts;
+    let files: Vec<(String, String)> = serde_json::from_str(
+        &infoplane_wasm::assemble(opts.clone(), planes.clone(), metrics, layers, true, 2.0, 2)
+            .map_err(|_| ())
+            .unwrap(),
+    )
+    .unwrap();
+    let file = |name: &str| &files.iter().find(|f| f.0 == name).unwrap().1;
+    let mut want = planes[0].clone();
+    want.extend(planes[1].lines().skip(1).map(|l| format!("{l}\n")));
+    assert_eq!(file("plane.csv"), &want);
+    assert!(file("summary.csv").starts_with("epoch,layer,estimator,"));
+    assert!(file("plane.svg").starts_with("<svg"));
+    let m: serde_json::Value = serde_json::from_str(file("manifest.json")).unwrap();
+    assert_eq!(m["seeds"], serde_json::json!([3, 4]));
+    assert_eq!(m["threads"], 2);
+    assert_eq!(m["status"], "complete");
+    // Bad options, an index past the seeds, rows that are not the run's.
+    assert!(infoplane_wasm::plan(vec!["--schedule".into(), "log:0".into()]).is_err());
+    assert!(Session::from_args(opts.clone(), 2).is_err());
+    assert!(
+        infoplane_wasm::assemble(
+            opts,
+            vec!["x\n".into()],
+            vec!["y\n".into()],
+            vec!["z\n".into()],
+            false,
+            0.0,
+            1
+        )
+        .is_err()
+    );
+}
