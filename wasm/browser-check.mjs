@@ -15,11 +15,18 @@
 // sideways; nothing logs a console error, throws, or fails a request. Then, if all that passed,
 // a Stop test: a full preset run is stopped mid-way and must end in data-state=stopped (or done,
 // if it was faster than the click) with a CSV to download.
+// With STUDY_DIR set, a study next: STUDY_QUERY (default: tishby, 60 epochs, every:20, binning and
+// kde-upper, seeds 0-3 on 2 Web Workers, --overlay) at both widths must end done with two workers
+// started, every point the mean of all seeds, and the run's files (CSV files, summaries, figures,
+// manifest.json), which are written to STUDY_DIR for the caller to compare with the CLI's; on the
+// phone, while it runs with the plane scrolled into view, the progress must be pinned to the top.
+// Screenshots: SHOT_PREFIX-study-{desktop,phone}-{plane,overlay,settings}.png and
+// SHOT_PREFIX-study-phone-running.png.
 // Writes OUT_CSV (plane.csv text) and SHOT_PREFIX-desktop.png, SHOT_PREFIX-phone.png; prints a
 // JSON summary; exits 1 on any failed check.
 
 import { createRequire } from "node:module";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 const env = (name, fallback) => {
@@ -42,6 +49,9 @@ const shotPrefix = process.env.SHOT_PREFIX ?? "";
 const expectCircles = Number(env("EXPECT_CIRCLES", "18"));
 const expectEpochs = Number(env("EXPECT_EPOCHS", "3"));
 const timeoutMs = Number(env("RUN_TIMEOUT_MS", "120000"));
+const studyDir = process.env.STUDY_DIR ?? "";
+const studyQuery = env("STUDY_QUERY",
+  "preset=tishby&epochs=60&schedule=every:20&estimator=binning,kde-upper&seed=0&repeats=4&workers=2&overlay=1&autostart=1");
 
 const failures = [];
 const check = (ok, what) => {
@@ -89,7 +99,9 @@ const readPage = (page) => page.evaluate(() => {
     metricsCsv: document.getElementById("metrics-csv").textContent,
     scrollWidth: document.documentElement.scrollWidth,
     innerWidth: window.innerWidth,
-    downloadEnabled: !document.getElementById("dl-plane").disabled,
+    downloads: [...document.querySelectorAll("#downloads button")].map((b) => b.textContent),
+    runs: circles.map((c) => Number(c.dataset.runs)),
+    wallMs: Number(document.body.dataset.wallMs),
   };
 });
 
@@ -119,7 +131,8 @@ try {
     check(r.finite === true, `${name}: a circle has a non-finite data-ixt or data-ity`);
     check(/\bepochs (\d+)\/\1\b/.test(r.status ?? ""), `${name}: status "${r.status}" does not read epochs N/N`);
     check((r.csv ?? "").startsWith("run,epoch,layer,estimator,i_xt_bits,i_ty_bits\n"), `${name}: #plane-csv lacks the plane.csv header`);
-    check(r.downloadEnabled === true, `${name}: the download button is not enabled`);
+    check((r.downloads ?? []).includes("plane.csv") && r.downloads.includes("manifest.json") && r.downloads.includes("summary.csv"),
+      `${name}: the downloads are ${JSON.stringify(r.downloads)}, without plane.csv, summary.csv and manifest.json`);
     if (name === "phone") check(r.scrollWidth <= r.innerWidth, `phone: page is ${r.scrollWidth} px wide in a ${r.innerWidth} px viewport`);
     for (const p of problems) failures.push(`${name}: ${p}`);
     csvs.push(r.csv ?? "");
@@ -130,10 +143,77 @@ try {
   check(csvs[0] === csvs[1], "desktop and phone runs gave different plane.csv");
   if (outCsv) writeFileSync(outCsv, csvs[0] ?? "");
 
+  // The study: several seeds on two Web Workers, the averaged plane, the run's files (written to
+  // STUDY_DIR for the caller to compare with the CLI's), and screenshots of the averaged plane,
+  // the estimator overlay and the settings at desktop and phone width.
+  if (studyDir && failures.length === 0) {
+    const studyUrl = new URL(`index.html?${studyQuery}`, base).href;
+    const seeds = Number(new URLSearchParams(studyQuery).get("repeats"));
+    const wantWorkers = Math.min(seeds, Number(new URLSearchParams(studyQuery).get("workers")));
+    for (const [name, viewport, extra] of [
+      ["desktop", { width: 1280, height: 900 }, {}],
+      ["phone", { width: 390, height: 844 }, { isMobile: true, hasTouch: true, deviceScaleFactor: 2 }],
+    ]) {
+      const { context, page, problems } = await open(viewport, studyUrl, extra);
+      let workers = 0;
+      page.on("worker", () => { workers += 1; });
+      // Workers may start before the listener: count them from the page's own list too.
+      let r = {};
+      try {
+        // While it runs on a phone, the progress is pinned to the top once the plane is in view.
+        if (name === "phone") {
+          await page.waitForFunction(() => document.body.dataset.state !== "idle", null, { timeout: timeoutMs });
+          await page.evaluate(() => document.getElementById("plane-heading").scrollIntoView());
+          await page.waitForTimeout(300);
+          const mini = await page.evaluate(() => ({
+            state: document.body.dataset.state,
+            shown: !document.getElementById("mini").hidden,
+            top: document.getElementById("mini").getBoundingClientRect().top,
+          }));
+          if (mini.state === "running") {
+            check(mini.shown && mini.top === 0, `phone: the progress is not pinned to the top while the plane is in view (${JSON.stringify(mini)})`);
+            if (shotPrefix) await page.screenshot({ path: `${shotPrefix}-study-phone-running.png` });
+          }
+        }
+        await waitEnd(page);
+        r = await readPage(page);
+      } catch (e) {
+        failures.push(`study ${name}: the run did not end within ${timeoutMs} ms (${e.message.split("\n")[0]})`);
+      }
+      const files = await page.evaluate(() => window.infoplaneFiles ?? []);
+      check(r.state === "done", `study ${name}: data-state is ${r.state}${r.error ? ` (${r.error})` : ""}`);
+      check((r.runs ?? []).length > 0 && r.runs.every((n) => n === seeds), `study ${name}: not every point is the mean of ${seeds} seeds`);
+      check(r.finite === true, `study ${name}: a circle has a non-finite data-ixt or data-ity`);
+      check(workers >= wantWorkers, `study ${name}: ${workers} Web Workers started, expected ${wantWorkers}`);
+      check(Number.isFinite(r.wallMs) && r.wallMs > 0, `study ${name}: no data-wall-ms`);
+      const names = files.map((f) => f[0]);
+      for (const want of ["plane.csv", "metrics.csv", "layers.csv", "summary.csv", "manifest.json", "plane.svg", "plane-overlay.svg"]) {
+        check(names.includes(want), `study ${name}: the run has no ${want} (it has ${names.join(", ")})`);
+      }
+      if (name === "phone") check(r.scrollWidth <= r.innerWidth, `study phone: page is ${r.scrollWidth} px wide in a ${r.innerWidth} px viewport`);
+      for (const p of problems) failures.push(`study ${name}: ${p}`);
+      if (name === "desktop") {
+        mkdirSync(studyDir, { recursive: true });
+        for (const [file, text] of files) writeFileSync(path.join(studyDir, file), text);
+      }
+      if (shotPrefix) {
+        await page.locator("section.figure").screenshot({ path: `${shotPrefix}-study-${name}-plane.png` });
+        await page.selectOption("#figure-select", "plane-overlay.svg");
+        await page.waitForFunction(() => document.getElementById("figure-img").complete
+          && document.getElementById("figure-img").naturalWidth > 0, null, { timeout: 10000 });
+        await page.locator("#figures-card").screenshot({ path: `${shotPrefix}-study-${name}-overlay.png` });
+        await page.evaluate(() => { document.getElementById("more").open = true; });
+        await page.locator("#controls").screenshot({ path: `${shotPrefix}-study-${name}-settings.png` });
+      }
+      summary[`study-${name}`] = { state: r.state, status: r.status, workers, wallMs: r.wallMs, files: names.length };
+      await context.close();
+    }
+  }
+
   // Stop: a full preset run, stopped once some epochs are done, must end "stopped" with a CSV.
   if (failures.length === 0) {
     const { context, page, problems } = await open({ width: 1280, height: 900 },
-      new URL("index.html?preset=tishby&estimators=binning&seed=0&autostart=1", base).href);
+      new URL("index.html?preset=tishby&estimator=binning&seed=0&autostart=1", base).href);
     try {
       await page.waitForFunction((states) => /epochs [1-9]\d*\//.test(document.getElementById("status").textContent)
         || states.includes(document.body.dataset.state), endStates, { timeout: timeoutMs, polling: 50 });
@@ -142,7 +222,7 @@ try {
       const r = await readPage(page);
       check(r.state === "stopped" || r.state === "done", `stop: data-state is ${r.state}${r.error ? ` (${r.error})` : ""}`);
       check(r.csv.startsWith("run,epoch"), "stop: no plane.csv after Stop");
-      check(r.downloadEnabled, "stop: the download button is not enabled after Stop");
+      check(r.downloads.includes("plane.csv"), "stop: no plane.csv to download after Stop");
       summary.stop = { state: r.state, status: r.status, circles: r.circles };
     } catch (e) {
       failures.push(`stop: ${e.message.split("\n")[0]}`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Browser check of the infoplane page (wasm/www) in headless Chromium.
 #
-#   wasm/browser-check.sh PLANE_CSV_OUT SCREENSHOT_PNG
+#   wasm/browser-check.sh PLANE_CSV_OUT SCREENSHOT_PNG [STUDY_DIR]
 #
 # Run it after the wasm build and `wasm-bindgen --target web --out-dir wasm/www/pkg ...`. It
 # serves wasm/www on a free 127.0.0.1 port and opens
@@ -20,6 +20,11 @@
 #    run must end "done" at desktop and phone width, draw the same points, give the same CSV as
 #    pass 1, log no console error or failed request, fit the phone width, and stop on Stop.
 #    Screenshots go next to SCREENSHOT_PNG ("-worker-desktop.png", "-worker-phone.png").
+#    With STUDY_DIR, the study pass of browser-check.mjs too: seeds 0-3 of the same run with
+#    binning and kde-upper on two Web Workers (`infoplane run --preset tishby --epochs 60
+#    --schedule every:20 --seed 0 --repeats 4 --estimator binning --estimator kde-upper
+#    --overlay`), whose files go to STUDY_DIR for the caller to compare with the CLI's, with
+#    screenshots of the averaged plane, the overlay and the settings at both widths.
 #    playwright-core comes from $PLAYWRIGHT_CORE (its package directory) or is installed with
 #    `npm install --no-save --prefix "$TOOLS" playwright-core@1.65.1`; if neither works this
 #    pass prints SKIP.
@@ -40,12 +45,13 @@ www=${INFOPLANE_WWW:-$here/www}
 tools=${TOOLS:-$repo/target/ci-tools}
 no_install=${BROWSER_CHECK_NO_INSTALL:-0}
 
-if [ $# -ne 2 ]; then
-    echo "usage: $0 PLANE_CSV_OUT SCREENSHOT_PNG" >&2
+if [ $# -ne 2 ] && [ $# -ne 3 ]; then
+    echo "usage: $0 PLANE_CSV_OUT SCREENSHOT_PNG [STUDY_DIR]" >&2
     exit 2
 fi
 plane_out=$1
 shot=$2
+study_dir=${3:-}
 case $shot in
     *.png) shot_base=${shot%.png} ;;
     *) shot_base=$shot ;;
@@ -255,7 +261,7 @@ else
     pw=$(cd "$pw" && pwd)
     echo "browser-check: worker path with playwright-core ($pw)"
     if PLAYWRIGHT_CORE=$pw CHROMIUM_PATH=$chromium_bin BASE_URL=$base QUERY=$query \
-        OUT_CSV="$work/plane-worker.csv" SHOT_PREFIX="$shot_base-worker" \
+        OUT_CSV="$work/plane-worker.csv" SHOT_PREFIX="$shot_base-worker" STUDY_DIR="$study_dir" \
         timeout -k 10 600 node "$here/browser-check.mjs" >"$work/pw.json" 2>"$work/pw.log"; then
         echo "browser-check: worker path ok"
     else

@@ -1,17 +1,24 @@
-// infoplane page: settings, the training worker, and the live information plane.
+// infoplane page: settings, the training workers, the live information plane, the run's files.
 //
-// The worker (worker.js) trains one Session of the wasm module and streams
+// A run is what `infoplane run <options>` makes: the form builds the options, the wasm module's
+// `plan` checks them with the CLI's own parser and messages, and one Web Worker per core
+// (worker.js) trains the seeds, each worker seed after seed. Workers stream
 //   points:  Float64Array, flat groups of 5: [epoch, layer (1-based), estimatorIndex, i_xt_bits, i_ty_bits]
 //   metrics: Float64Array, flat groups of 5: [epoch, train_loss, train_acc, test_loss, test_acc]
-// The presets, activations and estimators come from the wasm module's catalogue (`catalog()`,
-// the core's own lists), so the form offers exactly what the core implements.
-// This file only draws them. Hooks for automation (see ../browser-check.sh):
-//   * query parameters preset, activation, estimators (comma-separated), seed, epochs, schedule,
-//     autostart=1 fill the form and start training on load;
-//   * body[data-state] is idle | running | done | stopped | error;
-//   * every drawn point is <circle data-epoch data-layer data-estimator data-ixt data-ity> in svg#plane;
-//   * output#status reads "epochs N/M · ..."; when the run ends pre#plane-csv and pre#metrics-csv
-//     (hidden) hold the CSV files, byte for byte as the CLI writes them.
+// and the page shows the mean over the seeds that reached each point (±1 sd bars at a few
+// epochs). When every seed has ended, the wasm module's `assemble` makes the files the CLI
+// writes in the run directory (CSV files, summaries, figures, manifest.json), byte for byte.
+// Hooks for automation (see ../browser-check.sh):
+//   * query parameters: any `run` option by its long name (preset, activation, seed, repeats,
+//     epochs, schedule, estimator=a,b, noise-var, ...), workers=N, autostart=1, and worker=0
+//     (train on the page's own thread, one seed at a time);
+//   * body[data-state] is idle | running | done | stopped | error; body[data-wall-ms] is the
+//     run's wall time once it has ended;
+//   * every drawn point is <circle data-epoch data-layer data-estimator data-ixt data-ity
+//     data-runs> in svg#plane (the mean over data-runs seeds);
+//   * output#status reads "epochs N/M · ..." (over all seeds); when the run ends the hidden
+//     pre#plane-csv, pre#metrics-csv, pre#layers-csv, pre#summary-csv and pre#manifest-json
+//     hold the run's files, and window.infoplaneFiles all of them as [[name, text], ...].
 
 const SVGNS = "http://www.w3.org/2000/svg";
 
@@ -143,6 +150,33 @@ function layoutWidth(wrap, min, max, fallback) {
   return w > 0 ? Math.max(min, Math.min(max, w)) : fallback;
 }
 
+/** Sample standard deviations of a point's I(X;T) and I(T;Y) over its seeds (0 for one). */
+function sds(p) {
+  return p.n > 1 ? [Math.sqrt(p.m2x / (p.n - 1)), Math.sqrt(p.m2y / (p.n - 1))] : [0, 0];
+}
+
+/** Epochs of an information plane with error bars, as the CLI's figures choose them. */
+const BAR_EPOCHS = 7;
+
+/**
+ * The measured epochs nearest to BAR_EPOCHS evenly spaced points of the ln(1 + epoch) colour
+ * scale (each taken once), ascending.
+ */
+function barEpochs(epochs, maxEpoch) {
+  if (epochs.length === 0) return [];
+  const sorted = [...epochs].sort((a, b) => a - b);
+  const out = new Set();
+  for (let k = 0; k < BAR_EPOCHS; k++) {
+    const target = k / (BAR_EPOCHS - 1);
+    let best = sorted[0];
+    for (const e of sorted) {
+      if (Math.abs(epochFraction(e, maxEpoch) - target) < Math.abs(epochFraction(best, maxEpoch) - target)) best = e;
+    }
+    out.add(best);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
 // ---------------------------------------------------------------- the information plane
 
 class PlaneView {
@@ -194,7 +228,11 @@ class PlaneView {
     this.clearDrawn();
   }
 
-  /** Takes a batch of points from the worker; drawing waits for render(). */
+  /**
+   * Takes a batch of points from a worker; drawing waits for render(). Each (estimator, epoch,
+   * layer) keeps the running mean and variance (Welford) of the values of every seed that has
+   * reached it, so with several seeds the plane shows their average as it grows.
+   */
   add(points) {
     for (let i = 0; i + 4 < points.length; i += 5) {
       const epoch = points[i];
@@ -209,11 +247,29 @@ class PlaneView {
         c = [];
         curves.set(epoch, c);
       }
-      c.push({ layer, x, y });
-      if (c.length > 1 && c[c.length - 2].layer > layer) c.sort((a, b) => a.layer - b.layer);
+      let p = c.find((q) => q.layer === layer);
+      if (!p) {
+        p = { layer, n: 0, x: NaN, y: NaN, m2x: 0, m2y: 0 };
+        c.push(p);
+        if (c.length > 1 && c[c.length - 2].layer > layer) c.sort((a, b) => a.layer - b.layer);
+      }
+      if (Number.isFinite(x) && Number.isFinite(y)) {
+        p.n += 1;
+        if (p.n === 1) {
+          p.x = x;
+          p.y = y;
+        } else {
+          const dx = x - p.x;
+          p.x += dx / p.n;
+          p.m2x += dx * (x - p.x);
+          const dy = y - p.y;
+          p.y += dy / p.n;
+          p.m2y += dy * (y - p.y);
+        }
+      }
       if (est === this.shown) {
         this.dirty.add(epoch);
-        this.grow(x, y);
+        this.grow(p.x, p.y);
       }
     }
   }
@@ -244,6 +300,16 @@ class PlaneView {
     const W = layoutWidth(this.wrap, 320, 960, 860);
     if (W !== this.width) this.needLayout = true;
     const curves = this.curves[this.shown] ?? new Map();
+    // ±1 sd error bars (with several seeds) at BAR_EPOCHS epochs spread evenly on the colour
+    // scale, as the CLI's figures draw them: bars at every epoch would merge into a smear.
+    const bars = barEpochs([...curves.keys()], this.maxEpoch);
+    const barKey = bars.join(",");
+    if (barKey !== this.barKey) {
+      for (const e of this.bars ?? []) this.dirty.add(e);
+      for (const e of bars) this.dirty.add(e);
+      this.bars = bars;
+      this.barKey = barKey;
+    }
     if (this.needLayout) {
       this.layout(W);
       this.needLayout = false;
@@ -253,6 +319,7 @@ class PlaneView {
     }
     this.dirty.clear();
     this.empty.style.display = curves.size > 0 ? "none" : "";
+    this.empty.textContent = document.body.dataset.state === "running" ? "Training: the first points come soon" : "Press Train to start";
   }
 
   /** Rebuilds axes, grid and colour bar for width W and sets the scales. */
@@ -342,7 +409,8 @@ class PlaneView {
       const colour = viridis(epochFraction(epoch, this.maxEpoch));
       const g = svgEl("g", { "data-curve": epoch, fill: colour, stroke: colour });
       const line = svgEl("polyline", {}, g);
-      d = { g, line, circles: [] };
+      const spread = svgEl("path", { class: "spread" }, g);
+      d = { g, line, spread, circles: [] };
       this.drawn.set(epoch, d);
       if (epoch > this.lastEpoch) {
         this.curvesG.appendChild(g);
@@ -369,7 +437,21 @@ class PlaneView {
       c.setAttribute("data-estimator", est);
       c.setAttribute("data-ixt", p.x);
       c.setAttribute("data-ity", p.y);
+      c.setAttribute("data-runs", p.n);
     });
+    let bars = "";
+    if (this.bars?.includes(epoch)) {
+      for (const p of fin) {
+        if (p.n < 2) continue;
+        const [sdx, sdy] = sds(p);
+        const [x, y] = [this.sx(p.x), this.sy(p.y)];
+        const [x0, x1] = [r2(this.sx(p.x - sdx)), r2(this.sx(p.x + sdx))];
+        const [y0, y1] = [r2(this.sy(p.y - sdy)), r2(this.sy(p.y + sdy))];
+        bars += `M${x0},${r2(y)}H${x1}M${r2(x)},${y0}V${y1}`;
+      }
+    }
+    if (bars) d.spread.setAttribute("d", bars);
+    else d.spread.removeAttribute("d");
   }
 
   /**
@@ -420,10 +502,13 @@ class PlaneView {
       }
       const { p } = best;
       const layerName = p.layer === best.n ? `layer ${p.layer} (output)` : `layer ${p.layer}`;
+      const [sdx, sdy] = sds(p);
+      const pm = (sd) => (p.n > 1 ? ` ± ${sd.toFixed(4)}` : "");
       this.tip.replaceChildren(
         `epoch ${best.epoch} · ${layerName}`, document.createElement("br"),
-        `I(X;T) = ${p.x.toFixed(4)} bits`, document.createElement("br"),
-        `I(T;Y) = ${p.y.toFixed(4)} bits`,
+        `I(X;T) = ${p.x.toFixed(4)}${pm(sdx)} bits`, document.createElement("br"),
+        `I(T;Y) = ${p.y.toFixed(4)}${pm(sdy)} bits`,
+        ...(p.n > 1 ? [document.createElement("br"), `mean ± sd over ${p.n} seeds`] : []),
       );
       this.tip.hidden = false;
       const wr = this.wrap.getBoundingClientRect();
@@ -454,15 +539,35 @@ class MetricsView {
   reset(maxEpoch, logX) {
     this.maxEpoch = maxEpoch;
     this.logX = logX;
+    /** epoch -> [n, mean] for each of the four columns (train loss, train acc, test loss, test acc). */
+    this.byEpoch = new Map();
     this.rows = [];
     this.changed = true;
   }
 
+  /** Takes metric rows from a worker; each epoch shows the mean over the seeds that reached it. */
   add(metrics) {
     for (let i = 0; i + 4 < metrics.length; i += 5) {
-      this.rows.push([metrics[i], metrics[i + 1], metrics[i + 2], metrics[i + 3], metrics[i + 4]]);
+      const epoch = metrics[i];
+      let cols = this.byEpoch.get(epoch);
+      if (!cols) {
+        cols = [[0, NaN], [0, NaN], [0, NaN], [0, NaN]];
+        this.byEpoch.set(epoch, cols);
+      }
+      for (let c = 0; c < 4; c++) {
+        const v = metrics[i + 1 + c];
+        if (!Number.isFinite(v)) continue;
+        const m = cols[c];
+        m[0] += 1;
+        m[1] = m[0] === 1 ? v : m[1] + (v - m[1]) / m[0];
+      }
     }
-    if (metrics.length > 0) this.changed = true;
+    if (metrics.length > 0) {
+      this.rows = [...this.byEpoch.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([e, cols]) => [e, ...cols.map((m) => m[1])]);
+      this.changed = true;
+    }
   }
 
   render() {
@@ -537,40 +642,56 @@ const ui = {
   preset: $("preset"),
   activation: $("activation"),
   seed: $("seed"),
+  repeats: $("repeats"),
+  workers: $("workers"),
   epochs: $("epochs"),
   schedule: $("schedule"),
+  overlay: $("overlay"),
   train: $("train"),
   stop: $("stop"),
   progress: $("progress"),
   status: $("status"),
+  mini: $("mini"),
+  miniProgress: $("mini-progress"),
+  miniStatus: $("mini-status"),
   error: $("error"),
-  dlPlane: $("dl-plane"),
-  dlMetrics: $("dl-metrics"),
+  command: $("command"),
+  downloads: $("downloads"),
   share: $("share"),
   estView: $("est-view"),
   planeTitle: $("plane-title"),
-  planeCsv: $("plane-csv"),
-  metricsCsv: $("metrics-csv"),
+  figures: $("figures-card"),
+  figureSelect: $("figure-select"),
+  figureImg: $("figure-img"),
+  saveSvg: $("save-svg"),
+  savePng: $("save-png"),
 };
 /** The estimator checkboxes, built from the catalogue by `buildForm`. */
 let estimatorBoxes = [];
+/** The other settings of `infoplane run`, built by `buildForm`: {name, input}. */
+let moreFields = [];
 
 const plane = new PlaneView($("plane"), $("plane-wrap"), $("tip"));
 const charts = new MetricsView($("acc"), $("loss"));
 
+/** The wasm module of the page's own thread: catalogue, option checks, assembling files. */
+let WASM = null;
+
+/** The run in progress or last run. */
 const run = {
-  worker: null,
-  total: 0,
-  epochsDone: 0,
-  elapsedMs: 0,
-  trainMs: 0,
-  measureMs: 0,
-  planeCsv: "",
-  metricsCsv: "",
+  plan: null, // plan(options) of the wasm module, parsed
+  options: [], // what follows `infoplane run`
   settings: null,
+  pool: [], // {worker, index: seed index or null}
+  next: 0, // next seed index to hand out
+  seeds: [], // per seed index: {seed, epochsDone, trainMs, measureMs, measures, done, plane, metrics, layers}
+  t0: 0,
+  elapsedMs: 0,
+  stopping: false,
+  files: [], // [[name, text]] once the run has ended
 };
 
-/** Web Worker (default) or the page's own thread (?worker=0, for headless checks). */
+/** Web Workers (default) or the page's own thread (?worker=0, for headless checks). */
 let useWorker = true;
 /** Estimator order: as given in the URL (so the CSV matches the CLI's flag order), then the rest. */
 let estimatorOrder = [];
@@ -583,9 +704,7 @@ function setState(state) {
   ui.train.disabled = running;
   ui.stop.disabled = !running;
   for (const el of form.querySelectorAll("select, input")) el.disabled = running;
-  const have = !running && run.planeCsv !== "";
-  ui.dlPlane.disabled = !have;
-  ui.dlMetrics.disabled = !(!running && run.metricsCsv !== "");
+  updateMini();
 }
 
 function showError(message) {
@@ -593,27 +712,138 @@ function showError(message) {
   ui.error.hidden = !message;
 }
 
-// Takes the new points, metric rows and counters of a worker "progress" or "done" message.
-function applyProgress(msg) {
-  plane.add(msg.points);
-  charts.add(msg.metrics);
-  run.epochsDone = msg.epochsDone;
-  run.total = msg.totalEpochs;
-  run.elapsedMs = msg.elapsedMs;
-  run.trainMs = msg.trainMs ?? 0;
-  run.measureMs = msg.measureMs ?? 0;
+/** Cores the browser reports (at least 1). */
+function cores() {
+  return Math.max(1, Math.min(64, navigator.hardwareConcurrency || 1));
 }
 
-function updateStatus(word) {
-  const total = run.total || (Number(ui.epochs.value) || presetNamed(ui.preset.value)?.epochs || 0);
-  ui.progress.max = Math.max(1, total);
-  ui.progress.value = Math.min(run.epochsDone, total);
-  let s = `epochs ${run.epochsDone}/${total}`;
-  if (run.elapsedMs > 0) s += ` · ${formatSeconds(run.elapsedMs)} · ${formatRate(run.epochsDone, run.elapsedMs)} epochs/s`;
-  if (run.trainMs + run.measureMs > 0) s += ` (train ${formatSeconds(run.trainMs)}, measure ${formatSeconds(run.measureMs)})`;
-  if (word) s += ` · ${word}`;
-  ui.status.value = s;
-  ui.status.textContent = s;
+// ------------------------------------------------------------ settings
+
+/**
+ * The settings of `infoplane run` the form offers beyond the main ones: option name, label,
+ * input kind ("text", "bool" or a function giving the choices), and the preset's value shown
+ * as the placeholder.
+ */
+const MORE = [
+  ["layers", "Hidden widths", "text", (p) => p.hidden.join(",")],
+  ["init", "Initialiser", () => CATALOG.inits, (p) => p.init],
+  ["optimizer", "Optimiser", () => ["adam", "sgd"], (p) => p.optimizer.name],
+  ["lr", "Learning rate", "text", (p) => p.optimizer.lr],
+  ["momentum", "Momentum (sgd)", "text", (p) => p.optimizer.momentum ?? ""],
+  ["batch", "Batch size", "text", (p) => p.batch ?? "full"],
+  ["train-frac", "Training fraction", "text", (p) => p.train_frac],
+  ["split", "Training rows", () => ["first", "random"], (p) => (p.random_split ? "random" : "first")],
+  ["train-limit", "Train on first N rows", "text", () => ""],
+  ["shuffle", "Reshuffle batches", "bool", (p) => p.shuffle],
+  ["capture", "Capture", () => CATALOG.captures, (p) => p.capture],
+  ["mi-rows", "Rows measured", () => ["all", "test"], (p) => p.mi_rows],
+  ["mi-limit", "Measure first N rows", "text", () => ""],
+  ["pool", "As-if-random pool K", "text", () => 1],
+  ["delta-estimator", "Delta-skip estimator", () => estimatorNames(), () => ""],
+  ["bins", "Bin edges", "text", (p) => p.settings.bins],
+  ["range", "Bin range LO,HI", "text", (p) => `${p.settings.lo},${p.settings.hi}`],
+  ["idnns-compat", "IDNNs edge quirks", "bool", (p) => p.settings.idnns_compat],
+  ["bin-size", "Bin size", "text", (p) => p.settings.bin_size],
+  ["noise-var", "KDE noise variance", "text", (p) => p.settings.noise_var],
+  ["k", "KSG neighbours k", "text", (p) => p.settings.k],
+  ["standardize", "KSG standardise", "bool", (p) => p.settings.standardize],
+  ["miller-madow", "Miller–Madow", "bool", (p) => p.settings.miller_madow],
+];
+
+/** The main fields, by option name. */
+const MAIN = () => ({
+  preset: ui.preset, activation: ui.activation, seed: ui.seed, repeats: ui.repeats,
+  epochs: ui.epochs, schedule: ui.schedule,
+});
+
+/** The estimators ticked, in `estimatorOrder`. */
+function checkedEstimators() {
+  const checked = new Set(estimatorBoxes.filter((b) => b.checked).map((b) => b.value));
+  return estimatorOrder.filter((e) => checked.has(e));
+}
+
+/**
+ * The form as `infoplane run` options (`options`, one argument per entry) and as the
+ * settings of a share link (`query`: option name -> value). Empty fields are the preset's.
+ */
+function formOptions() {
+  const options = [];
+  const query = [];
+  const put = (name, value) => {
+    options.push(`--${name}=${value}`);
+    query.push([name, value]);
+  };
+  put("preset", ui.preset.value);
+  put("activation", ui.activation.value);
+  for (const [name, input] of Object.entries(MAIN())) {
+    if (name === "preset" || name === "activation") continue;
+    const v = input.value.trim();
+    if (v !== "") put(name, v);
+  }
+  const ests = checkedEstimators();
+  for (const e of ests) options.push(`--estimator=${e}`);
+  if (ests.length) query.push(["estimator", ests.join(",")]);
+  for (const { name, input } of moreFields) {
+    const v = input.value.trim();
+    if (v !== "") put(name, v);
+  }
+  if (ui.overlay.checked) {
+    options.push("--overlay");
+    query.push(["overlay", "1"]);
+  }
+  return { options, query };
+}
+
+/** How many Web Workers to run: the field, else one per core. */
+function workerCount() {
+  const w = Number(ui.workers.value.trim() || cores());
+  return Number.isInteger(w) && w >= 1 && w <= 64 ? w : null;
+}
+
+/** A shell word: quoted when it holds anything but safe characters. */
+function shellWord(s) {
+  return /^[A-Za-z0-9_.,:=+\/-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * Checks the form with the CLI's own parser and checks (the wasm module's `plan`): returns
+ * the plan, or throws an Error with the message `infoplane run` would print.
+ */
+function checkForm() {
+  const { options, query } = formOptions();
+  if (checkedEstimators().length === 0) throw new Error("--estimator: choose at least one estimator");
+  if (workerCount() === null) throw new Error("Workers: a whole number from 1 to 64 (empty: one per core)");
+  const planned = JSON.parse(WASM.plan(options));
+  return { options, query, plan: planned };
+}
+
+function linkQuery(query, autostart) {
+  const q = new URLSearchParams();
+  for (const [k, v] of query) q.set(k, v);
+  if (ui.workers.value.trim() !== "") q.set("workers", ui.workers.value.trim());
+  if (autostart) q.set("autostart", "1");
+  return `?${q.toString().replaceAll("%2C", ",").replaceAll("%3A", ":")}`;
+}
+
+/** What was wrong with the link the page was opened with (shown until the next run). */
+let linkNote = "";
+
+/** Re-checks the form as it is edited: the CLI command, the share link, or the error. */
+let checkTimer = 0;
+function onFormEdited() {
+  clearTimeout(checkTimer);
+  checkTimer = setTimeout(() => {
+    if (document.body.dataset.state === "running" || !WASM) return;
+    try {
+      const c = checkForm();
+      showError(linkNote);
+      ui.command.textContent = c.plan.command.map(shellWord).join(" ");
+      ui.share.href = linkQuery(c.query, true);
+    } catch (e) {
+      showError(e.message);
+      ui.command.textContent = "";
+    }
+  }, 120);
 }
 
 function updatePlaceholders() {
@@ -622,78 +852,138 @@ function updatePlaceholders() {
   ui.epochs.placeholder = String(p.epochs);
   ui.schedule.placeholder = p.schedule;
   $("preset-note").textContent = p.summary;
+  for (const f of moreFields) {
+    const v = f.preset(p);
+    if (f.input.tagName === "SELECT") {
+      f.input.options[0].textContent = v === "" ? "(preset)" : `${v} (preset)`;
+    } else {
+      f.input.placeholder = String(v);
+    }
+  }
   if (!estimatorsTouched) {
     for (const b of estimatorBoxes) b.checked = p.estimators.includes(b.value);
   }
   if (document.body.dataset.state === "idle") {
-    const ests = estimatorBoxes.filter((b) => b.checked).map((b) => b.value).join(", ") || "no estimator";
+    const ests = checkedEstimators().join(", ") || "no estimator";
     ui.planeTitle.textContent = `${ui.preset.value} · ${ui.activation.value} · ${ests}`;
-    charts.reset(Math.max(0, (Number(ui.epochs.value) || p.epochs) - 1), !ui.schedule.value.trim().startsWith("every:"));
-    plane.reset([], Math.max(0, (Number(ui.epochs.value) || p.epochs) - 1));
+    const epochs = Number(ui.epochs.value) || p.epochs;
+    charts.reset(Math.max(0, epochs - 1), !(ui.schedule.value.trim() || p.schedule).startsWith("every:"));
+    plane.reset([], Math.max(0, epochs - 1));
     updateStatus("ready");
     scheduleRender();
   }
+  onFormEdited();
 }
 
-/** Reads and checks the form. Returns settings, or throws Error with a message for the user. */
-function readSettings() {
-  const preset = ui.preset.value;
-  const activation = ui.activation.value;
-  const checked = new Set(estimatorBoxes.filter((b) => b.checked).map((b) => b.value));
-  const estimators = estimatorOrder.filter((e) => checked.has(e));
-  if (estimators.length === 0) throw new Error("Choose at least one estimator.");
-  const seedText = ui.seed.value.trim();
-  const seed = seedText === "" ? 0 : Number(seedText);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 4294967295) throw new Error("Seed must be a whole number from 0 to 4294967295.");
-  const epochsText = ui.epochs.value.trim();
-  const epochs = epochsText === "" ? 0 : Number(epochsText);
-  if (!Number.isInteger(epochs) || epochs < 0 || epochs > 4294967295) throw new Error("Epochs must be a whole number of at least 1 (empty: the preset's).");
-  const schedule = ui.schedule.value.trim();
-  return { preset, activation, estimators: estimators.join(","), seed, epochs, schedule };
+// ------------------------------------------------------------ progress and time left
+
+/** Totals over the seeds: epochs trained, compute time, measured epochs, seeds done. */
+function totals() {
+  const t = { epochs: 0, trainMs: 0, measureMs: 0, measures: 0, done: 0 };
+  for (const s of run.seeds) {
+    t.epochs += s.epochsDone;
+    t.trainMs += s.trainMs;
+    t.measureMs += s.measureMs;
+    t.measures += s.measures;
+    if (s.done) t.done += 1;
+  }
+  return t;
 }
 
-function settingsQuery(s, autostart) {
-  const q = new URLSearchParams();
-  q.set("preset", s.preset);
-  q.set("activation", s.activation);
-  q.set("estimators", s.estimators);
-  q.set("seed", String(s.seed));
-  if (s.epochs) q.set("epochs", String(s.epochs));
-  if (s.schedule) q.set("schedule", s.schedule);
-  if (autostart) q.set("autostart", "1");
-  return `?${q.toString().replaceAll("%2C", ",").replaceAll("%3A", ":")}`;
+/**
+ * The share of the run's work done and the wall time left. The work of a seed is its
+ * training (time per epoch so far × epochs) plus its measuring (time per measured epoch so
+ * far × measured epochs, when the schedule fixes them; under delta skip, by epochs); the
+ * rate is the work done per wall-clock millisecond so far, over all workers.
+ */
+function estimate(t) {
+  const p = run.plan;
+  if (!p || t.epochs === 0 || run.elapsedMs <= 0) return null;
+  const n = run.seeds.length;
+  const done = t.trainMs + t.measureMs;
+  let total;
+  if (p.measuresPerSeed != null && t.measures > 0) {
+    total = n * (p.epochs * (t.trainMs / t.epochs) + p.measuresPerSeed * (t.measureMs / t.measures));
+  } else {
+    total = n * p.epochs * (done / t.epochs);
+  }
+  if (!(total > 0)) return null;
+  const fraction = Math.min(1, done / total);
+  const rate = done / run.elapsedMs;
+  return { fraction, leftMs: rate > 0 ? Math.max(0, (total - done) / rate) : NaN };
 }
+
+function updateStatus(word) {
+  const p = run.plan;
+  const t = totals();
+  const n = run.seeds.length || 1;
+  const perSeed = p?.epochs || Number(ui.epochs.value) || presetNamed(ui.preset.value)?.epochs || 0;
+  const total = perSeed * n;
+  let s = `epochs ${t.epochs}/${total}`;
+  if (n > 1) s += ` · seeds ${t.done}/${n}`;
+  if (run.elapsedMs > 0) s += ` · ${formatSeconds(run.elapsedMs)} · ${formatRate(t.epochs, run.elapsedMs)} epochs/s`;
+  if (t.trainMs + t.measureMs > 0) s += ` (train ${formatSeconds(t.trainMs)}, measure ${formatSeconds(t.measureMs)})`;
+  const est = document.body.dataset.state === "running" ? estimate(t) : null;
+  if (est && est.fraction >= 0.01 && Number.isFinite(est.leftMs)) s += ` · about ${formatSeconds(est.leftMs)} left`;
+  if (word) s += ` · ${word}`;
+  ui.status.value = s;
+  ui.status.textContent = s;
+  const frac = est ? est.fraction : total > 0 ? t.epochs / total : 0;
+  ui.progress.max = 1;
+  ui.progress.value = document.body.dataset.state === "done" ? 1 : frac;
+  ui.miniProgress.max = 1;
+  ui.miniProgress.value = ui.progress.value;
+  const left = est && est.fraction >= 0.01 && Number.isFinite(est.leftMs) ? ` · ${formatSeconds(est.leftMs)} left` : "";
+  ui.miniStatus.textContent = `${Math.round(100 * ui.progress.value)}%${n > 1 ? ` · seeds ${t.done}/${n}` : ""}${left}`;
+}
+
+/** The bar pinned to the top of the screen: shown while a run goes on and the settings' progress is out of view. */
+let progressVisible = true;
+function updateMini() {
+  ui.mini.hidden = !(document.body.dataset.state === "running" && !progressVisible);
+}
+
+// ------------------------------------------------------------ running the seeds
 
 function start() {
-  let s;
+  let c;
   try {
-    s = readSettings();
+    c = checkForm();
   } catch (e) {
     showError(e.message);
     updateStatus("invalid settings");
     setState("error");
     return;
   }
-  stopWorker();
+  stopWorkers();
+  linkNote = "";
   showError("");
-  run.settings = s;
-  run.total = s.epochs || presetNamed(s.preset).epochs;
-  run.epochsDone = 0;
+  const p = c.plan;
+  run.plan = p;
+  run.options = c.options;
+  run.settings = c;
+  run.seeds = p.seeds.map((seed) => ({
+    seed, epochsDone: 0, trainMs: 0, measureMs: 0, measures: 0, done: false, plane: "", metrics: "", layers: "",
+  }));
+  run.next = 0;
+  run.stopping = false;
+  run.files = [];
+  run.t0 = performance.now();
   run.elapsedMs = 0;
-  run.trainMs = 0;
-  run.measureMs = 0;
-  run.planeCsv = "";
-  run.metricsCsv = "";
-  ui.planeCsv.textContent = "";
-  ui.metricsCsv.textContent = "";
-  const names = s.estimators.split(",");
-  plane.reset(names, run.total - 1);
-  charts.reset(run.total - 1, !(s.schedule || presetNamed(s.preset).schedule).startsWith("every:"));
+  delete document.body.dataset.wallMs;
+  for (const id of ["plane-csv", "metrics-csv", "layers-csv", "summary-csv", "manifest-json"]) $(id).textContent = "";
+  ui.downloads.replaceChildren();
+  ui.figures.hidden = true;
+  const names = p.estimators;
+  plane.reset(names, Math.max(0, p.epochs - 1));
+  const schedule = String(p.config.schedule ?? "");
+  charts.reset(Math.max(0, p.epochs - 1), !schedule.startsWith("every:"));
   buildEstimatorView(names);
   setPlaneTitle(names[0]);
-  ui.share.href = settingsQuery(s, true);
+  ui.command.textContent = p.command.map(shellWord).join(" ");
+  ui.share.href = linkQuery(c.query, true);
   try {
-    history.replaceState(null, "", settingsQuery(s, false));
+    history.replaceState(null, "", linkQuery(c.query, false));
   } catch {
     // file:// or a sandbox may refuse; the share link still works.
   }
@@ -701,24 +991,42 @@ function start() {
   updateStatus("starting");
   scheduleRender();
 
-  let worker;
-  try {
-    worker = useWorker ? new Worker("./worker.js", { type: "module" }) : new InPageRunner();
-  } catch (e) {
-    fail(`Cannot start the training worker: ${e.message}`);
-    return;
+  const count = useWorker ? Math.min(workerCount(), run.seeds.length) : 1;
+  run.workers = count;
+  for (let k = 0; k < count; k++) {
+    let worker;
+    try {
+      worker = useWorker ? new Worker("./worker.js", { type: "module" }) : new InPageRunner();
+    } catch (e) {
+      fail(`Cannot start the training worker: ${e.message}`);
+      return;
+    }
+    const slot = { worker, index: null };
+    run.pool.push(slot);
+    worker.onmessage = (ev) => {
+      if (!run.pool.includes(slot)) return;
+      onWorkerMessage(slot, ev.data);
+    };
+    worker.onerror = (ev) => {
+      if (!run.pool.includes(slot)) return;
+      ev.preventDefault?.();
+      fail(`The training worker failed: ${ev.message || "could not load worker.js"}`);
+    };
+    handOut(slot);
   }
-  run.worker = worker;
-  worker.onmessage = (ev) => {
-    if (run.worker !== worker) return;
-    onWorkerMessage(ev.data);
-  };
-  worker.onerror = (ev) => {
-    if (run.worker !== worker) return;
-    ev.preventDefault?.();
-    fail(`The training worker failed: ${ev.message || "could not load worker.js"}`);
-  };
-  worker.postMessage({ type: "start", ...s });
+}
+
+/** Gives the worker of `slot` the next seed, or ends it when there is none. */
+function handOut(slot) {
+  if (!run.stopping && run.next < run.seeds.length) {
+    slot.index = run.next;
+    run.next += 1;
+    slot.worker.postMessage({ type: "start", options: run.options, index: slot.index });
+  } else {
+    slot.index = null;
+    slot.worker.terminate();
+    run.pool = run.pool.filter((s) => s !== slot);
+  }
 }
 
 /**
@@ -750,68 +1058,207 @@ class InPageRunner {
   }
 }
 
-function stopWorker() {
-  if (run.worker) {
-    run.worker.terminate();
-    run.worker = null;
-  }
+function stopWorkers() {
+  for (const slot of run.pool) slot.worker.terminate();
+  run.pool = [];
 }
 
 function fail(message) {
-  stopWorker();
+  stopWorkers();
+  run.elapsedMs = performance.now() - run.t0;
   flushRender();
   showError(message);
   updateStatus("error");
   setState("error");
 }
 
-function onWorkerMessage(msg) {
+/** Takes the new points, metric rows and counters of a "progress" or "done" message. */
+function applyProgress(msg) {
+  const s = run.seeds[msg.index];
+  if (!s) return;
+  plane.add(msg.points);
+  charts.add(msg.metrics);
+  s.epochsDone = msg.epochsDone;
+  s.trainMs = msg.trainMs ?? 0;
+  s.measureMs = msg.measureMs ?? 0;
+  s.measures += msg.metrics.length / 5;
+  run.elapsedMs = performance.now() - run.t0;
+}
+
+function onWorkerMessage(slot, msg) {
   switch (msg.type) {
-    case "started": {
-      run.total = msg.totalEpochs;
-      const names = String(msg.estimatorNames).split(",");
-      plane.reset(names, Math.max(0, run.total - 1));
-      charts.reset(Math.max(0, run.total - 1), charts.logX);
-      buildEstimatorView(names);
-      setPlaneTitle(names[0]);
+    case "started":
       updateStatus("training");
-      scheduleRender();
       break;
-    }
     case "progress":
       applyProgress(msg);
       scheduleRender();
       break;
     case "done": {
       applyProgress(msg);
-      run.planeCsv = msg.planeCsv;
-      run.metricsCsv = msg.metricsCsv;
-      stopWorker();
-      flushRender();
-      ui.planeCsv.textContent = run.planeCsv;
-      ui.metricsCsv.textContent = run.metricsCsv;
-      updateStatus(msg.stopped ? "stopped" : "done");
-      setState(msg.stopped ? "stopped" : "done");
+      const s = run.seeds[msg.index];
+      if (s) {
+        // A stopped seed keeps the rows it measured (see finishRun).
+        s.done = !msg.stopped;
+        s.plane = msg.planeCsv;
+        s.metrics = msg.metricsCsv;
+        s.layers = msg.layersCsv;
+      }
+      handOut(slot);
+      scheduleRender();
+      if (run.pool.length === 0) finishRun();
       break;
     }
-    case "error":
-      if (msg.planeCsv) {
-        run.planeCsv = msg.planeCsv;
-        run.metricsCsv = msg.metricsCsv ?? "";
-        ui.planeCsv.textContent = run.planeCsv;
-        ui.metricsCsv.textContent = run.metricsCsv;
-      }
-      fail(String(msg.error));
+    case "error": {
+      const s = run.seeds[msg.index];
+      fail(`seed ${s ? s.seed : msg.index}: ${msg.error}`);
       break;
+    }
     default:
       break;
   }
 }
 
+/**
+ * Every seed has ended (or the run was stopped): the files `infoplane run` writes, made by the
+ * wasm module from the rows of the seeds, in seed order. A stopped run keeps what the CLI's
+ * files hold when it is stopped: the seeds that finished before the first that did not, then
+ * the rows that one measured.
+ */
+function finishRun() {
+  const leading = [];
+  let whole = 0;
+  for (const s of run.seeds) {
+    if (s.done) {
+      leading.push(s);
+      whole += 1;
+      continue;
+    }
+    if (s.plane.includes("\n") && s.plane.indexOf("\n") < s.plane.length - 1) leading.push(s);
+    break;
+  }
+  const complete = whole === run.seeds.length;
+  run.elapsedMs = performance.now() - run.t0;
+  if (leading.length > 0) {
+    try {
+      run.files = JSON.parse(WASM.assemble(
+        run.options,
+        leading.map((s) => s.plane),
+        leading.map((s) => s.metrics),
+        leading.map((s) => s.layers),
+        complete,
+        run.elapsedMs / 1000,
+        run.workers,
+      ));
+    } catch (e) {
+      fail(`assembling the run's files: ${e.message || e}`);
+      return;
+    }
+  }
+  run.elapsedMs = performance.now() - run.t0;
+  document.body.dataset.wallMs = String(Math.round(run.elapsedMs));
+  window.infoplaneFiles = run.files;
+  const file = (name) => run.files.find((f) => f[0] === name)?.[1] ?? "";
+  $("plane-csv").textContent = file("plane.csv");
+  $("metrics-csv").textContent = file("metrics.csv");
+  $("layers-csv").textContent = file("layers.csv");
+  $("summary-csv").textContent = file("summary.csv");
+  $("manifest-json").textContent = file("manifest.json");
+  buildDownloads();
+  buildFigures();
+  flushRender();
+  const word = complete ? "done" : `stopped: ${whole} of ${run.seeds.length} seeds whole${leading.length > whole ? ", and the measured epochs of the next" : ""}`;
+  setState(complete ? "done" : "stopped");
+  updateStatus(word);
+}
+
+// ------------------------------------------------------------ keeping what was made
+
+const MIME = { csv: "text/csv", json: "application/json", svg: "image/svg+xml" };
+
+function download(data, name) {
+  const ext = name.split(".").pop();
+  const blob = data instanceof Blob ? data : new Blob([data], { type: `${MIME[ext] ?? "text/plain"};charset=utf-8` });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** One button per file of the run directory. */
+function buildDownloads() {
+  ui.downloads.replaceChildren();
+  for (const [name, text] of run.files) {
+    if (name.endsWith(".svg")) continue;
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = name;
+    b.setAttribute("aria-label", `Download ${name}`);
+    b.addEventListener("click", () => download(text, name));
+    ui.downloads.appendChild(b);
+  }
+}
+
+/** The SVG figure as a PNG at `scale` times its size (the browser draws the SVG on a canvas). */
+function svgToPng(svgText, scale) {
+  return new Promise((resolve, reject) => {
+    const url = URL.createObjectURL(new Blob([svgText], { type: "image/svg+xml;charset=utf-8" }));
+    const img = new Image();
+    img.onload = () => {
+      const canvas = document.createElement("canvas");
+      canvas.width = Math.round(img.naturalWidth * scale);
+      canvas.height = Math.round(img.naturalHeight * scale);
+      const ctx = canvas.getContext("2d");
+      ctx.fillStyle = "#fff";
+      ctx.fillRect(0, 0, canvas.width, canvas.height);
+      ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
+      URL.revokeObjectURL(url);
+      canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("the canvas gave no PNG"))), "image/png");
+    };
+    img.onerror = () => {
+      URL.revokeObjectURL(url);
+      reject(new Error("the figure could not be drawn"));
+    };
+    img.src = url;
+  });
+}
+
+let figureUrl = null;
+/** The run's figures (the CLI's, byte for byte): a menu, the one chosen, Save SVG and PNG. */
+function buildFigures() {
+  const svgs = run.files.filter((f) => f[0].endsWith(".svg"));
+  ui.figures.hidden = svgs.length === 0;
+  fillSelect(ui.figureSelect, svgs.map(([name]) => ({ name })));
+  showFigure();
+}
+
+function showFigure() {
+  const f = run.files.find((x) => x[0] === ui.figureSelect.value);
+  if (figureUrl) URL.revokeObjectURL(figureUrl);
+  figureUrl = null;
+  if (!f) {
+    ui.figureImg.removeAttribute("src");
+    return;
+  }
+  figureUrl = URL.createObjectURL(new Blob([f[1]], { type: "image/svg+xml;charset=utf-8" }));
+  ui.figureImg.src = figureUrl;
+  ui.figureImg.alt = `Figure ${f[0]}`;
+}
+
+// ------------------------------------------------------------ drawing
+
 /** The caption above the plane: the run's settings and the estimator shown. */
 function setPlaneTitle(estimator) {
-  const s = run.settings;
-  if (s) ui.planeTitle.textContent = `${s.preset} · ${s.activation} · ${estimator} · seed ${s.seed}`;
+  const c = run.settings;
+  if (!c) return;
+  const cfg = c.plan.config;
+  const seeds = c.plan.seeds;
+  const who = seeds.length > 1 ? `mean of ${seeds.length} seeds (${seeds[0]}–${seeds[seeds.length - 1]})` : `seed ${seeds[0]}`;
+  ui.planeTitle.textContent = `${cfg.preset} · ${cfg.activation} · ${estimator} · ${who}`;
 }
 
 function buildEstimatorView(names) {
@@ -836,32 +1283,28 @@ function buildEstimatorView(names) {
 
 // Redraws are batched: at most one per animation frame, with a timer as backup because
 // background tabs and some headless modes do not run animation frames.
+// While seeds run, the page draws at most every RUNNING_FRAME_MS: the workers need the cores.
+const RUNNING_FRAME_MS = 250;
 let renderPending = false;
+let lastRender = 0;
 function scheduleRender() {
   if (renderPending) return;
   renderPending = true;
-  requestAnimationFrame(flushRender);
-  setTimeout(flushRender, 200);
+  const wait = document.body.dataset.state === "running"
+    ? Math.max(0, lastRender + RUNNING_FRAME_MS - performance.now()) : 0;
+  setTimeout(() => requestAnimationFrame(() => { if (renderPending) flushRender(); }), wait);
+  setTimeout(() => { if (renderPending) flushRender(); }, wait + 200);
 }
 
 function flushRender() {
   renderPending = false;
+  lastRender = performance.now();
   plane.render();
   charts.render();
   if (document.body.dataset.state === "running" && !ui.stop.disabled) {
-    updateStatus(run.epochsDone > 0 ? "training" : "starting");
+    run.elapsedMs = performance.now() - run.t0;
+    updateStatus(totals().epochs > 0 ? "training" : "starting");
   }
-}
-
-function download(text, name) {
-  const url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = name;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
 // ---------------------------------------------------------------- wiring
@@ -877,48 +1320,75 @@ form.addEventListener("submit", (ev) => {
   }
 });
 ui.stop.addEventListener("click", () => {
-  if (run.worker) {
-    run.worker.postMessage({ type: "stop" });
+  if (run.pool.length) {
+    run.stopping = true;
+    for (const slot of run.pool) slot.worker.postMessage({ type: "stop" });
     ui.stop.disabled = true;
     updateStatus("stopping");
   }
 });
-ui.dlPlane.addEventListener("click", () => download(run.planeCsv, "plane.csv"));
-ui.dlMetrics.addEventListener("click", () => download(run.metricsCsv, "metrics.csv"));
+ui.figureSelect.addEventListener("change", showFigure);
+ui.saveSvg.addEventListener("click", () => {
+  const f = run.files.find((x) => x[0] === ui.figureSelect.value);
+  if (f) download(f[1], f[0]);
+});
+ui.savePng.addEventListener("click", () => {
+  const f = run.files.find((x) => x[0] === ui.figureSelect.value);
+  if (!f) return;
+  svgToPng(f[1], 2)
+    .then((png) => download(png, f[0].replace(/\.svg$/, ".png")))
+    .catch((e) => showError(`PNG: ${e.message}`));
+});
 ui.preset.addEventListener("change", updatePlaceholders);
 ui.epochs.addEventListener("input", updatePlaceholders);
 ui.schedule.addEventListener("input", updatePlaceholders);
 ui.activation.addEventListener("change", updatePlaceholders);
+for (const el of [ui.seed, ui.repeats, ui.workers, ui.overlay]) el.addEventListener("input", onFormEdited);
 new ResizeObserver(() => scheduleRender()).observe($("plane-wrap"));
 new ResizeObserver(() => scheduleRender()).observe($("acc").parentNode);
+new IntersectionObserver((entries) => {
+  progressVisible = entries.some((e) => e.isIntersecting);
+  updateMini();
+}).observe($("progress-block"));
 
 /** Fills the form from the query string: {autostart} asked for, {ok} if every value was valid. */
 function applyQuery() {
   const q = new URLSearchParams(location.search);
   const problems = [];
-  const pick = (key, input, allowed) => {
-    if (!q.has(key)) return;
-    const v = q.get(key).trim();
-    if (allowed && !allowed.includes(v)) problems.push(`unknown ${key} '${v}' (expected ${allowed.join(", ")})`);
-    else input.value = v;
-  };
-  pick("preset", ui.preset, CATALOG.presets.map((p) => p.name));
-  pick("activation", ui.activation, CATALOG.activations);
-  pick("seed", ui.seed);
-  pick("epochs", ui.epochs);
-  pick("schedule", ui.schedule);
-  if (q.has("estimators") || q.has("estimator")) {
-    const list = (q.get("estimators") ?? q.get("estimator")).split(",").map((s) => s.trim()).filter(Boolean);
-    const known = estimatorNames();
-    const bad = list.filter((e) => !known.includes(e));
-    if (bad.length) problems.push(`unknown estimator '${bad[0]}' (expected ${known.join(", ")})`);
-    else if (list.length) {
-      estimatorsTouched = true;
-      for (const b of estimatorBoxes) b.checked = list.includes(b.value);
-      estimatorOrder = [...new Set([...list, ...known])];
+  const main = MAIN();
+  const more = new Map(moreFields.map((f) => [f.name, f.input]));
+  for (const [key, raw] of q) {
+    const v = raw.trim();
+    if (key === "autostart" || key === "worker") continue;
+    if (key === "workers") {
+      ui.workers.value = v;
+    } else if (key === "overlay") {
+      ui.overlay.checked = v === "1" || v === "true";
+    } else if (key === "estimators" || key === "estimator") {
+      const list = v.split(",").map((s) => s.trim()).filter(Boolean);
+      const known = estimatorNames();
+      const bad = list.filter((e) => !known.includes(e));
+      if (bad.length) problems.push(`unknown estimator '${bad[0]}' (expected ${known.join(", ")})`);
+      else if (list.length) {
+        estimatorsTouched = true;
+        for (const b of estimatorBoxes) b.checked = list.includes(b.value);
+        estimatorOrder = [...new Set([...list, ...known])];
+      }
+    } else if (main[key] || more.has(key)) {
+      const input = main[key] ?? more.get(key);
+      if (input.tagName === "SELECT" && ![...input.options].some((o) => o.value === v)) {
+        problems.push(`unknown ${key} '${v}' (expected ${[...input.options].map((o) => o.value).filter(Boolean).join(", ")})`);
+      } else {
+        input.value = v;
+      }
+    } else {
+      problems.push(`unknown setting '${key}'`);
     }
   }
-  if (problems.length) showError(`Link settings ignored: ${problems.join("; ")}.`);
+  if (problems.length) {
+    linkNote = `Link settings ignored: ${problems.join("; ")}.`;
+    showError(linkNote);
+  }
   useWorker = q.get("worker") !== "0";
   const auto = q.get("autostart");
   return { autostart: auto === "1" || auto === "true", ok: problems.length === 0 };
@@ -935,18 +1405,19 @@ function fillSelect(select, items) {
   }));
 }
 
-/** Builds the preset and activation menus and the estimator checkboxes from the catalogue. */
+/** Builds the menus, the estimator checkboxes and the other settings from the catalogue. */
 function buildForm() {
   fillSelect(ui.preset, CATALOG.presets.map((p) => ({ name: p.name, title: p.summary })));
   fillSelect(ui.activation, CATALOG.activations.map((name) => ({ name })));
   const first = CATALOG.presets[0];
   if (first) ui.activation.value = first.activation;
+  ui.workers.placeholder = String(cores());
   const fieldset = $("estimators");
   fieldset.querySelectorAll("label").forEach((l) => l.remove());
   estimatorBoxes = CATALOG.estimators.map((e) => {
     const label = document.createElement("label");
     const params = e.params.map((p) => `${p.name}: ${p.help}`).join("; ");
-    label.title = params ? `${e.summary} (settings from the preset: ${params})` : e.summary;
+    label.title = params ? `${e.summary} (settings: ${params})` : e.summary;
     const box = document.createElement("input");
     box.type = "checkbox";
     box.name = "estimator";
@@ -961,6 +1432,38 @@ function buildForm() {
   });
   estimatorOrder = estimatorNames();
   $("schedule-label").title = `Accepted: ${CATALOG.schedules}`;
+  const box = $("more-fields");
+  box.replaceChildren();
+  const helps = new Map(CATALOG.estimators.flatMap((e) => e.params.map((p) => [p.name.replaceAll("_", "-"), `${p.help}; accepts ${p.accepts}`])));
+  moreFields = MORE.map(([name, label, kind, preset]) => {
+    const wrap = document.createElement("label");
+    wrap.className = "field";
+    const span = document.createElement("span");
+    span.className = "label";
+    span.textContent = label;
+    const code = document.createElement("small");
+    code.textContent = ` --${name}`;
+    span.appendChild(code);
+    let input;
+    if (kind === "text") {
+      input = document.createElement("input");
+      input.type = "text";
+      input.spellcheck = false;
+      input.autocapitalize = "off";
+    } else {
+      input = document.createElement("select");
+      const choices = kind === "bool" ? ["true", "false"] : kind();
+      fillSelect(input, [{ name: "" }, ...choices.map((c) => ({ name: c }))]);
+    }
+    input.id = `opt-${name}`;
+    input.name = name;
+    input.addEventListener("input", onFormEdited);
+    input.addEventListener("change", onFormEdited);
+    if (helps.has(name)) wrap.title = helps.get(name);
+    wrap.append(span, input);
+    box.appendChild(wrap);
+    return { name, input, preset };
+  });
 }
 
 /** Loads the wasm module's catalogue, builds the form, and applies the link's settings. */
@@ -968,6 +1471,7 @@ async function init() {
   try {
     const mod = await import("./pkg/infoplane_wasm.js");
     await mod.default();
+    WASM = mod;
     CATALOG = JSON.parse(mod.catalog());
     // Presets on data read from files (MNIST) need those files, which the page cannot load
     // yet: it offers the presets whose data set the module generates.
@@ -982,13 +1486,6 @@ async function init() {
   const query = applyQuery();
   setState("idle");
   updatePlaceholders();
-  ui.share.href = (() => {
-    try {
-      return settingsQuery(readSettings(), true);
-    } catch {
-      return "?autostart=1";
-    }
-  })();
   if (query.autostart && query.ok) {
     start();
   } else {

@@ -1,13 +1,15 @@
 // The training loop shared by worker.js (normal use) and main.js's in-page mode (?worker=0,
 // for headless `--dump-dom` checks, whose virtual clock does not wait for Web Workers).
 //
-// Messages in:   {type: "start", preset, activation, estimators, seed, epochs, schedule}
+// Messages in:   {type: "start", options, index}   seed number `index` of the run that
+//                                                  `infoplane run <options>` makes
 //                {type: "stop"}            finish after the current step, then send "done"
-// Messages out:  {type: "started", totalEpochs, nLayers, estimatorNames}
-//                {type: "progress", points, metrics, epochsDone, totalEpochs, elapsedMs, trainMs, measureMs}
-//                {type: "done", points, metrics, epochsDone, totalEpochs, elapsedMs, stopped,
-//                 planeCsv, metricsCsv}
-//                {type: "error", error[, planeCsv, metricsCsv]}   (the run is over)
+// Messages out:  {type: "started", index, seed, totalEpochs, nLayers, estimatorNames}
+//                {type: "progress", index, points, metrics, epochsDone, totalEpochs, elapsedMs, trainMs, measureMs}
+//                {type: "done", index, points, metrics, epochsDone, totalEpochs, elapsedMs, trainMs,
+//                 measureMs, stopped, planeCsv, metricsCsv, layersCsv}
+//                {type: "error", index, error[, planeCsv, metricsCsv, layersCsv]}   (the seed is over)
+// After "done" or "error" the runner takes the next "start" (a worker runs seed after seed).
 // `points` and `metrics` are Float64Arrays, each owning its buffer (listed in `transfer`):
 // flat groups of 5, [epoch, layer, estimatorIndex, i_xt_bits, i_ty_bits] and
 // [epoch, train_loss, train_acc, test_loss, test_acc].
@@ -28,22 +30,35 @@ function owned(a) {
   return a.byteOffset === 0 && a.buffer.byteLength === a.byteLength ? a : a.slice();
 }
 
+/** The wasm module, loaded once per runner's thread. */
+let modulePromise = null;
+function loadModule() {
+  modulePromise ??= import("./pkg/infoplane_wasm.js").then(async (wasm) => {
+    await wasm.default();
+    return wasm;
+  });
+  return modulePromise;
+}
+
 /**
- * A runner for one session. `post(msg, transfer)` delivers messages out; feed messages in with
- * `handle(msg)`. Only the first "start" counts.
+ * A runner of sessions, one at a time. `post(msg, transfer)` delivers messages out; feed
+ * messages in with `handle(msg)`. A "start" while a session runs is refused; the runner is
+ * free again when it posts the session's "done" or "error".
  */
 export function createRunner(post) {
-  let started = false;
+  let busy = false;
   let stopRequested = false;
 
   async function run(cfg) {
+    const index = cfg.index >>> 0;
     let wasm;
     try {
-      wasm = await import("./pkg/infoplane_wasm.js");
-      await wasm.default();
+      wasm = await loadModule();
     } catch (e) {
+      busy = false;
       post({
         type: "error",
+        index,
         error: `could not load the WebAssembly module (pkg/infoplane_wasm.js): ${messageOf(e)}`,
       });
       return;
@@ -52,23 +67,25 @@ export function createRunner(post) {
     let session;
     let total;
     try {
-      session = new wasm.Session(
-        cfg.preset, cfg.activation, cfg.estimators, cfg.seed >>> 0, cfg.epochs >>> 0, cfg.schedule,
-      );
+      session = wasm.Session.fromArgs(cfg.options, index);
       total = session.totalEpochs();
       post({
         type: "started",
+        index,
+        seed: session.seed(),
         totalEpochs: total,
         nLayers: session.nLayers(),
         estimatorNames: session.estimatorNames(),
       });
     } catch (e) {
-      post({ type: "error", error: messageOf(e) });
+      busy = false;
+      post({ type: "error", index, error: messageOf(e) });
       return;
     }
 
     const t0 = performance.now();
     let k = 1;
+
 
     const take = () => ({
       points: owned(session.takePoints()),
@@ -81,6 +98,7 @@ export function createRunner(post) {
           const { points, metrics } = take();
           const msg = {
             type: "done",
+            index,
             points,
             metrics,
             epochsDone: session.epochsDone(),
@@ -91,8 +109,10 @@ export function createRunner(post) {
             stopped: !session.done(),
             planeCsv: session.planeCsv(),
             metricsCsv: session.metricsCsv(),
+            layersCsv: session.layersCsv(),
           };
           session.free();
+          busy = false;
           post(msg, [points.buffer, metrics.buffer]);
           return;
         }
@@ -106,6 +126,7 @@ export function createRunner(post) {
         const { points, metrics } = take();
         post({
           type: "progress",
+          index,
           points,
           metrics,
           epochsDone,
@@ -118,13 +139,15 @@ export function createRunner(post) {
         setTimeout(loop, 0);
       } catch (e) {
         // Keep what was measured if the session still answers (after a panic it may not).
-        const msg = { type: "error", error: messageOf(e) };
+        const msg = { type: "error", index, error: messageOf(e) };
         try {
           msg.planeCsv = session.planeCsv();
           msg.metricsCsv = session.metricsCsv();
+          msg.layersCsv = session.layersCsv();
         } catch {
           // The module is unusable; report the first error only.
         }
+        busy = false;
         post(msg);
       }
     };
@@ -136,8 +159,13 @@ export function createRunner(post) {
       if (!msg) return;
       if (msg.type === "stop") {
         stopRequested = true;
-      } else if (msg.type === "start" && !started) {
-        started = true;
+      } else if (msg.type === "start") {
+        if (busy) {
+          post({ type: "error", index: msg.index >>> 0, error: "this worker is still running a seed" });
+          return;
+        }
+        busy = true;
+        stopRequested = false;
         run(msg);
       }
     },
