@@ -119,6 +119,8 @@ const readState = (page) => page.evaluate(() => {
   return {
     state: document.body?.dataset.state ?? null,
     wallMs: document.body?.dataset.wallMs ?? null,
+    etaAt5: document.body?.dataset.etaAt5 ?? null,
+    etaAt5Elapsed: document.body?.dataset.etaAt5Elapsed ?? null,
     status: status ? status.textContent : "",
     error: err && !err.hidden ? err.textContent.trim() : "",
     states: window.__pageStudy?.states ?? [],
@@ -204,6 +206,9 @@ try {
     } else {
       summary.wallMs = wall;
     }
+    // The page's time estimate made once 5 % of the work was done: predicted total wall ms.
+    summary.etaAt5Ms = r.etaAt5 == null ? null : Number(r.etaAt5);
+    summary.etaAt5ElapsedMs = r.etaAt5Elapsed == null ? null : Number(r.etaAt5Elapsed);
     const texts = await page.evaluate((ids) => Object.fromEntries(ids.map((id) => {
       const e = document.getElementById(id);
       return [id, e ? e.textContent : null];

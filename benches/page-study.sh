@@ -243,13 +243,13 @@ def f(v, spec):
     return "-" if v is None else format(v, spec)
 
 
-head = f"{'round':>5}  {'order':<9}  {'CLI s':>8}  {'CLI MB':>7}  {'page s':>8}  {'page s (node)':>13}  {'page/CLI':>8}  {'bytes':<9}"
+head = f"{'round':>5}  {'order':<9}  {'CLI s':>8}  {'CLI MB':>7}  {'page s':>8}  {'page s (node)':>13}  {'page/CLI':>8}  {'bytes':<9}  {'ETA@5%/real':>11}"
 
 
 def line(r):
     return (f"{r['round']:>5}  {r['order']:<9}  {f(r['cli_wall_s'], '.2f'):>8}  {f(r['cli_max_rss_mb'], '.1f'):>7}  "
             f"{f(r['page_wall_s'], '.2f'):>8}  {f(r['page_node_wall_s'], '.2f'):>13}  {f(r['ratio'], '.3f'):>8}  "
-            f"{r['bytes']:<9}")
+            f"{r['bytes']:<9}  {f(r.get('eta_at_5_over_actual'), '.2f'):>11}")
 
 
 if mode == "row":
@@ -426,6 +426,8 @@ print(json.dumps({
     "page_load_s": p["loadMs"] / 1000 if p.get("loadMs") is not None else None,
     "page_running_after_s": p["runningAfterMs"] / 1000 if p.get("runningAfterMs") is not None else None,
     "ratio": page_s / secs if page_s and secs else None,
+    # The page's estimate of its total time, made at 5 % of the work, over the real time.
+    "eta_at_5_over_actual": (p["etaAt5Ms"] / p["wallMs"]) if p.get("etaAt5Ms") and p.get("wallMs") else None,
     "ratio_node": node_s / secs if node_s and secs else None,
     "bytes": same,
     "page_csv_bytes": p.get("bytes", {}),

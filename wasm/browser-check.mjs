@@ -21,12 +21,13 @@
 // manifest.json), which are written to STUDY_DIR for the caller to compare with the CLI's; on the
 // phone, while it runs with the plane scrolled into view, the progress must be pinned to the top.
 // Screenshots: SHOT_PREFIX-study-{desktop,phone}-{plane,overlay,settings}.png and
-// SHOT_PREFIX-study-phone-running.png.
+// SHOT_PREFIX-study-phone-running.png. On the desktop, the study is then pinned and a ReLU run
+// overlaid on it (SHOT_PREFIX-study-desktop-pinned.png), and the view saved as SVG.
 // Writes OUT_CSV (plane.csv text) and SHOT_PREFIX-desktop.png, SHOT_PREFIX-phone.png; prints a
 // JSON summary; exits 1 on any failed check.
 
 import { createRequire } from "node:module";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 const env = (name, fallback) => {
@@ -67,7 +68,7 @@ const browser = await chromium.launch({
 
 /** Opens `url` in a fresh context and records console errors, page errors and failed requests. */
 async function open(viewport, url, extra = {}) {
-  const context = await browser.newContext({ viewport, ...extra });
+  const context = await browser.newContext({ viewport, acceptDownloads: true, ...extra });
   const page = await context.newPage();
   const problems = [];
   page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
@@ -204,6 +205,34 @@ try {
         await page.locator("#figures-card").screenshot({ path: `${shotPrefix}-study-${name}-overlay.png` });
         await page.evaluate(() => { document.getElementById("more").open = true; });
         await page.locator("#controls").screenshot({ path: `${shotPrefix}-study-${name}-settings.png` });
+      }
+      if (name === "desktop" && r.state === "done") {
+        // Pin the study and overlay the next run (ReLU, one seed): the pinned curves stay in grey.
+        try {
+          await page.click("#pin");
+          await page.selectOption("#activation", "relu");
+          await page.fill("#repeats", "1");
+          await page.click("#train");
+          await waitEnd(page);
+          const pinned = await page.evaluate(() => ({
+            state: document.body.dataset.state,
+            lines: document.querySelectorAll("#plane .pinned polyline").length,
+            live: document.querySelectorAll("#plane .curves circle[data-epoch]").length,
+            title: document.getElementById("plane-title").textContent,
+          }));
+          check(pinned.state === "done", `pinned: the second run ended ${pinned.state}`);
+          check(pinned.lines > 0 && pinned.live > 0, `pinned: ${pinned.lines} pinned lines and ${pinned.live} points of the new run`);
+          check(/relu/.test(pinned.title), `pinned: the title "${pinned.title}" does not name relu`);
+          const [download] = await Promise.all([page.waitForEvent("download"), page.click("#view-svg")]);
+          const svgPath = `${shotPrefix || "/tmp/infoplane-check"}-study-desktop-view.svg`;
+          await download.saveAs(svgPath);
+          const svgText = readFileSync(svgPath, "utf8");
+          check(svgText.includes("<svg") && svgText.includes("pinned"), "pinned: the saved view is not an SVG with the pinned run");
+          if (shotPrefix) await page.locator("section.figure").screenshot({ path: `${shotPrefix}-study-desktop-pinned.png` });
+          summary.pinned = pinned;
+        } catch (e) {
+          failures.push(`pinned: ${e.message.split("\n")[0]}`);
+        }
       }
       summary[`study-${name}`] = { state: r.state, status: r.status, workers, wallMs: r.wallMs, files: names.length };
       await context.close();

@@ -13,7 +13,8 @@
 //     epochs, schedule, estimator=a,b, noise-var, ...), workers=N, autostart=1, and worker=0
 //     (train on the page's own thread, one seed at a time);
 //   * body[data-state] is idle | running | done | stopped | error; body[data-wall-ms] is the
-//     run's wall time once it has ended;
+//     run's wall time once it has ended; body[data-eta-at-5] the total wall time predicted when
+//     5 % of the work was done (and body[data-eta-at-5-elapsed] when that was);
 //   * every drawn point is <circle data-epoch data-layer data-estimator data-ixt data-ity
 //     data-runs> in svg#plane (the mean over data-runs seeds);
 //   * output#status reads "epochs N/M · ..." (over all seeds); when the run ends the hidden
@@ -186,7 +187,10 @@ class PlaneView {
     this.tip = tip;
     this.width = 0;
     this.frame = svgEl("g", { class: "frame" }, svg);
+    this.pinnedG = svgEl("g", { class: "pinned" }, svg);
     this.curvesG = svgEl("g", { class: "curves" }, svg);
+    /** A finished run kept for comparison: {label, curves: [[epoch, [{layer, x, y}]]]}. */
+    this.pinned = null;
     this.reset([], FALLBACK_EPOCHS - 1);
     this.installHover();
   }
@@ -219,7 +223,47 @@ class PlaneView {
         this.dirty.add(epoch);
       }
     }
+    for (const [, pts] of this.pinned?.curves ?? []) for (const p of pts) this.grow(p.x, p.y);
     this.needLayout = true;
+  }
+
+  /**
+   * Keeps the shown estimator's curves (the means) under `label`, drawn in grey beneath every
+   * later run until unpinned: tanh against ReLU, two bin sizes, two estimators.
+   */
+  pin(label) {
+    const curves = this.curves[this.shown];
+    if (!curves || curves.size === 0) return false;
+    this.pinned = {
+      label,
+      curves: [...curves.entries()].sort((a, b) => a[0] - b[0])
+        .map(([e, pts]) => [e, pts.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).map((p) => ({ layer: p.layer, x: p.x, y: p.y }))]),
+    };
+    this.clearDrawn();
+    return true;
+  }
+
+  unpin() {
+    this.pinned = null;
+    this.clearDrawn();
+  }
+
+  /** The pinned run's curves: a thin grey line per measured epoch, its last epoch marked. */
+  drawPinned() {
+    const g = this.pinnedG;
+    g.replaceChildren();
+    const pin = this.pinned;
+    if (!pin || pin.curves.length === 0) return;
+    for (const [epoch, pts] of pin.curves) {
+      svgEl("polyline", {
+        "data-pinned-epoch": epoch,
+        points: pts.map((p) => `${r2(this.sx(p.x))},${r2(this.sy(p.y))}`).join(" "),
+      }, g);
+    }
+    const last = pin.curves[pin.curves.length - 1][1];
+    svgEl("polyline", { class: "last", points: last.map((p) => `${r2(this.sx(p.x))},${r2(this.sy(p.y))}`).join(" ") }, g);
+    for (const p of last) svgEl("circle", { cx: r2(this.sx(p.x)), cy: r2(this.sy(p.y)), r: 3.5 }, g);
+    svgText(g, this.plotLeft + 8, this.plotTop + 16, `grey: ${pin.label} (pinned; its last epoch joined)`, { class: "pinned-note" });
   }
 
   show(index) {
@@ -312,6 +356,7 @@ class PlaneView {
     }
     if (this.needLayout) {
       this.layout(W);
+      this.drawPinned();
       this.needLayout = false;
       for (const epoch of [...curves.keys()].sort((a, b) => a - b)) this.drawEpoch(epoch, curves.get(epoch));
     } else if (this.dirty.size > 0) {
@@ -336,6 +381,8 @@ class PlaneView {
     const [y0, y1] = this.yDom;
     this.sx = (v) => m.left + ((v - x0) / (x1 - x0)) * pw;
     this.sy = (v) => m.top + ph - ((v - y0) / (y1 - y0)) * ph;
+    this.plotLeft = m.left;
+    this.plotTop = m.top;
 
     const f = this.frame;
     f.replaceChildren();
@@ -665,6 +712,9 @@ const ui = {
   figureImg: $("figure-img"),
   saveSvg: $("save-svg"),
   savePng: $("save-png"),
+  pin: $("pin"),
+  viewSvg: $("view-svg"),
+  viewPng: $("view-png"),
 };
 /** The estimator checkboxes, built from the catalogue by `buildForm`. */
 let estimatorBoxes = [];
@@ -704,6 +754,7 @@ function setState(state) {
   ui.train.disabled = running;
   ui.stop.disabled = !running;
   for (const el of form.querySelectorAll("select, input")) el.disabled = running;
+  ui.pin.disabled = !plane.pinned && (running || !run.plan);
   updateMini();
 }
 
@@ -924,6 +975,12 @@ function updateStatus(word) {
   if (run.elapsedMs > 0) s += ` · ${formatSeconds(run.elapsedMs)} · ${formatRate(t.epochs, run.elapsedMs)} epochs/s`;
   if (t.trainMs + t.measureMs > 0) s += ` (train ${formatSeconds(t.trainMs)}, measure ${formatSeconds(t.measureMs)})`;
   const est = document.body.dataset.state === "running" ? estimate(t) : null;
+  // The first estimate past 5 % of the work, kept for checking it against the real time
+  // (body[data-eta-at-5]: the predicted total wall time in ms, and where it was made).
+  if (est && est.fraction >= 0.05 && Number.isFinite(est.leftMs) && !document.body.dataset.etaAt5) {
+    document.body.dataset.etaAt5 = String(Math.round(run.elapsedMs + est.leftMs));
+    document.body.dataset.etaAt5Elapsed = String(Math.round(run.elapsedMs));
+  }
   if (est && est.fraction >= 0.01 && Number.isFinite(est.leftMs)) s += ` · about ${formatSeconds(est.leftMs)} left`;
   if (word) s += ` · ${word}`;
   ui.status.value = s;
@@ -971,6 +1028,8 @@ function start() {
   run.t0 = performance.now();
   run.elapsedMs = 0;
   delete document.body.dataset.wallMs;
+  delete document.body.dataset.etaAt5;
+  delete document.body.dataset.etaAt5Elapsed;
   for (const id of ["plane-csv", "metrics-csv", "layers-csv", "summary-csv", "manifest-json"]) $(id).textContent = "";
   ui.downloads.replaceChildren();
   ui.figures.hidden = true;
@@ -1249,6 +1308,41 @@ function showFigure() {
   ui.figureImg.alt = `Figure ${f[0]}`;
 }
 
+/** The estimator the plane shows. */
+function shownEstimator() {
+  return plane.estimators[plane.shown] ?? "plane";
+}
+
+/**
+ * The plane as drawn, as a stand-alone SVG file: the page's styles written into each element
+ * (they come from the style sheet and its colour scheme), on the card's background, with the
+ * title line above.
+ */
+function planeViewSvg() {
+  const svg = $("plane");
+  const clone = svg.cloneNode(true);
+  const props = ["fill", "fill-opacity", "stroke", "stroke-width", "stroke-opacity", "stroke-dasharray",
+    "stroke-linejoin", "opacity", "font-family", "font-size", "font-weight", "display", "shape-rendering"];
+  const from = [svg, ...svg.querySelectorAll("*")];
+  const to = [clone, ...clone.querySelectorAll("*")];
+  from.forEach((el, i) => {
+    const cs = getComputedStyle(el);
+    to[i].setAttribute("style", props.map((p) => `${p}:${cs.getPropertyValue(p)}`).join(";"));
+  });
+  const vb = svg.viewBox.baseVal;
+  const top = 26;
+  clone.setAttribute("viewBox", `0 ${-top} ${vb.width} ${vb.height + top}`);
+  clone.setAttribute("width", String(vb.width));
+  clone.setAttribute("height", String(vb.height + top));
+  const bg = getComputedStyle($("plane-wrap").closest(".card")).backgroundColor;
+  const rect = svgEl("rect", { x: 0, y: -top, width: vb.width, height: vb.height + top, fill: bg });
+  clone.insertBefore(rect, clone.firstChild);
+  const title = svgEl("text", { x: 12, y: -8, style: `fill:${getComputedStyle(ui.planeTitle).color};font-size:13px;font-family:${getComputedStyle(svg).fontFamily}` });
+  title.textContent = ui.planeTitle.textContent;
+  clone.appendChild(title);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${new XMLSerializer().serializeToString(clone)}\n`;
+}
+
 // ------------------------------------------------------------ drawing
 
 /** The caption above the plane: the run's settings and the estimator shown. */
@@ -1328,6 +1422,22 @@ ui.stop.addEventListener("click", () => {
   }
 });
 ui.figureSelect.addEventListener("change", showFigure);
+ui.pin.addEventListener("click", () => {
+  if (plane.pinned) {
+    plane.unpin();
+    ui.pin.textContent = "Pin to compare";
+    ui.pin.disabled = document.body.dataset.state === "running" || !run.plan;
+  } else if (run.plan && plane.pin(ui.planeTitle.textContent)) {
+    ui.pin.textContent = "Unpin";
+  }
+  scheduleRender();
+});
+ui.viewSvg.addEventListener("click", () => download(planeViewSvg(), `plane-view-${shownEstimator()}.svg`));
+ui.viewPng.addEventListener("click", () => {
+  svgToPng(planeViewSvg(), 2)
+    .then((png) => download(png, `plane-view-${shownEstimator()}.png`))
+    .catch((e) => showError(`PNG: ${e.message}`));
+});
 ui.saveSvg.addEventListener("click", () => {
   const f = run.files.find((x) => x[0] === ui.figureSelect.value);
   if (f) download(f[1], f[0]);
