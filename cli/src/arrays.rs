@@ -219,19 +219,94 @@ pub fn read_matrix(
             ));
         }
     };
-    let shown = src.shown();
+    let (table, warnings) = chosen(table, &src.shown(), columns, option)?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(table)
+}
+
+/// The `columns` of `table` (all of them when `None`, with the warnings a whole table may
+/// call for).
+fn chosen(
+    table: Table,
+    shown: &Path,
+    columns: Option<&Columns>,
+    option: &str,
+) -> Result<(Table, Vec<String>), CliError> {
     match columns {
         None => {
-            warn_index_column(&shown, &table);
-            warn_numbered_header(&shown, &table);
-            Ok(table)
+            let warnings = [
+                index_column_warning(shown, &table),
+                numbered_header_warning(shown, &table),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            Ok((table, warnings))
         }
         Some(c) => {
             let keep = c
                 .resolve(table.cols, table.header.as_deref())
                 .map_err(|m| CliError::option(option, format!("{}: {m}", shown.display())))?;
-            Ok(select(&table, &keep))
+            Ok((select(&table, &keep), Vec::new()))
         }
+    }
+}
+
+/// A file's bytes as [`read_matrix`] reads the file `name` (a `.npy` array or a text table;
+/// the extension decides), with its warnings returned rather than printed: for frontends
+/// without files (the browser page).
+///
+/// # Errors
+/// Format, value and selection errors naming `name`; an `.npz` archive (give its arrays as
+/// `.npy` files).
+pub fn matrix_from_bytes(
+    bytes: &[u8],
+    name: &Path,
+    columns: Option<&Columns>,
+    option: &str,
+) -> Result<(Table, Vec<String>), CliError> {
+    let table = match format_of(name) {
+        Format::Npy => npy_table(bytes, name)?,
+        Format::Npz => return Err(npz_unread(name)),
+        Format::Text => crate::io::read_table_from(bytes, name)?,
+    };
+    chosen(table, name, columns, option)
+}
+
+/// The error for an `.npz` archive brought as bytes.
+fn npz_unread(name: &Path) -> CliError {
+    CliError::data(
+        name,
+        None,
+        None,
+        "an .npz archive is read from a file: give its arrays as .npy files here (np.save)",
+    )
+}
+
+/// A file's bytes as [`read_labels_from_source`] reads the file `name` (`.npy` or a text
+/// table; the extension decides).
+///
+/// # Errors
+/// As [`read_labels_from_source`].
+pub fn labels_from_bytes(
+    bytes: &[u8],
+    name: &Path,
+    column: Option<&str>,
+) -> Result<Vec<u32>, CliError> {
+    match format_of(name) {
+        Format::Npy => {
+            if column.is_some() {
+                return Err(CliError::option(
+                    "--label-column",
+                    format!("{} is an array, without named columns", name.display()),
+                ));
+            }
+            npy_labels(bytes, name)
+        }
+        Format::Npz => Err(npz_unread(name)),
+        Format::Text => crate::io::read_labels_from(bytes, name, column),
     }
 }
 
@@ -252,11 +327,11 @@ fn select(t: &Table, keep: &[usize]) -> Table {
     }
 }
 
-/// Warns when the first of several columns holds 0, 1, …, N − 1 (or 1, …, N): the row index
-/// pandas' `to_csv()` writes by default, which would be measured as a unit.
-fn warn_index_column(shown: &Path, t: &Table) {
+/// A warning when the first of several columns holds 0, 1, …, N − 1 (or 1, …, N): the row
+/// index pandas' `to_csv()` writes by default, which would be measured as a unit.
+fn index_column_warning(shown: &Path, t: &Table) -> Option<String> {
     if t.cols < 2 || t.rows < 3 {
-        return;
+        return None;
     }
     let first = t.data.get(..t.cols).and_then(<[f32]>::first).copied();
     #[allow(clippy::float_cmp)] // small integers, exact in f32 up to 2^24
@@ -276,12 +351,13 @@ fn warn_index_column(shown: &Path, t: &Table) {
             .and_then(|h| h.first())
             .filter(|n| !n.is_empty())
             .map_or_else(String::new, |n| format!(" ({n:?})"));
-        eprintln!(
-            "warning: {}: column 1{name} counts the rows (0, 1, 2, …), like the index pandas' to_csv() writes, and is measured as a unit; leave it out with --columns 2-{} (or write the file with to_csv(index=False))",
+        return Some(format!(
+            "{}: column 1{name} counts the rows (0, 1, 2, …), like the index pandas' to_csv() writes, and is measured as a unit; leave it out with --columns 2-{} (or write the file with to_csv(index=False))",
             shown.display(),
             t.cols
-        );
+        ));
     }
+    None
 }
 
 /// `i` as `f32` (exact below 2^24, which callers check).
@@ -290,22 +366,22 @@ fn f32_of(i: u32) -> f32 {
     i as f32
 }
 
-/// Warns when a table without a header begins with the row 0, 1, …, d − 1 (d ≥ 3): pandas
-/// writes that header for unnamed columns, and it reads as a row of data.
-fn warn_numbered_header(shown: &Path, t: &Table) {
+/// A warning when a table without a header begins with the row 0, 1, …, d − 1 (d ≥ 3):
+/// pandas writes that header for unnamed columns, and it reads as a row of data.
+fn numbered_header_warning(shown: &Path, t: &Table) -> Option<String> {
     if t.header.is_some() || t.cols < 3 || t.rows < 2 {
-        return;
+        return None;
     }
     let first = t.data.get(..t.cols).unwrap_or(&[]);
     #[allow(clippy::float_cmp)] // small integers, exact
     let numbered = first.iter().zip(0u32..).all(|(&v, k)| v == f32_of(k));
-    if numbered {
-        eprintln!(
-            "warning: {}: line 1 is 0, 1, …, {} and is read as data; if it is a header of column numbers (pandas writes one for unnamed columns), remove it",
+    numbered.then(|| {
+        format!(
+            "{}: line 1 is 0, 1, …, {} and is read as data; if it is a header of column numbers (pandas writes one for unnamed columns), remove it",
             shown.display(),
             t.cols - 1
-        );
-    }
+        )
+    })
 }
 
 /// The names of the arrays in an `.npz` archive (without `.npy`), in archive order.

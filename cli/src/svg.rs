@@ -14,7 +14,9 @@ pub struct Svg<'a>(SVGBackend<'a>);
 
 impl std::fmt::Debug for Svg<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Svg").field("size", &self.0.get_size()).finish()
+        f.debug_struct("Svg")
+            .field("size", &self.0.get_size())
+            .finish()
     }
 }
 

@@ -87,7 +87,7 @@ pub fn plan(options: &[String]) -> Result<Planned, CliError> {
 }
 
 /// clap's message without its usage lines, as an option error naming the argument.
-fn clap_error(e: &clap::Error) -> CliError {
+pub(crate) fn clap_error(e: &clap::Error) -> CliError {
     let arg = e
         .get(clap::error::ContextKind::InvalidArg)
         .map(|a| a.to_string())

@@ -263,55 +263,176 @@ pub fn estimate(args: &EstimateArgs, out: &mut dyn Write) -> Result<(), CliError
             threads,
         )?),
     };
-    check_needs(
+    let (points, warnings) = estimate_tables(
         &estimators,
         settings,
-        inputs.is_some(),
-        t.rows,
-        &act.shown(),
-    )?;
-    let mut work = Workspace::new();
-    let points = estimate_layer(
-        &estimators,
         &t,
         &labels,
         inputs.as_ref(),
         threads,
-        &mut work,
+        &act.shown(),
     )?;
-    let hx = honest::input_entropy(inputs.as_ref().map(|x| x.ids.as_slice()), t.rows);
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    // Printed once every estimate is in: an error leaves stdout empty.
+    let text = estimate_csv(&estimators, &points, args.bits);
+    let stdout = |e| CliError::io(Path::new("<stdout>"), e);
+    out.write_all(text.as_bytes()).map_err(stdout)?;
+    out.flush().map_err(stdout)
+}
+
+/// `infoplane estimate` on files brought as bytes, for frontends without files (the browser
+/// page): `options` are what follows `estimate` (`--activations`, `--labels` and `--inputs`
+/// name the files), `file` gives each file's bytes by that name. Returns what `estimate`
+/// prints and the warnings it would print on stderr (the readers' and the estimates').
+///
+/// # Errors
+/// The option, file and value errors `estimate` gives; `--history` (a whole history is read
+/// from files).
+pub fn estimate_bytes<'f>(
+    options: &[String],
+    file: &dyn Fn(&Path) -> Option<&'f [u8]>,
+) -> Result<(String, Vec<String>), CliError> {
+    use clap::Parser as _;
+    let argv: Vec<String> = ["infoplane", "estimate"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(options.iter().cloned())
+        .collect();
+    let cli =
+        crate::args::Cli::try_parse_from(&argv).map_err(|e| super::assemble::clap_error(&e))?;
+    let crate::args::Command::Estimate(args) = cli.command else {
+        return Err(CliError::Other("not an estimate".into()));
+    };
+    if args.history.is_some() {
+        return Err(CliError::option(
+            "--history",
+            "reads a whole history from files: give one layer's activations here",
+        ));
+    }
+    let settings = args.settings.apply(Settings::DEFAULT)?;
+    let estimators = super::estimators_of(&args.estimators, settings, &args.settings)?;
+    let threads = threads(args.threads)?;
+    let bytes = |name: &Path, option: &str| {
+        file(name).ok_or_else(|| CliError::option(option, format!("no file {}", name.display())))
+    };
+    let Some(act) = args.activations.as_deref() else {
+        return Err(CliError::option("--activations", "give the activations"));
+    };
+    let (t, mut warnings) = crate::arrays::matrix_from_bytes(
+        bytes(act, "--activations")?,
+        act,
+        args.columns.as_ref(),
+        "--columns",
+    )?;
+    let labels = crate::arrays::labels_from_bytes(
+        bytes(&args.labels, "--labels")?,
+        &args.labels,
+        args.label_column.as_deref(),
+    )?;
+    if labels.len() != t.rows {
+        return Err(CliError::data(
+            &args.labels,
+            None,
+            None,
+            format!(
+                "{} labels for {} rows of activations in {}",
+                labels.len(),
+                t.rows,
+                act.display()
+            ),
+        ));
+    }
+    let inputs = match args.inputs.as_deref() {
+        None => None,
+        Some(path) => {
+            let (x, w) = crate::arrays::matrix_from_bytes(
+                bytes(path, "--inputs")?,
+                path,
+                args.input_columns.as_ref(),
+                "--input-columns",
+            )?;
+            warnings.extend(w);
+            if x.rows != t.rows {
+                return Err(CliError::data(
+                    path,
+                    None,
+                    None,
+                    format!("{} input rows for {} rows of activations", x.rows, t.rows),
+                ));
+            }
+            Some(inputs_of(x)?)
+        }
+    };
+    let (points, w) = estimate_tables(
+        &estimators,
+        settings,
+        &t,
+        &labels,
+        inputs.as_ref(),
+        threads,
+        act,
+    )?;
+    warnings.extend(w);
+    Ok((estimate_csv(&estimators, &points, args.bits), warnings))
+}
+
+/// Every estimator on the activations `t` read from `what` (with their labels and inputs, if
+/// any), after checking what each needs: the points in the order of `estimators`, and the
+/// warnings of the estimates (I(X;T) at its ceiling, values clipped by fixed bins).
+///
+/// # Errors
+/// As [`check_needs`] and [`estimate_layer`].
+pub fn estimate_tables(
+    estimators: &[Estimator],
+    settings: Settings,
+    t: &Table,
+    labels: &[u32],
+    inputs: Option<&Inputs>,
+    threads: usize,
+    what: &Path,
+) -> Result<(Vec<PlanePoint>, Vec<String>), CliError> {
+    check_needs(estimators, settings, inputs.is_some(), t.rows, what)?;
+    let mut work = Workspace::new();
+    let points = estimate_layer(estimators, t, labels, inputs, threads, &mut work)?;
+    let hx = honest::input_entropy(inputs.map(|x| x.ids.as_slice()), t.rows);
+    let mut warnings = Vec::new();
     for (est, p) in estimators.iter().zip(&points) {
-        honest::warn_one(
+        warnings.extend(honest::warnings_of(
             est,
             settings,
             hx,
             &honest::issues(est, settings, &t.data, hx, p),
-        );
+        ));
     }
-    let stdout = |e| CliError::io(Path::new("<stdout>"), e);
-    let header = if args.bits {
-        "estimator,i_xt_bits,i_ty_bits,i_xt_hex,i_ty_hex"
+    Ok((points, warnings))
+}
+
+/// What `estimate` prints: `estimator,i_xt_bits,i_ty_bits` (with `bits`, also the values'
+/// bits in hex) and a row per estimator.
+#[must_use]
+pub fn estimate_csv(estimators: &[Estimator], points: &[PlanePoint], bits: bool) -> String {
+    let mut text = String::from(if bits {
+        "estimator,i_xt_bits,i_ty_bits,i_xt_hex,i_ty_hex\n"
     } else {
-        "estimator,i_xt_bits,i_ty_bits"
-    };
-    // Printed once every estimate is in: an error leaves stdout empty.
-    writeln!(out, "{header}").map_err(stdout)?;
+        "estimator,i_xt_bits,i_ty_bits\n"
+    });
     for (est, p) in estimators.iter().zip(points) {
         let (ix, iy) = (p.i_xt.in_bits(), p.i_ty.in_bits());
-        if args.bits {
+        let _ = if bits {
             writeln!(
-                out,
+                text,
                 "{},{ix},{iy},{:016x},{:016x}",
                 est.name(),
                 ix.to_bits(),
                 iy.to_bits()
             )
-            .map_err(stdout)?;
         } else {
-            writeln!(out, "{},{ix},{iy}", est.name()).map_err(stdout)?;
-        }
+            writeln!(text, "{},{ix},{iy}", est.name())
+        };
     }
-    out.flush().map_err(stdout)
+    text
 }
 
 /// One recorded layer of a history: its epoch, its layer number and where its array is.
