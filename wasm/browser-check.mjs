@@ -22,7 +22,10 @@
 // phone, while it runs with the plane scrolled into view, the progress must be pinned to the top.
 // Screenshots: SHOT_PREFIX-study-{desktop,phone}-{plane,overlay,settings}.png and
 // SHOT_PREFIX-study-phone-running.png. On the desktop, the study is then pinned and a ReLU run
-// overlaid on it (SHOT_PREFIX-study-desktop-pinned.png), and the view saved as SVG.
+// overlaid on it (SHOT_PREFIX-study-desktop-pinned.png), and the view saved as SVG. Then three
+// files (an .npy layer, CSV labels and inputs) are put on the page and estimated with binning,
+// kde-upper and ksg: the files and the page's estimate.csv go to STUDY_DIR/drop/
+// (SHOT_PREFIX-drop-desktop.png).
 // Writes OUT_CSV (plane.csv text) and SHOT_PREFIX-desktop.png, SHOT_PREFIX-phone.png; prints a
 // JSON summary; exits 1 on any failed check.
 
@@ -237,6 +240,67 @@ try {
       summary[`study-${name}`] = { state: r.state, status: r.status, workers, wallMs: r.wallMs, files: names.length };
       await context.close();
     }
+  }
+
+  // Your own activations: three files put on the page (an .npy layer, CSV labels and inputs)
+  // and estimated there; the files and the page's estimate.csv go to STUDY_DIR/drop for the
+  // caller to run `infoplane estimate` on them and compare.
+  if (studyDir && failures.length === 0) {
+    const dropDir = path.join(studyDir, "drop");
+    mkdirSync(dropDir, { recursive: true });
+    const rows = 512;
+    const cols = 4;
+    const t = new Float32Array(rows * cols);
+    // The inputs are 16 patterns; each layer unit depends on them, plus a little per-row jitter;
+    // the label is a function of the inputs, so both informations are well above 0.
+    const xOf = (i) => [i % 2, (i >> 1) % 2, (i >> 2) % 4];
+    for (let i = 0; i < rows; i++) {
+      const [a, b, c] = xOf(i);
+      for (let j = 0; j < cols; j++) {
+        t[i * cols + j] = Math.fround(Math.tanh(0.9 * a - 1.1 * b * (j - 1.5) + 0.45 * c * (j % 2 ? 1 : -1) + 0.03 * ((i * 13 + j * 5) % 7)));
+      }
+    }
+    let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
+    while ((10 + header.length + 1) % 64 !== 0) header += " ";
+    header += "\n";
+    const npy = Buffer.concat([
+      Buffer.from([0x93]), Buffer.from("NUMPY"), Buffer.from([1, 0]),
+      Buffer.from(Uint16Array.of(header.length).buffer), Buffer.from(header, "latin1"),
+      Buffer.from(t.buffer),
+    ]);
+    const files = {
+      "layer3_T.npy": npy,
+      "labels.csv": Buffer.from(Array.from({ length: rows }, (_, i) => `${(xOf(i)[0] + xOf(i)[2]) % 3}\n`).join("")),
+      "inputs.csv": Buffer.from(Array.from({ length: rows }, (_, i) => `${xOf(i).join(",")}\n`).join("")),
+    };
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(path.join(dropDir, name), bytes);
+    const { context, page, problems } = await open({ width: 1280, height: 900 }, new URL("index.html", base).href);
+    try {
+      await page.waitForFunction(() => document.querySelectorAll("#drop-estimators input").length > 0, null, { timeout: 30000 });
+      await page.setInputFiles("#drop-input", Object.keys(files).map((n) => path.join(dropDir, n)));
+      await page.waitForFunction(() => document.querySelectorAll(".drop-file").length === 3, null, { timeout: 10000 });
+      const roles = await page.evaluate(() => [...document.querySelectorAll(".drop-file")]
+        .map((r) => `${r.querySelector(".name").textContent}=${r.querySelector("select").value}`));
+      check(roles.join(" ") === "layer3_T.npy=activations labels.csv=labels inputs.csv=inputs", `drop: roles guessed ${roles.join(" ")}`);
+      for (const e of ["binning", "kde-upper", "ksg"]) await page.check(`#drop-estimators input[value="${e}"]`);
+      await page.click("#drop-run");
+      await page.waitForFunction(() => document.getElementById("estimate-csv") || !document.getElementById("drop-error").hidden,
+        null, { timeout: timeoutMs });
+      const r = await page.evaluate(() => ({
+        csv: document.getElementById("estimate-csv")?.textContent ?? "",
+        error: document.getElementById("drop-error").hidden ? "" : document.getElementById("drop-error").textContent,
+        rows: document.querySelectorAll("#drop-table tr[data-estimator]").length,
+      }));
+      check(r.error === "", `drop: ${r.error}`);
+      check(r.rows === 3, `drop: ${r.rows} result rows, expected 3`);
+      writeFileSync(path.join(dropDir, "estimate-page.csv"), r.csv);
+      if (shotPrefix) await page.locator("#drop-card").screenshot({ path: `${shotPrefix}-drop-desktop.png` });
+      summary.drop = { roles, rows: r.rows };
+    } catch (e) {
+      failures.push(`drop: ${e.message.split("\n")[0]}`);
+    }
+    for (const p of problems) failures.push(`drop: ${p}`);
+    await context.close();
   }
 
   // Stop: a full preset run, stopped once some epochs are done, must end "stopped" with a CSV.

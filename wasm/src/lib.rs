@@ -133,6 +133,39 @@ pub fn assemble(
     serde_json::to_string(&files).map_err(|e| JsError::new(&format!("assemble: {e}")))
 }
 
+/// `infoplane estimate` on files dropped onto the page: `options` are what follows `estimate`
+/// (`--activations`, `--labels` and `--inputs` name the files), `names` and `contents` the
+/// files (`Uint8Array`s, in the order of `names`). Returns JSON `{csv, warnings}`: the text
+/// `estimate` prints and the warnings it would print on stderr.
+///
+/// # Errors
+/// The CLI's message for bad options, files or values.
+#[wasm_bindgen(js_name = estimateFiles)]
+pub fn estimate_files(
+    options: Vec<String>,
+    names: Vec<String>,
+    contents: &js_sys::Array,
+) -> Result<String, JsError> {
+    let bytes: Vec<Vec<u8>> = contents
+        .iter()
+        .map(|v| js_sys::Uint8Array::new(&v).to_vec())
+        .collect();
+    if bytes.len() != names.len() {
+        return Err(JsError::new("estimateFiles: one content per name"));
+    }
+    let file = |p: &std::path::Path| {
+        names
+            .iter()
+            .position(|n| std::path::Path::new(n) == p)
+            .and_then(|i| bytes.get(i))
+            .map(Vec::as_slice)
+    };
+    let (csv, warnings) =
+        infoplane_cli::cmd::estimate::estimate_bytes(&options, &file).map_err(|e| cli_err(&e))?;
+    serde_json::to_string(&serde_json::json!({ "csv": csv, "warnings": warnings }))
+        .map_err(|e| JsError::new(&format!("estimate: {e}")))
+}
+
 /// Milliseconds from a monotonic clock: `performance.now()` where there is one (pages,
 /// workers, node), else `Date.now()`.
 fn now_ms() -> f64 {

@@ -1576,6 +1576,243 @@ function buildForm() {
   });
 }
 
+// ---------------------------------------------------------------- your own activations
+
+/** Dropped files: {name, bytes (Uint8Array), role: activations | labels | inputs | unused}. */
+let dropped = [];
+let dropBoxes = [];
+
+/** A first guess at what a dropped file holds, from its name. */
+function guessRole(name, taken) {
+  const base = name.toLowerCase().replace(/\.[a-z]+$/, "");
+  const want = /label|target|(^|[_\-.])y($|[_\-.])/.test(base) ? "labels"
+    : /input|(^|[_\-.])x($|[_\-.])/.test(base) ? "inputs" : "activations";
+  return taken.has(want) ? "unused" : want;
+}
+
+function formatBytes(n) {
+  return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} kB` : `${(n / 1048576).toFixed(1)} MB`;
+}
+
+async function addFiles(list) {
+  for (const f of list) {
+    const bytes = new Uint8Array(await f.arrayBuffer());
+    dropped = dropped.filter((d) => d.name !== f.name);
+    const taken = new Set(dropped.map((d) => d.role));
+    dropped.push({ name: f.name, bytes, role: guessRole(f.name, taken) });
+  }
+  drawDropped();
+}
+
+function drawDropped() {
+  const box = $("drop-files");
+  box.replaceChildren();
+  for (const d of dropped) {
+    const row = document.createElement("div");
+    row.className = "drop-file";
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = d.name;
+    const size = document.createElement("span");
+    size.className = "size";
+    size.textContent = formatBytes(d.bytes.length);
+    const role = document.createElement("select");
+    role.setAttribute("aria-label", `What ${d.name} holds`);
+    fillSelect(role, ["activations", "labels", "inputs", "unused"].map((n) => ({ name: n })));
+    role.value = d.role;
+    role.addEventListener("change", () => {
+      d.role = role.value;
+      updateDropButton();
+    });
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = "Remove";
+    remove.addEventListener("click", () => {
+      dropped = dropped.filter((x) => x !== d);
+      drawDropped();
+    });
+    row.append(name, size, role, remove);
+    box.appendChild(row);
+  }
+  updateDropButton();
+}
+
+/** `infoplane estimate` options for the dropped files, or an Error saying what is missing. */
+function dropOptions() {
+  const one = (role) => {
+    const files = dropped.filter((d) => d.role === role);
+    if (files.length > 1) throw new Error(`${files.length} files are marked ${role}: mark one`);
+    return files[0];
+  };
+  const t = one("activations");
+  const y = one("labels");
+  const x = one("inputs");
+  if (!t) throw new Error("Mark a file as the activations (one row per sample).");
+  if (!y) throw new Error("Mark a file as the labels (one per row of the activations).");
+  const ests = dropBoxes.filter((b) => b.checked).map((b) => b.value);
+  if (ests.length === 0) throw new Error("--estimator: choose at least one estimator");
+  const options = ["--activations", t.name, "--labels", y.name];
+  if (x) options.push("--inputs", x.name);
+  for (const e of ests) options.push("--estimator", e);
+  options.push(...$("drop-options").value.trim().split(/\s+/).filter(Boolean));
+  const files = [t, y, x].filter(Boolean);
+  return { options, files };
+}
+
+function updateDropButton() {
+  let ok = true;
+  try {
+    dropOptions();
+  } catch {
+    ok = false;
+  }
+  $("drop-run").disabled = !ok;
+}
+
+function showDropError(message) {
+  const e = $("drop-error");
+  e.textContent = message;
+  e.hidden = !message;
+}
+
+/** Estimates the dropped files in a Web Worker (on the page with ?worker=0). */
+function estimateDropped() {
+  let job;
+  try {
+    job = dropOptions();
+  } catch (e) {
+    showDropError(e.message);
+    return;
+  }
+  showDropError("");
+  const out = $("drop-result");
+  out.textContent = "Estimating…";
+  $("drop-run").disabled = true;
+  const msg = {
+    type: "estimate",
+    options: job.options,
+    names: job.files.map((f) => f.name),
+    contents: job.files.map((f) => f.bytes),
+  };
+  const command = ["infoplane", "estimate", ...job.options].map(shellWord).join(" ");
+  const done = (reply) => {
+    $("drop-run").disabled = false;
+    if (reply.type === "error") {
+      out.replaceChildren();
+      showDropError(reply.error);
+      return;
+    }
+    drawDropResult(reply.csv, reply.warnings, command);
+  };
+  if (!useWorker) {
+    try {
+      const r = JSON.parse(WASM.estimateFiles(msg.options, msg.names, msg.contents));
+      done({ type: "estimated", ...r });
+    } catch (e) {
+      done({ type: "error", error: e.message || String(e) });
+    }
+    return;
+  }
+  const worker = new Worker("./worker.js", { type: "module" });
+  worker.onmessage = (ev) => {
+    worker.terminate();
+    done(ev.data);
+  };
+  worker.onerror = (ev) => {
+    worker.terminate();
+    done({ type: "error", error: `The worker failed: ${ev.message || "could not load worker.js"}` });
+  };
+  worker.postMessage(msg);
+}
+
+function drawDropResult(csv, warnings, command) {
+  const out = $("drop-result");
+  out.replaceChildren();
+  const table = document.createElement("table");
+  table.id = "drop-table";
+  const lines = csv.trim().split("\n");
+  const head = document.createElement("tr");
+  for (const h of ["estimator", "I(X;T) bits", "I(T;Y) bits"]) {
+    const th = document.createElement("th");
+    th.textContent = h;
+    head.appendChild(th);
+  }
+  table.appendChild(head);
+  for (const line of lines.slice(1)) {
+    const [name, ix, iy] = line.split(",");
+    const tr = document.createElement("tr");
+    tr.dataset.estimator = name;
+    tr.dataset.ixt = ix;
+    tr.dataset.ity = iy;
+    for (const [v, cls] of [[name, ""], [Number(ix).toFixed(4), "num"], [Number(iy).toFixed(4), "num"]]) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      if (cls) td.className = cls;
+      tr.appendChild(td);
+    }
+    table.appendChild(tr);
+  }
+  out.appendChild(table);
+  for (const w of warnings) {
+    const p = document.createElement("p");
+    p.className = "warn";
+    p.textContent = `warning: ${w}`;
+    out.appendChild(p);
+  }
+  const cli = document.createElement("div");
+  cli.className = "cli";
+  const label = document.createElement("span");
+  label.className = "label";
+  label.textContent = "The same from the command line";
+  const code = document.createElement("code");
+  code.textContent = command;
+  cli.append(label, code);
+  const save = document.createElement("button");
+  save.type = "button";
+  save.textContent = "Download estimate.csv";
+  save.addEventListener("click", () => download(csv, "estimate.csv"));
+  out.append(cli, save);
+  const pre = document.createElement("pre");
+  pre.id = "estimate-csv";
+  pre.hidden = true;
+  pre.textContent = csv;
+  out.appendChild(pre);
+}
+
+function buildDropCard() {
+  const fieldset = $("drop-estimators");
+  fieldset.querySelectorAll("label").forEach((l) => l.remove());
+  dropBoxes = CATALOG.estimators.map((e, i) => {
+    const label = document.createElement("label");
+    label.title = e.summary;
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.value = e.name;
+    box.checked = i === 0;
+    box.addEventListener("change", updateDropButton);
+    label.append(box, ` ${e.name}`);
+    fieldset.appendChild(label);
+    return box;
+  });
+  const zone = $("drop-zone");
+  zone.addEventListener("dragover", (ev) => {
+    ev.preventDefault();
+    zone.classList.add("over");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (ev) => {
+    ev.preventDefault();
+    zone.classList.remove("over");
+    addFiles([...ev.dataTransfer.files]).catch((e) => showDropError(e.message));
+  });
+  $("drop-input").addEventListener("change", (ev) => {
+    addFiles([...ev.target.files]).catch((e) => showDropError(e.message));
+    ev.target.value = "";
+  });
+  $("drop-run").addEventListener("click", estimateDropped);
+  $("drop-options").addEventListener("input", updateDropButton);
+}
+
 /** Loads the wasm module's catalogue, builds the form, and applies the link's settings. */
 async function init() {
   try {
@@ -1593,6 +1830,7 @@ async function init() {
     return;
   }
   buildForm();
+  buildDropCard();
   const query = applyQuery();
   setState("idle");
   updatePlaceholders();

@@ -10,6 +10,11 @@
 //                 measureMs, stopped, planeCsv, metricsCsv, layersCsv}
 //                {type: "error", index, error[, planeCsv, metricsCsv, layersCsv]}   (the seed is over)
 // After "done" or "error" the runner takes the next "start" (a worker runs seed after seed).
+//
+// Estimating dropped files:
+//   in:  {type: "estimate", options, names, contents}   (`infoplane estimate` options; the
+//        files' names and bytes, Uint8Arrays)
+//   out: {type: "estimated", csv, warnings} or {type: "error", error}
 // `points` and `metrics` are Float64Arrays, each owning its buffer (listed in `transfer`):
 // flat groups of 5, [epoch, layer, estimatorIndex, i_xt_bits, i_ty_bits] and
 // [epoch, train_loss, train_acc, test_loss, test_acc].
@@ -159,6 +164,13 @@ export function createRunner(post) {
       if (!msg) return;
       if (msg.type === "stop") {
         stopRequested = true;
+      } else if (msg.type === "estimate") {
+        loadModule()
+          .then((wasm) => {
+            const r = JSON.parse(wasm.estimateFiles(msg.options, msg.names, msg.contents));
+            post({ type: "estimated", csv: r.csv, warnings: r.warnings });
+          })
+          .catch((e) => post({ type: "error", error: messageOf(e) }));
       } else if (msg.type === "start") {
         if (busy) {
           post({ type: "error", index: msg.index >>> 0, error: "this worker is still running a seed" });
