@@ -75,7 +75,7 @@ fn dropped_files_give_the_bytes_of_estimate() {
             let v = u32::try_from(i).unwrap().wrapping_mul(2_654_435_761) >> 8;
             #[allow(clippy::cast_precision_loss)]
             let f = v as f32 / 16_777_216.0;
-            f.mul_add(1.8, -0.9)
+            f * 1.8 - 0.9
         })
         .collect();
     let labels: String = (0..rows).map(|i| format!("{}\n", i % 4)).collect();

@@ -202,6 +202,7 @@ class PlaneView {
     /** Per estimator: Map epoch -> [{layer, x, y}] sorted by layer. */
     this.curves = estimators.map(() => new Map());
     this.shown = 0;
+    this.version = (this.version ?? 0) + 1;
     this.clearDrawn();
     this.needLayout = true;
   }
@@ -278,6 +279,7 @@ class PlaneView {
    * reached it, so with several seeds the plane shows their average as it grows.
    */
   add(points) {
+    if (points.length > 0) this.version = (this.version ?? 0) + 1;
     for (let i = 0; i + 4 < points.length; i += 5) {
       const epoch = points[i];
       const layer = points[i + 1];
@@ -682,6 +684,87 @@ class MetricsView {
   }
 }
 
+// ---------------------------------------------------------------- each layer against epoch
+
+/** Layer colours, as the CLI's figures (the matplotlib tab10 cycle). */
+const LAYER_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+/** I(X;T) and I(T;Y) of each layer against epoch, from the plane's curves (the shown estimator). */
+class LayersView {
+  constructor(ixtSvg, itySvg, legend) {
+    this.charts = [{ svg: ixtSvg, key: "x", width: 0 }, { svg: itySvg, key: "y", width: 0 }];
+    this.legend = legend;
+    this.version = -1;
+  }
+
+  render(plane, logX) {
+    const curves = plane.curves[plane.shown] ?? new Map();
+    const version = `${plane.shown}:${plane.version}`;
+    const epochs = [...curves.keys()].sort((a, b) => a - b);
+    const layers = new Map(); // layer -> [[epoch, x, y]]
+    for (const e of epochs) {
+      for (const p of curves.get(e)) {
+        if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) continue;
+        if (!layers.has(p.layer)) layers.set(p.layer, []);
+        layers.get(p.layer).push([e, p.x, p.y]);
+      }
+    }
+    const keys = [...layers.keys()].sort((a, b) => a - b);
+    const legendText = keys.map((l) => `<span class="key" style="border-top-color:${LAYER_COLOURS[(l - 1) % 10]}"></span>L${l}`).join(" ");
+    if (this.legend.dataset.text !== legendText) {
+      this.legend.innerHTML = legendText;
+      this.legend.dataset.text = legendText;
+    }
+    for (const ch of this.charts) {
+      const W = layoutWidth(ch.svg.parentNode, 260, 620, 400);
+      if (W === ch.width && version === this.version) continue;
+      this.draw(ch, W, keys, layers, Math.max(1, plane.maxEpoch), logX);
+    }
+    this.version = version;
+  }
+
+  draw(ch, W, keys, layers, max, logX) {
+    ch.width = W;
+    const svg = ch.svg;
+    svg.replaceChildren();
+    const m = { left: 46, right: 12, top: 8, bottom: 38 };
+    const pw = W - m.left - m.right;
+    const ph = 140;
+    svg.setAttribute("viewBox", `0 0 ${W} ${m.top + ph + m.bottom}`);
+    const col = ch.key === "x" ? 1 : 2;
+    let top = 0;
+    for (const l of keys) for (const r of layers.get(l)) top = Math.max(top, r[col]);
+    top = top > 0 ? niceCeil(top * 1.05) : 1;
+    const fx = logX ? (e) => Math.log1p(e) / Math.log1p(max) : (e) => e / max;
+    const sx = (e) => m.left + fx(e) * pw;
+    const sy = (v) => m.top + ph - (v / top) * ph;
+    for (const t of linearTicks(0, top, 4)) {
+      const y = r2(sy(t.v));
+      svgEl("line", { class: "grid", x1: m.left, x2: m.left + pw, y1: y, y2: y }, svg);
+      svgText(svg, m.left - 6, y + 4, t.label, { class: "tick", "text-anchor": "end" });
+    }
+    const xt = logX
+      ? logTicks(max, (a, b) => Math.abs(sx(a) - sx(b)) >= (String(a).length + String(b).length) * 3.7 + 8).map((v) => ({ v, label: String(v) }))
+      : linearTicks(0, max, Math.max(2, Math.round(pw / 70)));
+    for (const t of xt) {
+      const x = r2(sx(t.v));
+      svgEl("line", { class: "grid", x1: x, x2: x, y1: m.top, y2: m.top + ph }, svg);
+      svgText(svg, x, m.top + ph + 16, t.label, { class: "tick", "text-anchor": "middle" });
+    }
+    svgEl("path", { class: "axis", d: `M${m.left},${m.top}V${m.top + ph}H${m.left + pw}` }, svg);
+    svgText(svg, m.left + pw / 2, m.top + ph + 33, logX ? "epoch (log scale)" : "epoch", { class: "axis-title", "text-anchor": "middle" });
+    for (const l of keys) {
+      const pts = layers.get(l).map((r) => `${r2(sx(r[0]))},${r2(sy(r[col]))}`);
+      const colour = LAYER_COLOURS[(l - 1) % 10];
+      if (pts.length > 1) svgEl("polyline", { class: "series", "data-layer": l, points: pts.join(" "), style: `stroke:${colour}` }, svg);
+      else if (pts.length === 1) {
+        const [x, y] = pts[0].split(",");
+        svgEl("circle", { cx: x, cy: y, r: 2.5, fill: colour }, svg);
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- the page
 
 const form = $("controls");
@@ -723,6 +806,7 @@ let moreFields = [];
 
 const plane = new PlaneView($("plane"), $("plane-wrap"), $("tip"));
 const charts = new MetricsView($("acc"), $("loss"));
+const layerCharts = new LayersView($("layers-ixt"), $("layers-ity"), $("layers-legend"));
 
 /** The wasm module of the page's own thread: catalogue, option checks, assembling files. */
 let WASM = null;
@@ -1395,6 +1479,7 @@ function flushRender() {
   lastRender = performance.now();
   plane.render();
   charts.render();
+  layerCharts.render(plane, charts.logX);
   if (document.body.dataset.state === "running" && !ui.stop.disabled) {
     run.elapsedMs = performance.now() - run.t0;
     updateStatus(totals().epochs > 0 ? "training" : "starting");
@@ -1456,6 +1541,7 @@ ui.activation.addEventListener("change", updatePlaceholders);
 for (const el of [ui.seed, ui.repeats, ui.workers, ui.overlay]) el.addEventListener("input", onFormEdited);
 new ResizeObserver(() => scheduleRender()).observe($("plane-wrap"));
 new ResizeObserver(() => scheduleRender()).observe($("acc").parentNode);
+new ResizeObserver(() => scheduleRender()).observe($("layers-ixt").parentNode);
 new IntersectionObserver((entries) => {
   progressVisible = entries.some((e) => e.isIntersecting);
   updateMini();
