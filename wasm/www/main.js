@@ -574,6 +574,44 @@ class PlaneView {
   }
 }
 
+// ---------------------------------------------------------------- charts against epoch
+
+/**
+ * Clears `svg` and draws the frame of a chart against epoch, W wide: y grid and ticks over
+ * [y0, y1], epoch ticks up to `maxEpoch` (on ln(1 + epoch) when `logX`), axes and the axis
+ * title. Returns the scales {sx, sy}.
+ */
+function epochFrame(svg, W, y0, y1, maxEpoch, logX) {
+  svg.replaceChildren();
+  const m = { left: 46, right: 12, top: 8, bottom: 38 };
+  const pw = W - m.left - m.right;
+  const ph = 140;
+  svg.setAttribute("viewBox", `0 0 ${W} ${m.top + ph + m.bottom}`);
+  const max = Math.max(1, maxEpoch);
+  const fx = logX ? (e) => Math.log1p(e) / Math.log1p(max) : (e) => e / max;
+  const sx = (e) => m.left + fx(e) * pw;
+  const sy = (v) => m.top + ph - ((v - y0) / (y1 - y0)) * ph;
+  for (const t of linearTicks(y0, y1, 4)) {
+    const y = r2(sy(t.v));
+    svgEl("line", { class: "grid", x1: m.left, x2: m.left + pw, y1: y, y2: y }, svg);
+    svgText(svg, m.left - 6, y + 4, t.label, { class: "tick", "text-anchor": "end" });
+  }
+  const xt = logX
+    ? logTicks(max, (a, b) => Math.abs(sx(a) - sx(b)) >= (String(a).length + String(b).length) * 3.7 + 8)
+        .map((v) => ({ v, label: String(v) }))
+    : linearTicks(0, max, Math.max(2, Math.round(pw / 70)));
+  for (const t of xt) {
+    const x = r2(sx(t.v));
+    svgEl("line", { class: "grid", x1: x, x2: x, y1: m.top, y2: m.top + ph }, svg);
+    svgText(svg, x, m.top + ph + 16, t.label, { class: "tick", "text-anchor": "middle" });
+  }
+  svgEl("path", { class: "axis", d: `M${m.left},${m.top}V${m.top + ph}H${m.left + pw}` }, svg);
+  svgText(svg, m.left + pw / 2, m.top + ph + 33, logX ? "epoch (log scale)" : "epoch", {
+    class: "axis-title", "text-anchor": "middle",
+  });
+  return { sx, sy };
+}
+
 // ---------------------------------------------------------------- accuracy and loss charts
 
 class MetricsView {
@@ -630,11 +668,6 @@ class MetricsView {
   draw(ch, W) {
     ch.width = W;
     const svg = ch.svg;
-    svg.replaceChildren();
-    const m = { left: 46, right: 12, top: 8, bottom: 38 };
-    const pw = W - m.left - m.right;
-    const ph = 140;
-    svg.setAttribute("viewBox", `0 0 ${W} ${m.top + ph + m.bottom}`);
     const acc = ch.kind === "acc";
     const cols = acc ? [2, 4] : [1, 3];
     const vals = [];
@@ -651,29 +684,7 @@ class MetricsView {
       const step = niceStep(top, 4);
       y1 = Math.ceil(top / step - 1e-9) * step;
     }
-    const max = Math.max(1, this.maxEpoch);
-    const fx = this.logX ? (e) => Math.log1p(e) / Math.log1p(max) : (e) => e / max;
-    const sx = (e) => m.left + fx(e) * pw;
-    const sy = (v) => m.top + ph - ((v - y0) / (y1 - y0)) * ph;
-
-    for (const t of linearTicks(y0, y1, 4)) {
-      const y = r2(sy(t.v));
-      svgEl("line", { class: "grid", x1: m.left, x2: m.left + pw, y1: y, y2: y }, svg);
-      svgText(svg, m.left - 6, y + 4, t.label, { class: "tick", "text-anchor": "end" });
-    }
-    const xt = this.logX
-      ? logTicks(max, (a, b) => Math.abs(sx(a) - sx(b)) >= (String(a).length + String(b).length) * 3.7 + 8)
-          .map((v) => ({ v, label: String(v) }))
-      : linearTicks(0, max, Math.max(2, Math.round(pw / 70)));
-    for (const t of xt) {
-      const x = r2(sx(t.v));
-      svgEl("line", { class: "grid", x1: x, x2: x, y1: m.top, y2: m.top + ph }, svg);
-      svgText(svg, x, m.top + ph + 16, t.label, { class: "tick", "text-anchor": "middle" });
-    }
-    svgEl("path", { class: "axis", d: `M${m.left},${m.top}V${m.top + ph}H${m.left + pw}` }, svg);
-    svgText(svg, m.left + pw / 2, m.top + ph + 33, this.logX ? "epoch (log scale)" : "epoch", {
-      class: "axis-title", "text-anchor": "middle",
-    });
+    const { sx, sy } = epochFrame(svg, W, y0, y1, this.maxEpoch, this.logX);
 
     const few = this.rows.length <= 40;
     [["train", cols[0]], ["test", cols[1]]].forEach(([name, c]) => {
@@ -725,34 +736,12 @@ class LayersView {
 
   draw(ch, W, keys, layers, max, logX) {
     ch.width = W;
-    const svg = ch.svg;
-    svg.replaceChildren();
-    const m = { left: 46, right: 12, top: 8, bottom: 38 };
-    const pw = W - m.left - m.right;
-    const ph = 140;
-    svg.setAttribute("viewBox", `0 0 ${W} ${m.top + ph + m.bottom}`);
     const col = ch.key === "x" ? 1 : 2;
     let top = 0;
     for (const l of keys) for (const r of layers.get(l)) top = Math.max(top, r[col]);
     top = top > 0 ? niceCeil(top * 1.05) : 1;
-    const fx = logX ? (e) => Math.log1p(e) / Math.log1p(max) : (e) => e / max;
-    const sx = (e) => m.left + fx(e) * pw;
-    const sy = (v) => m.top + ph - (v / top) * ph;
-    for (const t of linearTicks(0, top, 4)) {
-      const y = r2(sy(t.v));
-      svgEl("line", { class: "grid", x1: m.left, x2: m.left + pw, y1: y, y2: y }, svg);
-      svgText(svg, m.left - 6, y + 4, t.label, { class: "tick", "text-anchor": "end" });
-    }
-    const xt = logX
-      ? logTicks(max, (a, b) => Math.abs(sx(a) - sx(b)) >= (String(a).length + String(b).length) * 3.7 + 8).map((v) => ({ v, label: String(v) }))
-      : linearTicks(0, max, Math.max(2, Math.round(pw / 70)));
-    for (const t of xt) {
-      const x = r2(sx(t.v));
-      svgEl("line", { class: "grid", x1: x, x2: x, y1: m.top, y2: m.top + ph }, svg);
-      svgText(svg, x, m.top + ph + 16, t.label, { class: "tick", "text-anchor": "middle" });
-    }
-    svgEl("path", { class: "axis", d: `M${m.left},${m.top}V${m.top + ph}H${m.left + pw}` }, svg);
-    svgText(svg, m.left + pw / 2, m.top + ph + 33, logX ? "epoch (log scale)" : "epoch", { class: "axis-title", "text-anchor": "middle" });
+    const svg = ch.svg;
+    const { sx, sy } = epochFrame(svg, W, 0, top, max, logX);
     for (const l of keys) {
       const pts = layers.get(l).map((r) => `${r2(sx(r[0]))},${r2(sy(r[col]))}`);
       const colour = LAYER_COLOURS[(l - 1) % 10];
